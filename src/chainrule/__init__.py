@@ -1,0 +1,20 @@
+"""chainrule: neural networks from first principles.
+
+A reverse-mode autodiff engine over NumPy, the lecture's linear classifiers, the perceptron,
+multi-layer networks and every optimization strategy from random search to Adam.
+
+>>> import chainrule as cr
+>>> x = cr.tensor(-2.0, requires_grad=True)
+>>> y = cr.tensor(5.0, requires_grad=True)
+>>> z = cr.tensor(-4.0, requires_grad=True)
+>>> f = (x + y) * z
+>>> f.backward()
+>>> f.item(), x.grad.item(), y.grad.item(), z.grad.item()
+(-12.0, -4.0, -4.0, 3.0)
+"""
+from chainrule._version import __version__
+from chainrule.engine import *  # noqa: F401,F403  (the engine's public names are the package's)
+from chainrule.engine import __all__ as _engine_all
+from chainrule.gradcheck import GradcheckError, gradcheck, numerical_gradient
+
+__all__ = ["__version__", "GradcheckError", "gradcheck", "numerical_gradient", *_engine_all]

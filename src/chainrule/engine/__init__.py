@@ -1,0 +1,26 @@
+"""The autodiff engine: Tensor, the primitive ops, the backward pass and the array backend."""
+from chainrule.engine import backend
+from chainrule.engine.backend import float32, float64
+from chainrule.engine.function import (
+    Function,
+    GraphFreedError,
+    enable_grad,
+    is_grad_enabled,
+    no_grad,
+    unbroadcast,
+)
+from chainrule.engine.tensor import Tensor
+from chainrule.engine.api import (
+    arange, cat, clip, concatenate, exp, full, full_like, linear, log, matmul, maximum, minimum,
+    ones, ones_like, rand, rand_like, randn, randn_like, relu, sigmoid, sqrt, stack, tanh, tensor,
+    where, zeros, zeros_like,
+)
+from chainrule.engine.graph import Graph, trace
+
+__all__ = [
+    "Function", "Graph", "GraphFreedError", "Tensor", "arange", "backend", "cat", "clip",
+    "concatenate", "enable_grad", "exp", "float32", "float64", "full", "full_like",
+    "is_grad_enabled", "linear", "log", "matmul", "maximum", "minimum", "no_grad", "ones",
+    "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "sigmoid", "sqrt", "stack",
+    "tanh", "tensor", "trace", "unbroadcast", "where", "zeros", "zeros_like",
+]

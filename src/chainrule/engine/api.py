@@ -1,0 +1,233 @@
+"""Creation functions and the functional forms of the ops (``cr.exp(x)``, ``cr.stack([...])``)."""
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.engine import backend, ops
+from chainrule.engine.tensor import Tensor, _lift
+
+
+# ====================================================================== creation
+def tensor(data, dtype=None, requires_grad=False, name=None) -> Tensor:
+    """A new tensor holding a copy of ``data`` (float32 unless ``dtype`` says otherwise).
+
+    >>> import chainrule as cr
+    >>> cr.tensor([[1, 2], [3, 4]], dtype="float32").shape
+    (2, 2)
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    array = backend.to_array(data, dtype, copy=True)
+    return Tensor(array, dtype=array.dtype, requires_grad=requires_grad, name=name)
+
+
+def _new(array, requires_grad):
+    return Tensor(array, dtype=array.dtype, requires_grad=requires_grad)
+
+
+def _shape(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    for s in shape:
+        if not isinstance(s, (int, np.integer)) or s < 0:
+            raise ValueError(f"shape entries must be non-negative integers; got {s!r} in {shape}")
+    return tuple(int(s) for s in shape)
+
+
+def _float_dtype(dtype):
+    dtype = backend.as_dtype(dtype) or backend.default_float()
+    return dtype
+
+
+def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
+    """A tensor of zeros: ``cr.zeros(2, 3)`` or ``cr.zeros((2, 3))``."""
+    return _new(np.zeros(_shape(shape), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
+    """A tensor of ones."""
+    return _new(np.ones(_shape(shape), dtype=_float_dtype(dtype)), requires_grad)
+
+
+def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    """A tensor of ``shape`` filled with ``fill_value``."""
+    shape = _shape((shape,) if isinstance(shape, (int, np.integer)) else (shape,))
+    return _new(np.full(shape, fill_value, dtype=_float_dtype(dtype)), requires_grad)
+
+
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+    """Evenly spaced values in [start, stop), like ``np.arange`` (integers stay integers)."""
+    data = np.arange(start, stop, step) if stop is not None else np.arange(start)
+    return _new(backend.to_array(data, dtype), requires_grad)
+
+
+def _rng(rng):
+    try:
+        return np.random.default_rng(rng)
+    except (TypeError, ValueError):
+        raise TypeError(f"rng must be None, an int seed or a numpy Generator; got {rng!r}") from None
+
+
+def randn(*shape, rng=None, dtype=None, requires_grad=False) -> Tensor:
+    """Standard normal samples; ``rng`` is an int seed or a ``numpy.random.Generator``.
+
+    >>> import chainrule as cr
+    >>> bool((cr.randn(3, rng=0).data == cr.randn(3, rng=0).data).all())
+    True
+    """
+    dtype = _float_dtype(dtype)
+    return _new(_rng(rng).standard_normal(_shape(shape), dtype=dtype), requires_grad)
+
+
+def rand(*shape, rng=None, dtype=None, requires_grad=False) -> Tensor:
+    """Uniform samples in [0, 1); ``rng`` is an int seed or a ``numpy.random.Generator``."""
+    dtype = _float_dtype(dtype)
+    return _new(_rng(rng).random(_shape(shape), dtype=dtype), requires_grad)
+
+
+def _like(t, dtype):
+    t = t if isinstance(t, Tensor) else Tensor(t)
+    return t.shape, (backend.as_dtype(dtype) or t.dtype)
+
+
+def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return zeros(shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return ones(shape, dtype=dtype, requires_grad=requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return full(shape, fill_value, dtype=dtype, requires_grad=requires_grad)
+
+
+def randn_like(t, rng=None, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return randn(shape, rng=rng, dtype=dtype, requires_grad=requires_grad)
+
+
+def rand_like(t, rng=None, dtype=None, requires_grad=False) -> Tensor:
+    shape, dtype = _like(t, dtype)
+    return rand(shape, rng=rng, dtype=dtype, requires_grad=requires_grad)
+
+
+# ====================================================================== functional forms
+def _t(x) -> Tensor:
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def exp(x):
+    """e**x elementwise."""
+    return _t(x).exp()
+
+
+def log(x):
+    """Natural logarithm elementwise."""
+    return _t(x).log()
+
+
+def sqrt(x):
+    return _t(x).sqrt()
+
+
+def relu(x):
+    """max(x, 0) elementwise, with gradient 1(x > 0)."""
+    return _t(x).relu()
+
+
+def sigmoid(x):
+    """σ(x) = 1 / (1 + e^-x) elementwise."""
+    return _t(x).sigmoid()
+
+
+def tanh(x):
+    return _t(x).tanh()
+
+
+def maximum(x, y):
+    """Elementwise max with the lecture's gate rule ∂/∂x = 1(x ≥ y), ∂/∂y = 1(y ≥ x)."""
+    if not isinstance(x, Tensor):
+        x = _lift(x, y) if isinstance(y, Tensor) else Tensor(x)
+    return x.maximum(y)
+
+
+def minimum(x, y):
+    """Elementwise min with ∂/∂x = 1(x ≤ y), ∂/∂y = 1(y ≤ x)."""
+    if not isinstance(x, Tensor):
+        x = _lift(x, y) if isinstance(y, Tensor) else Tensor(x)
+    return x.minimum(y)
+
+
+def matmul(x, y):
+    return _t(x) @ y
+
+
+def linear(x, weight, bias=None):
+    """``x @ weight.T + bias`` as one fused op (``weight`` has shape (out, in))."""
+    inputs = (_t(x), _t(weight)) + ((_t(bias),) if bias is not None else ())
+    if inputs[1].ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out, in); got shape {inputs[1].shape}")
+    if bias is not None and inputs[2].shape != (inputs[1].shape[0],):
+        raise ValueError(f"linear: bias must have shape ({inputs[1].shape[0]},); got {inputs[2].shape}")
+    return ops.Linear.apply(*inputs)
+
+
+def _sequence(tensors, what):
+    if isinstance(tensors, Tensor) or not len(tensors):
+        raise ValueError(f"{what} needs a non-empty list of tensors")
+    tensors = [_t(t) for t in tensors]
+    return tensors
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis."""
+    tensors = _sequence(tensors, "concatenate")
+    first = tensors[0]
+    ax = _check_axis(axis, first.ndim)
+    for t in tensors[1:]:
+        if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape)) if i != ax):
+            raise ValueError(
+                f"concatenate along axis {axis}: shapes {first.shape} and {t.shape} differ off that axis"
+            )
+    return ops.Concatenate.apply(*tensors, axis=ax)
+
+
+cat = concatenate
+
+
+def stack(tensors, axis=0):
+    """Join tensors of equal shape along a new axis."""
+    tensors = _sequence(tensors, "stack")
+    for t in tensors[1:]:
+        if t.shape != tensors[0].shape:
+            raise ValueError(f"stack needs tensors of one shape; got {tensors[0].shape} and {t.shape}")
+    ax = _check_axis(axis, tensors[0].ndim + 1)
+    return ops.Stack.apply(*tensors, axis=ax)
+
+
+def where(condition, x, y):
+    """Elements of ``x`` where ``condition`` is true, else of ``y`` (the condition has no gradient)."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if cond.dtype != bool:
+        raise TypeError(f"where() needs a boolean condition; got dtype {cond.dtype}")
+    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
+    x, y = _lift(x, like), _lift(y, like)
+    try:
+        np.broadcast_shapes(cond.shape, x.shape, y.shape)
+    except ValueError:
+        raise ValueError(f"where: shapes {cond.shape}, {x.shape} and {y.shape} cannot broadcast") from None
+    return ops.Where.apply(x, y, condition=cond)
+
+
+def clip(x, min=None, max=None):
+    return _t(x).clip(min, max)
+
+
+def _check_axis(axis, ndim):
+    if not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis!r} is out of range for {ndim} dimensions")
+    return int(axis) % ndim

@@ -1,0 +1,76 @@
+"""The array backend: the one place that knows which array library holds a tensor's data.
+
+Ops never import NumPy functions directly when an array might live elsewhere; they call
+:func:`array_module` on an input and use what it returns. NumPy is the default; CuPy is picked
+up for CuPy arrays without touching the ops' logic.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+float32 = np.float32
+float64 = np.float64
+
+_DEFAULT_FLOAT = np.dtype(np.float32)
+
+
+def array_module(x):
+    """Return the array module (``numpy`` or ``cupy``) that owns array ``x``."""
+    # Checking the type's module avoids importing cupy when nobody uses it.
+    if type(x).__module__.startswith("cupy"):
+        import cupy
+
+        return cupy
+    return np
+
+
+def default_float():
+    """The floating dtype new tensors get when none is asked for (float32)."""
+    return _DEFAULT_FLOAT
+
+
+def as_dtype(dtype):
+    """Normalize a dtype given as a NumPy dtype, a type or a string; ``None`` stays ``None``."""
+    if dtype is None:
+        return None
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"unknown dtype {dtype!r}; expected e.g. 'float32' or 'float64'") from None
+
+
+def is_floating(dtype) -> bool:
+    return np.dtype(dtype).kind == "f"
+
+
+def to_array(data, dtype=None, copy=False):
+    """Convert ``data`` to an array: floats become float32 unless ``dtype`` says otherwise.
+
+    Integer and bool data keep their dtype. Anything that is not numeric raises TypeError
+    naming the value, and ragged nested lists raise ValueError.
+    """
+    dtype = as_dtype(dtype)
+    xp = array_module(data)
+    if xp is np and not isinstance(data, np.ndarray):
+        try:
+            arr = np.asarray(data)
+        except ValueError as exc:  # ragged nested sequences
+            raise ValueError(f"cannot make a tensor from ragged data {_short(data)}: {exc}") from None
+        copy = False  # asarray of a Python object already made a fresh array
+    else:
+        arr = data
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(
+            f"tensor data must be numeric (float, int or bool); got {_short(data)} "
+            f"of dtype {arr.dtype}"
+        )
+    if dtype is None:
+        dtype = _DEFAULT_FLOAT if arr.dtype.kind == "f" else arr.dtype
+    if arr.dtype != dtype:
+        return arr.astype(dtype)
+    return arr.copy() if copy else arr
+
+
+def _short(value, limit=60):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

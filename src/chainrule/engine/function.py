@@ -1,0 +1,155 @@
+"""Function: the base class of every differentiable op, and the gradient-mode switch.
+
+A Function subclass implements ``forward(*arrays, **params) -> array`` and
+``backward(grad) -> gradient or tuple of gradients`` (one per tensor input, ``None`` where an
+input needs none). ``apply`` runs the forward pass on the inputs' arrays and, when gradients are
+enabled and some input requires one, records the Function as the result's creator.
+
+Gradients returned by ``backward`` may have the broadcast (output) shape; they are reduced to
+each input's shape in exactly one place, :func:`unbroadcast`, called by the backward pass.
+"""
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as _np
+
+_FREED = object()  # marks a Function whose saved arrays backward() has released
+
+
+class _GradMode(threading.local):
+    enabled = True
+
+
+_grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record the graph (False inside ``no_grad``)."""
+    return _grad_mode.enabled
+
+
+class _SetGradEnabled(contextlib.ContextDecorator):
+    def __init__(self, mode: bool):
+        self.mode = mode
+
+    def __enter__(self):
+        self.prev = _grad_mode.enabled
+        _grad_mode.enabled = self.mode
+        return self
+
+    def __exit__(self, *exc):
+        _grad_mode.enabled = self.prev
+        return False
+
+
+class no_grad(_SetGradEnabled):
+    """Context manager and decorator that disables graph recording.
+
+    Results computed inside it have ``requires_grad=False`` and keep no references to their
+    inputs, so evaluation uses no extra memory.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> with cr.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    def __init__(self):
+        super().__init__(False)
+
+
+class enable_grad(_SetGradEnabled):
+    """Context manager and decorator that re-enables graph recording inside ``no_grad``."""
+
+    def __init__(self):
+        super().__init__(True)
+
+
+class GraphFreedError(RuntimeError, ValueError):
+    """backward() was asked to run through a graph whose saved values were already freed."""
+
+
+class Function:
+    """Base class of the differentiable ops. Subclass it to add a primitive.
+
+    Store arrays the backward pass needs with :meth:`save` (they are released after
+    ``backward`` unless the graph is retained) and non-array settings as attributes.
+    ``self.needs`` tells ``backward`` which inputs need a gradient, so it can skip work.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> class Cube(cr.Function):
+    ...     name = "cube"
+    ...     def forward(self, x):
+    ...         self.save(x)
+    ...         return x ** 3
+    ...     def backward(self, grad):
+    ...         (x,) = self.saved
+    ...         return 3 * x ** 2 * grad
+    >>> t = cr.tensor(2.0, requires_grad=True)
+    >>> Cube.apply(t).backward()
+    >>> float(t.grad)
+    12.0
+    """
+
+    name = "function"
+    __slots__ = ("parents", "needs", "saved", "__dict__")
+
+    def save(self, *arrays):
+        self.saved = arrays
+
+    def forward(self, *arrays, **params):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, grad):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        """A short text of the op's non-tensor arguments, shown in drawings ('' if none)."""
+        return ""
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on tensors ``inputs``; record it in the graph when gradients are on."""
+        ctx = cls()
+        needs = tuple([t.requires_grad for t in inputs])
+        ctx.needs = needs
+        ctx.saved = ()
+        data = ctx.forward(*[t.data for t in inputs], **params)
+        if isinstance(data, _np.generic):  # NumPy turns 0-d results into scalars; keep arrays
+            data = _np.asarray(data)
+        if _grad_mode.enabled and True in needs:
+            ctx.parents = inputs
+            return Tensor._make(data, True, ctx)
+        return Tensor._make(data, False, None)
+
+
+def unbroadcast(grad, shape, op="an op"):
+    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``.
+
+    This is the one place where gradients meet their inputs' shapes: a gradient that cannot
+    have come from broadcasting ``shape`` is an error in the op that produced it.
+    """
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead < 0 or any(n != 1 and n != grad.shape[i + lead] for i, n in enumerate(shape)):
+        raise ValueError(
+            f"{op} returned a gradient of shape {grad.shape} for an input of shape {shape}"
+        )
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and grad.shape[i + lead] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+Tensor = None  # set by chainrule.engine.tensor once the class exists (the modules import each other)
