@@ -16,5 +16,6 @@ from chainrule._version import __version__
 from chainrule.engine import *  # noqa: F401,F403  (the engine's public names are the package's)
 from chainrule.engine import __all__ as _engine_all
 from chainrule.gradcheck import GradcheckError, gradcheck, numerical_gradient
+from chainrule import nn  # noqa: E402
 
-__all__ = ["__version__", "GradcheckError", "gradcheck", "numerical_gradient", *_engine_all]
+__all__ = ["__version__", "GradcheckError", "gradcheck", "nn", "numerical_gradient", *_engine_all]

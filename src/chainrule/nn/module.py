@@ -1,0 +1,214 @@
+"""Module and Parameter: PyTorch's conventions for building networks out of layers.
+
+Parameters and submodules are registered by assignment; ``named_parameters()`` yields dotted,
+de-duplicated names; ``state_dict()`` / ``load_state_dict()`` move plain NumPy arrays in and
+out, so saving never needs pickle.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Iterator, NamedTuple
+
+import numpy as np
+
+from chainrule.engine import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that is a learnable parameter of a Module (``requires_grad=True`` by default).
+
+    >>> import chainrule as cr
+    >>> p = cr.nn.Parameter([1.0, 2.0])
+    >>> p.requires_grad, p.dtype
+    (True, dtype('float32'))
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data, dtype=None, requires_grad=True):
+        super().__init__(data, dtype=dtype, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter(" + super().__repr__()[len("tensor("):]
+
+
+class IncompatibleKeys(NamedTuple):
+    missing_keys: list
+    unexpected_keys: list
+
+
+class Module:
+    """Base class of every layer and network.
+
+    Subclasses call ``super().__init__()``, assign Parameters and Modules as attributes, and
+    implement ``forward``. Calling the module calls ``forward``.
+
+    >>> import chainrule as cr
+    >>> class Affine(cr.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.w = cr.nn.Parameter([2.0])
+    ...         self.b = cr.nn.Parameter([0.5])
+    ...     def forward(self, x):
+    ...         return x * self.w + self.b
+    >>> m = Affine()
+    >>> [name for name, _ in m.named_parameters()]
+    ['w', 'b']
+    >>> m(cr.tensor([1.0])).item()
+    2.5
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ---------------------------------------------------------------- registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(
+                f"cannot assign {name!r} before Module.__init__() is called; call "
+                f"super().__init__() first in {type(self).__name__}.__init__"
+            )
+        params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
+        params.pop(name, None)
+        modules.pop(name, None)
+        if isinstance(value, Parameter):
+            params[name] = value
+        elif isinstance(value, Module):
+            modules[name] = value
+        # Kept in the instance dict as well, so reading self.weight in forward is a plain lookup.
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def __getattr__(self, name):
+        # Only called when normal lookup fails.
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def register_parameter(self, name: str, param):
+        """Register ``param`` (a Parameter or None) under ``name``."""
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot register {type(param).__name__} as parameter {name!r}: expected a Parameter")
+        setattr(self, name, param)
+        if param is None:
+            self._parameters[name] = None
+
+    def add_module(self, name: str, module: "Module"):
+        if not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module (for submodule {name!r})")
+        setattr(self, name, module)
+
+    # ---------------------------------------------------------------- traversal
+    def named_modules(self, prefix: str = "", memo=None) -> Iterator[tuple]:
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            yield from module.named_modules(f"{prefix}.{name}" if prefix else name, memo)
+
+    def modules(self) -> Iterator["Module"]:
+        for _, module in self.named_modules():
+            yield module
+
+    def children(self) -> Iterator["Module"]:
+        yield from self._modules.values()
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple]:
+        """``(dotted_name, parameter)`` pairs; a parameter shared by two layers appears once."""
+        seen = set()
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_prefix, module in modules:
+            for name, p in module._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def num_parameters(self) -> int:
+        """Learnable scalars in the module (weights and biases)."""
+        return sum(p.size for p in self.parameters())
+
+    # ---------------------------------------------------------------- state
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (sets ``.grad`` to None)."""
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> "Module":
+        """Switch training mode (dropout active) on or off; returns self."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train() mode must be a bool; got {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Switch to evaluation mode (dropout off); returns self."""
+        return self.train(False)
+
+    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+        """Copies of the parameters' arrays, by dotted name."""
+        return OrderedDict((name, np.array(p.numpy(), copy=True)) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays into the parameters in place (optimizers keep working on them).
+
+        With ``strict=True`` missing and unexpected keys are an error that lists them; a shape
+        mismatch is always an error naming the key and both shapes. Nothing is changed unless
+        every entry fits.
+        """
+        own = dict(self.named_parameters())
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        if strict and (missing or unexpected):
+            raise ValueError(
+                f"error loading state_dict into {type(self).__name__}: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
+            )
+        updates = []
+        for name, p in own.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            value = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+            if value.shape != p.shape:
+                raise ValueError(
+                    f"error loading state_dict into {type(self).__name__}: {name!r} has shape "
+                    f"{value.shape} in the state_dict but {p.shape} in the model"
+                )
+            if value.dtype.kind not in "fiu":
+                raise TypeError(f"state_dict entry {name!r} has non-numeric dtype {value.dtype}")
+            updates.append((p, value))
+        for p, value in updates:
+            p.data[...] = value
+        return IncompatibleKeys(missing, unexpected)
+
+    # ---------------------------------------------------------------- calling and printing
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__} must implement forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = []
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
