@@ -1,0 +1,47 @@
+"""Datasets for chainrule: bundled, synthetic, downloaded (cached, SHA-256 checked) and files.
+
+Everything here needs only numpy and the standard library at import time; scikit-learn is
+imported by the functions that use it.
+
+Examples
+--------
+>>> from chainrule.data import load_dataset, train_val_test_split, Standardizer, batches
+>>> ds = load_dataset("spiral")
+>>> parts = train_val_test_split(ds.X, ds.y, test_size=0.2)
+>>> X_train = Standardizer().fit_transform(parts.X_train)
+>>> sum(len(b) for b in batches(len(X_train), 32, rng=0))
+240
+"""
+
+from .dataset import Dataset
+from .datasets import DATASETS, DatasetSpec, load_dataset
+from .download import DownloadError, cache_dir, fetch, sha256_file
+from .formats import MissingFileError, read_cifar_binary, read_csv, read_idx, read_npz
+from .preprocess import MeanImage, Split, Standardizer, batches, train_val_test_split
+from .synthetic import blobs, circles, moons, spiral, xor
+
+__all__ = [
+    "DATASETS",
+    "Dataset",
+    "DatasetSpec",
+    "DownloadError",
+    "MeanImage",
+    "MissingFileError",
+    "Split",
+    "Standardizer",
+    "batches",
+    "blobs",
+    "cache_dir",
+    "circles",
+    "fetch",
+    "load_dataset",
+    "moons",
+    "read_cifar_binary",
+    "read_csv",
+    "read_idx",
+    "read_npz",
+    "sha256_file",
+    "spiral",
+    "train_val_test_split",
+    "xor",
+]

@@ -1,0 +1,310 @@
+"""Splits, feature scaling and batching: what happens between loading and training."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+
+from .dataset import check_finite
+
+
+class Split(NamedTuple):
+    """The arrays returned by `train_val_test_split`; empty parts have length 0."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+
+
+def _check_fraction(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
+    return float(value)
+
+
+def train_val_test_split(
+    X, y, *, test_size: float = 0.25, val_size: float = 0.0, seed: int = 0, stratify: bool = True
+) -> Split:
+    """Shuffle and split ``X, y`` into train, validation and test parts.
+
+    Built on scikit-learn's ``train_test_split``: the test part is split off first, then the
+    validation part from the rest. Both sizes are fractions of the whole set. With
+    ``stratify=True`` and integer labels every part keeps the class proportions; regression
+    targets (floating point) are never stratified.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, ...)
+    y : array-like of shape (n,)
+    test_size, val_size : float
+        Fractions in [0, 1) with ``test_size + val_size < 1``; 0 gives an empty part.
+    seed : int
+        Same seed, same split.
+    stratify : bool
+
+    Returns
+    -------
+    Split
+        ``(X_train, y_train, X_val, y_val, X_test, y_test)``, a named tuple.
+
+    Examples
+    --------
+    >>> X, y = np.arange(40).reshape(20, 2), np.repeat([0, 1], 10)
+    >>> s = train_val_test_split(X, y, test_size=0.2, val_size=0.2)
+    >>> len(s.y_train), len(s.y_val), len(s.y_test), s.y_test.tolist().count(1)
+    (12, 4, 4, 2)
+    """
+    from sklearn.model_selection import train_test_split
+
+    X, y = np.asarray(X), np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
+    test_size = _check_fraction(test_size, "test_size")
+    val_size = _check_fraction(val_size, "val_size")
+    if test_size + val_size >= 1:
+        raise ValueError(
+            f"test_size + val_size must leave examples to train on, got "
+            f"{test_size} + {val_size} = {test_size + val_size}"
+        )
+    by_class = stratify and (np.issubdtype(y.dtype, np.integer) or y.dtype == bool)
+
+    def cut(X, y, size):
+        if size == 0:
+            return X, X[:0], y, y[:0]
+        return train_test_split(
+            X, y, test_size=size, random_state=seed, stratify=y if by_class else None
+        )
+
+    X_rest, X_test, y_rest, y_test = cut(X, y, test_size)
+    X_train, X_val, y_train, y_val = cut(X_rest, y_rest, val_size / (1.0 - test_size))
+    return Split(X_train, y_train, X_val, y_val, X_test, y_test)
+
+
+def _as_features(X, fitted_width: int | None, who: str) -> np.ndarray:
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{who} expects X of shape (n_samples, n_features), got {X.shape}")
+    if not np.issubdtype(X.dtype, np.floating):
+        X = X.astype(np.float32)
+    if fitted_width is not None and X.shape[1] != fitted_width:
+        raise ValueError(
+            f"{who} was fitted on {fitted_width} features, got X with {X.shape[1]}"
+        )
+    return X
+
+
+class Standardizer:
+    """Scale every feature to zero mean and unit variance: ``(X - mean_) / scale_``.
+
+    ``scale_`` is the feature's standard deviation over the fitted data, except that a
+    feature with zero variance (a pixel that is always 0) gets scale 1, so it maps to 0
+    instead of NaN. Fit on the training part only, then transform every part.
+    The output keeps the input's floating dtype (float32 stays float32).
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,), float64
+    scale_ : ndarray of shape (n_features,), float64
+
+    Examples
+    --------
+    >>> s = Standardizer().fit(np.array([[0.0, 5.0], [2.0, 5.0]]))
+    >>> s.mean_.tolist(), s.scale_.tolist()
+    ([1.0, 5.0], [1.0, 1.0])
+    >>> s.transform(np.array([[2.0, 5.0]])).tolist()
+    [[1.0, 0.0]]
+    >>> Standardizer.from_dict(s.to_dict()).mean_.tolist()
+    [1.0, 5.0]
+    """
+
+    def __init__(self) -> None:
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        fitted = "unfitted" if self.mean_ is None else f"n_features={len(self.mean_)}"
+        return f"Standardizer({fitted})"
+
+    def _width(self) -> int:
+        if self.mean_ is None:
+            raise ValueError(f"this {type(self).__name__} is not fitted yet; call fit(X) first")
+        return len(self.mean_)
+
+    def fit(self, X) -> Standardizer:
+        """Learn ``mean_`` and ``scale_`` from ``X`` (n_samples, n_features); return self."""
+        X = _as_features(X, None, type(self).__name__)
+        if len(X) == 0:
+            raise ValueError(f"{type(self).__name__}.fit needs at least one example, got 0 rows")
+        check_finite(X, what="X")
+        X = X.astype(np.float64)
+        self.mean_ = X.mean(axis=0)
+        scale = X.std(axis=0)
+        self.scale_ = np.where(scale > 0, scale, 1.0)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Return ``(X - mean_) / scale_`` in X's floating dtype."""
+        X = _as_features(X, self._width(), type(self).__name__)
+        return ((X - self.mean_) / self.scale_).astype(X.dtype, copy=False)
+
+    def fit_transform(self, X) -> np.ndarray:
+        """``fit(X)`` then ``transform(X)``."""
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Undo `transform`: ``X * scale_ + mean_``."""
+        X = _as_features(X, self._width(), type(self).__name__)
+        return (X * self.scale_ + self.mean_).astype(X.dtype, copy=False)
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        """The fitted state as plain arrays, ready for ``np.savez`` next to a model."""
+        self._width()
+        return {"mean": self.mean_.copy(), "scale": self.scale_.copy()}
+
+    @classmethod
+    def from_dict(cls, state) -> Standardizer:
+        """Rebuild a fitted Standardizer from `to_dict`'s output."""
+        mean, scale = _state_arrays(state, ("mean", "scale"), cls.__name__)
+        if np.any(scale <= 0):
+            bad = scale[scale <= 0][:3].tolist()
+            raise ValueError(f"{cls.__name__} scale must be > 0, got {bad}")
+        out = cls()
+        out.mean_, out.scale_ = mean, scale
+        return out
+
+
+class MeanImage:
+    """Subtract the mean example (for images: the mean image) from every example.
+
+    The cs231n preprocessing for CIFAR-10: centre the data without changing its scale.
+    Same interface as `Standardizer`.
+
+    Attributes
+    ----------
+    mean_ : ndarray of shape (n_features,), float64
+
+    Examples
+    --------
+    >>> m = MeanImage().fit(np.array([[0.0, 10.0], [2.0, 30.0]]))
+    >>> m.transform(np.array([[1.0, 20.0]])).tolist()
+    [[0.0, 0.0]]
+    """
+
+    def __init__(self) -> None:
+        self.mean_: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        fitted = "unfitted" if self.mean_ is None else f"n_features={len(self.mean_)}"
+        return f"MeanImage({fitted})"
+
+    _width = Standardizer._width
+
+    def fit(self, X) -> MeanImage:
+        """Learn ``mean_`` from ``X`` (n_samples, n_features); return self."""
+        X = _as_features(X, None, type(self).__name__)
+        if len(X) == 0:
+            raise ValueError(f"{type(self).__name__}.fit needs at least one example, got 0 rows")
+        check_finite(X, what="X")
+        self.mean_ = X.astype(np.float64).mean(axis=0)
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Return ``X - mean_`` in X's floating dtype."""
+        X = _as_features(X, self._width(), type(self).__name__)
+        return (X - self.mean_).astype(X.dtype, copy=False)
+
+    def fit_transform(self, X) -> np.ndarray:
+        """``fit(X)`` then ``transform(X)``."""
+        return self.fit(X).transform(X)
+
+    def inverse_transform(self, X) -> np.ndarray:
+        """Undo `transform`: ``X + mean_``."""
+        X = _as_features(X, self._width(), type(self).__name__)
+        return (X + self.mean_).astype(X.dtype, copy=False)
+
+    def to_dict(self) -> dict[str, np.ndarray]:
+        """The fitted state as plain arrays, ready for ``np.savez`` next to a model."""
+        self._width()
+        return {"mean": self.mean_.copy()}
+
+    @classmethod
+    def from_dict(cls, state) -> MeanImage:
+        """Rebuild a fitted MeanImage from `to_dict`'s output."""
+        (mean,) = _state_arrays(state, ("mean",), cls.__name__)
+        out = cls()
+        out.mean_ = mean
+        return out
+
+
+def _state_arrays(state, keys: tuple[str, ...], who: str) -> list[np.ndarray]:
+    missing = [k for k in keys if k not in state]
+    if missing:
+        raise ValueError(f"{who}.from_dict needs keys {list(keys)}, missing {missing}")
+    arrays = [np.asarray(state[k], dtype=np.float64) for k in keys]
+    for k, a in zip(keys, arrays):
+        if a.ndim != 1 or a.shape != arrays[0].shape:
+            raise ValueError(
+                f"{who}.from_dict: {k!r} must be 1-D like {keys[0]!r} "
+                f"{arrays[0].shape}, got shape {a.shape}"
+            )
+        check_finite(a, what=f"{who} {k!r}")
+    return arrays
+
+
+def batches(
+    n: int, batch_size: int | None, *, rng=None, shuffle: bool = True
+) -> Iterator[np.ndarray]:
+    """Yield index arrays that cover ``range(n)`` once: one epoch of batches.
+
+    The batch size picks the lecture's flavour of gradient descent: ``None`` gives one
+    batch of all ``n`` examples (vanilla, full-batch), an int ``B`` mini-batches of ``B``
+    (the last one smaller if ``B`` does not divide ``n``), and ``1`` single examples (SGD).
+
+    Parameters
+    ----------
+    n : int
+        Number of examples.
+    batch_size : int or None
+    rng : numpy.random.Generator, int or None
+        The shuffling generator, or a seed for one.
+    shuffle : bool
+        Visit the examples in a random order; ``False`` keeps 0..n-1.
+
+    Yields
+    ------
+    ndarray of int64
+
+    Raises
+    ------
+    ValueError
+        ``batch_size`` is not None or a positive int (the message shows the value).
+
+    Examples
+    --------
+    >>> [b.tolist() for b in batches(5, 2, shuffle=False)]
+    [[0, 1], [2, 3], [4]]
+    >>> [b.tolist() for b in batches(3, None, shuffle=False)]
+    [[0, 1, 2]]
+    """
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"n must be an int >= 0, got {n!r}")
+    if batch_size is not None and (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, numbers.Integral)
+        or batch_size <= 0
+    ):
+        raise ValueError(
+            f"batch_size must be None (full batch) or an int >= 1, got {batch_size!r}"
+        )
+    n = int(n)
+    order = np.random.default_rng(rng).permutation(n) if shuffle else np.arange(n)
+    step = n if batch_size is None else int(batch_size)
+    # A generator function would only validate on the first next(); return one instead.
+    starts = range(0, n, max(step, 1))
+    return (order[i : i + step].astype(np.int64, copy=False) for i in starts)
