@@ -16,6 +16,10 @@ from chainrule._version import __version__
 from chainrule.engine import *  # noqa: F401,F403  (the engine's public names are the package's)
 from chainrule.engine import __all__ as _engine_all
 from chainrule.gradcheck import GradcheckError, gradcheck, numerical_gradient
-from chainrule import nn  # noqa: E402
+from chainrule import nn, optim, models  # noqa: E402
+from chainrule.train import fit  # noqa: E402
 
-__all__ = ["__version__", "GradcheckError", "gradcheck", "nn", "numerical_gradient", *_engine_all]
+__all__ = [
+    "__version__", "GradcheckError", "fit", "gradcheck", "models", "nn", "numerical_gradient", "optim",
+    *_engine_all,
+]

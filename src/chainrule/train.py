@@ -1,0 +1,517 @@
+"""fit(): the one training loop, with its history, metrics, callbacks and checkpoints.
+
+Full-batch gradient descent, mini-batch gradient descent and stochastic gradient descent are the
+same loop fed batches of N, B or 1 examples: ``batch_size=None`` means the full batch.
+
+The loop reads top to bottom: learning rate, forward, loss, backward, step, zero_grad, then
+per epoch an evaluation under ``no_grad``, a log record, callbacks, and the stopping checks.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from chainrule import io, optim
+from chainrule.data import batches
+from chainrule.engine import Tensor, no_grad
+from chainrule.nn import Module
+from chainrule.nn import functional as F
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; the model holds the last good parameters."""
+
+
+# ====================================================================== tasks: how a loss reads targets
+@dataclass(frozen=True)
+class Task:
+    """How a loss turns targets and outputs into a loss value and predictions."""
+
+    name: str
+    loss: object
+    kind: str  # "multiclass", "binary" or "regression"
+
+    def targets(self, y):
+        if self.kind == "regression":
+            y = np.asarray(y, dtype=np.float32)
+            return y[:, None] if y.ndim == 1 else y
+        y = np.asarray(y)
+        if y.dtype.kind not in "iub":
+            raise TypeError(f"class labels must be integers; got dtype {y.dtype}")
+        y = y.astype(np.int64)
+        if self.kind == "binary":
+            bad = y[(y != 0) & (y != 1)]
+            if bad.size:
+                raise ValueError(f"the {self.name} loss needs labels 0 and 1; got {bad[0]}")
+            return 2 * y - 1 if self.name == "binary-hinge" else y
+        return y
+
+    def __call__(self, out: Tensor, target) -> Tensor:
+        if self.kind == "binary":
+            out = out.reshape(-1)
+        return self.loss(out, target)
+
+    def predict(self, scores: np.ndarray) -> np.ndarray:
+        if self.kind == "multiclass":
+            return scores.argmax(axis=1)
+        if self.kind == "binary":
+            return (scores.reshape(-1) > 0).astype(np.int64)
+        return scores
+
+
+TASKS = {
+    "cross-entropy": ("multiclass", F.cross_entropy),
+    "softmax": ("multiclass", F.cross_entropy),
+    "svm": ("multiclass", F.multiclass_hinge),
+    "hinge": ("multiclass", F.multiclass_hinge),
+    "logistic": ("binary", F.binary_cross_entropy_with_logits),
+    "binary-hinge": ("binary", F.binary_hinge),
+    "mse": ("regression", F.mse),
+}
+
+
+def get_task(loss) -> Task:
+    """The Task for a loss name; an unknown name lists the valid ones."""
+    if isinstance(loss, Task):
+        return loss
+    if loss not in TASKS:
+        raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(TASKS)}")
+    kind, fn = TASKS[loss]
+    return Task(loss, fn, kind)
+
+
+# ====================================================================== history and callbacks
+@dataclass
+class History:
+    """One record per epoch: epoch, loss, train_acc, val_loss, val_acc, lr, seconds, evaluations."""
+
+    records: list = field(default_factory=list)
+
+    def __len__(self):
+        return len(self.records)
+
+    def __getitem__(self, i):
+        return self.records[i]
+
+    def column(self, key):
+        return [r.get(key) for r in self.records]
+
+    @property
+    def loss(self):
+        return self.column("loss")
+
+    @property
+    def final(self) -> dict:
+        return self.records[-1] if self.records else {}
+
+    def to_csv(self) -> str:
+        keys = ["epoch", "loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "evaluations"]
+        rows = [",".join(keys)]
+        for r in self.records:
+            rows.append(",".join("" if r.get(k) is None else f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k]) for k in keys))
+        return "\n".join(rows) + "\n"
+
+
+class Callback:
+    """Hooks into fit(): override what you need. Returning True from on_epoch_end stops training."""
+
+    def on_train_begin(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_batch_end(self, trainer: "Trainer", loss: float) -> None:
+        pass
+
+    def on_epoch_end(self, trainer: "Trainer", record: dict) -> bool | None:
+        return None
+
+    def on_train_end(self, trainer: "Trainer") -> None:
+        pass
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+
+    The best parameters seen are restored at the end when ``restore_best`` is true.
+    """
+
+    def __init__(self, patience: int = 5, monitor: str = "val_loss", min_delta: float = 0.0, restore_best: bool = True):
+        if not isinstance(patience, int) or patience < 1:
+            raise ValueError(f"patience must be a positive integer; got {patience!r}")
+        self.patience, self.monitor, self.min_delta, self.restore_best = patience, monitor, min_delta, restore_best
+        self.best, self.best_state, self.wait = math.inf, None, 0
+
+    def on_epoch_end(self, trainer, record):
+        value = record.get(self.monitor)
+        if value is None:
+            value = record["loss"]
+        if "acc" in self.monitor:
+            value = -value
+        if value < self.best - self.min_delta:
+            self.best, self.wait = value, 0
+            self.best_state = trainer.model.state_dict() if self.restore_best else None
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+    def on_train_end(self, trainer):
+        if self.best_state is not None:
+            trainer.model.load_state_dict(self.best_state)
+
+
+class ProgressBar(Callback):
+    """A tqdm progress bar over batches, with live loss, and one line per epoch."""
+
+    def __init__(self, file=None, leave_lines: bool = True):
+        self.file, self.leave_lines, self.bar = file, leave_lines, None
+
+    def on_train_begin(self, trainer):
+        from tqdm.auto import tqdm
+
+        total = trainer.config.epochs * trainer.batches_per_epoch
+        self.bar = tqdm(total=total, initial=trainer.epoch * trainer.batches_per_epoch, file=self.file,
+                        unit="batch", dynamic_ncols=True, leave=False)
+
+    def on_batch_end(self, trainer, loss):
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
+
+    def on_epoch_end(self, trainer, record):
+        if self.leave_lines:
+            self.bar.write(format_record(record, trainer.config.epochs), file=self.file)
+
+    def on_train_end(self, trainer):
+        self.bar.close()
+
+
+def format_record(r: dict, epochs: int) -> str:
+    parts = [f"epoch {r['epoch']:>{len(str(epochs))}}/{epochs}", f"loss {r['loss']:.4f}"]
+    if r.get("train_acc") is not None:
+        parts.append(f"train acc {r['train_acc']:.2%}")
+    if r.get("val_acc") is not None:
+        parts.append(f"val acc {r['val_acc']:.2%}")
+    elif r.get("val_loss") is not None:
+        parts.append(f"val loss {r['val_loss']:.4f}")
+    parts.append(f"lr {r['lr']:.3g}")
+    parts.append(f"{r['seconds']:.2f}s")
+    return "  ".join(parts)
+
+
+class Checkpoint(Callback):
+    """Write the whole training state atomically to ``path`` after every epoch.
+
+    ``fit(..., resume=path)`` continues from it and ends with the same weights as an
+    uninterrupted run with the same seed.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+
+    def on_epoch_end(self, trainer, record):
+        trainer.save_checkpoint(self.path)
+
+
+# ====================================================================== the loop
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved with checkpoints)."""
+
+    loss: str = "cross-entropy"
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    epochs: int = 10
+    batch_size: int | None = 32
+    reg: float = 0.0
+    schedule: str = "none"
+    seed: int = 0
+    optimizer_options: dict = field(default_factory=dict)
+
+
+class Trainer:
+    """The state of one training run: model, optimizer, schedule, random stream, history."""
+
+    def __init__(self, model: Module, X, y, config: TrainConfig, validation=None, callbacks=()):
+        if not isinstance(model, Module):
+            raise TypeError(f"fit() needs a chainrule Module to train; got {type(model).__name__}")
+        if not isinstance(config.epochs, int) or isinstance(config.epochs, bool) or config.epochs < 1:
+            raise ValueError(f"epochs must be a positive integer; got {config.epochs!r}")
+        if not isinstance(config.lr, (int, float)) or isinstance(config.lr, bool) or not config.lr > 0:
+            raise ValueError(f"the learning rate must be a number > 0; got {config.lr!r}")
+        bs = config.batch_size
+        if bs is not None and (not isinstance(bs, (int, np.integer)) or isinstance(bs, bool) or bs < 1):
+            raise ValueError(f"batch_size must be None (the full batch) or a positive integer; got {bs!r}")
+        if config.reg < 0:
+            raise ValueError(f"reg must be >= 0; got {config.reg}")
+        self.model, self.config, self.callbacks = model, config, list(callbacks)
+        self.task = get_task(config.loss)
+        self.X, self.y = _check_xy(X, y, self.task)
+        self.validation = None
+        if validation is not None:
+            Xv, yv = validation
+            self.validation = _check_xy(Xv, yv, self.task)
+        _check_labels_fit(model, self.X, self.y, self.task)
+        options = dict(config.optimizer_options)
+        if str(config.optimizer).startswith("random"):
+            options.setdefault("rng", config.seed)  # the random searches draw from the run's seed
+        self.optimizer = optim.make_optimizer(config.optimizer, model.parameters(), lr=config.lr, **options)
+        self.derivative_free = isinstance(self.optimizer, (optim.RandomSearch, optim.RandomLocalSearch))
+        self.schedule = optim.make_schedule(config.schedule, self.optimizer, config.epochs)
+        self.rng = np.random.default_rng(config.seed)
+        self.history = History()
+        self.epoch = 0
+        self.evaluations = 0
+        n = len(self.X)
+        self.batches_per_epoch = 1 if config.batch_size is None else math.ceil(n / config.batch_size)
+
+    # ---------------------------------------------------------------- one run
+    def run(self) -> History:
+        for cb in self.callbacks:
+            cb.on_train_begin(self)
+        try:
+            while self.epoch < self.config.epochs:
+                record = self.train_epoch()
+                stop = False
+                for cb in self.callbacks:
+                    stop = bool(cb.on_epoch_end(self, record)) or stop
+                if stop:
+                    break
+        finally:
+            for cb in self.callbacks:
+                cb.on_train_end(self)
+        return self.history
+
+    def train_epoch(self) -> dict:
+        start = time.perf_counter()
+        model, opt, task = self.model, self.optimizer, self.task
+        group = opt.param_groups[0]
+        lr = group["lr"] if "lr" in group else group.get("step_size", group.get("scale"))
+        # Parameters that gave a finite loss, restored if the loss blows up: this epoch's start
+        # (finite at its first batch) or, if the very first batch fails, the previous epoch's start.
+        previous_start, start_state = getattr(self, "_start_state", None), model.state_dict()
+        self._start_state = start_state
+        model.train()
+        total, count = 0.0, 0
+        for b, idx in enumerate(batches(len(self.X), self.config.batch_size, rng=self.rng)):
+            xb, yb = Tensor(self.X[idx]), self.y[idx]
+            if self.derivative_free:
+                loss = opt.step(lambda: self.loss(model(xb), yb))
+            else:
+                loss = self.loss(model(xb), yb)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            value = float(loss.item())
+            self.evaluations += 1
+            if not math.isfinite(value):
+                back = 1 if b == 0 and previous_start is not None else 0
+                model.load_state_dict(previous_start if back else start_state)
+                raise TrainingDiverged(
+                    f"the loss became {value} at epoch {self.epoch + 1}, batch {b + 1} (learning rate "
+                    f"{lr:g}); the model keeps the last parameters with a finite loss, from the start of "
+                    f"epoch {self.epoch + 1 - back}. Try a smaller --lr"
+                )
+            total += value * len(idx)
+            count += len(idx)
+            for cb in self.callbacks:
+                cb.on_batch_end(self, value)
+        self.epoch += 1
+        if self.schedule is not None:
+            self.schedule.step()
+        record = {"epoch": self.epoch, "loss": total / count, "lr": lr}
+        record.update(self.evaluate(self.X, self.y, prefix="train_", loss=False))
+        if self.validation is not None:
+            record.update(self.evaluate(*self.validation, prefix="val_"))
+        record["seconds"] = time.perf_counter() - start
+        record["evaluations"] = self.evaluations
+        self.history.records.append(record)
+        return record
+
+    def loss(self, out, target):
+        loss = self.task(out, target)
+        if self.config.reg:
+            loss = loss + F.l2(self.model, self.config.reg)
+        return loss
+
+    @no_grad()
+    def evaluate(self, X, y, prefix="", loss=True) -> dict:
+        self.model.eval()
+        scores = predict_scores(self.model, X)
+        self.model.train()
+        result = {}
+        if loss:
+            result[prefix + "loss"] = float(self.task(Tensor(scores), y).item())
+        if self.task.kind != "regression":
+            result[prefix + "acc"] = float(np.mean(self.task.predict(scores) == _class_targets(y, self.task)))
+        return result
+
+    # ---------------------------------------------------------------- checkpoints
+    def state(self) -> tuple:
+        """(arrays, meta) that describe the run completely, for an .npz + JSON checkpoint."""
+        arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
+        opt_state = self.optimizer.state_dict()
+        opt_arrays, opt_meta = _split_arrays(opt_state, "optimizer")
+        arrays.update(opt_arrays)
+        meta = {
+            "epoch": self.epoch,
+            "evaluations": self.evaluations,
+            "config": asdict(self.config),
+            "optimizer": opt_meta,
+            "schedule": self.schedule.state_dict() if self.schedule is not None else None,
+            "rng": self.rng.bit_generator.state,
+            "history": self.history.records,
+        }
+        return arrays, meta
+
+    def save_checkpoint(self, path) -> Path:
+        arrays, meta = self.state()
+        return io.save_archive(path, arrays, meta, kind="checkpoint")
+
+    def load_checkpoint(self, path) -> None:
+        arrays, meta = io.load_archive(path, kind="checkpoint")
+        saved = TrainConfig(**meta["config"])
+        if asdict(saved) != asdict(self.config):
+            diff = {k: (v, getattr(self.config, k)) for k, v in asdict(saved).items() if getattr(self.config, k) != v}
+            raise ValueError(f"the checkpoint {path} was written with other settings: {diff} (saved, now)")
+        self.model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
+        self.optimizer.load_state_dict(_join_arrays(meta["optimizer"], arrays, "optimizer"))
+        if self.schedule is not None and meta["schedule"] is not None:
+            self.schedule.load_state_dict(meta["schedule"])
+        self.rng.bit_generator.state = meta["rng"]
+        self.epoch, self.evaluations = int(meta["epoch"]), int(meta["evaluations"])
+        self.history.records = list(meta["history"])
+
+
+def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, epochs=10, batch_size=32,
+        reg=0.0, schedule="none", seed=0, validation=None, callbacks=(), early_stopping=None,
+        optimizer_options=None, checkpoint=None, resume=None, progress=False) -> History:
+    """Train ``model`` on ``(X, y)`` and return its History (one record per epoch).
+
+    Parameters
+    ----------
+    loss : str
+        "cross-entropy" (softmax), "svm" (multiclass hinge), "logistic", "binary-hinge" or "mse".
+    optimizer : str
+        A name from ``chainrule.optim.OPTIMIZERS``: "sgd", "momentum", "nesterov", "rmsprop",
+        "adagrad", "adam", "adamw", "random-search", "random-local-search".
+    batch_size : int or None
+        None feeds the full batch (vanilla gradient descent), B mini-batches, 1 single examples (SGD).
+    reg : float
+        L2 strength λ: λ Σ W² over the weight matrices is added to the loss.
+    validation : (X_val, y_val), optional
+        Evaluated after every epoch (val_loss, val_acc).
+    early_stopping : int, optional
+        Patience in epochs on the validation loss (training loss without validation data).
+    checkpoint, resume : path, optional
+        Write the training state after every epoch / continue from such a file.
+
+    Examples
+    --------
+    >>> import numpy as np, chainrule as cr
+    >>> from chainrule.train import fit
+    >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+    >>> y = np.array([0, 1, 1, 0])
+    >>> net = cr.nn.MLP(2, [8], 2, activation="tanh", rng=0)
+    >>> history = fit(net, X, y, optimizer="adam", lr=0.05, epochs=200, batch_size=None)
+    >>> history.final["train_acc"]
+    1.0
+    """
+    config = TrainConfig(loss=loss, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size, reg=reg,
+                         schedule=schedule, seed=seed, optimizer_options=dict(optimizer_options or {}))
+    callbacks = list(callbacks)
+    if early_stopping:
+        callbacks.append(EarlyStopping(early_stopping, monitor="val_loss" if validation is not None else "loss"))
+    if progress:
+        callbacks.append(ProgressBar())
+    if checkpoint is not None:
+        callbacks.append(Checkpoint(checkpoint))
+    trainer = Trainer(model, X, y, config, validation=validation, callbacks=callbacks)
+    if resume is not None:
+        trainer.load_checkpoint(resume)
+    return trainer.run()
+
+
+@no_grad()
+def predict_scores(model: Module, X, batch_size: int = 8192) -> np.ndarray:
+    """The model's outputs for ``X``, computed in chunks under no_grad."""
+    X = np.asarray(X, dtype=np.float32)
+    was_training = model.training
+    model.eval()
+    try:
+        return np.concatenate([model(Tensor(X[i:i + batch_size])).numpy() for i in range(0, max(len(X), 1), batch_size)])
+    finally:
+        model.train(was_training)
+
+
+# ====================================================================== validation helpers
+def _check_xy(X, y, task: Task):
+    X = np.asarray(X)
+    if X.dtype.kind not in "fiub":
+        raise TypeError(f"X must be numeric; got dtype {X.dtype}")
+    if X.ndim != 2:
+        raise ValueError(f"X must be 2-D (examples × features); got shape {X.shape}")
+    X = X.astype(np.float32, copy=False)
+    if not np.all(np.isfinite(X)):
+        bad = np.argwhere(~np.isfinite(X))[0]
+        raise ValueError(f"X contains {X[tuple(bad)]} at row {bad[0]}, column {bad[1]}; remove or impute non-finite values")
+    y = np.asarray(y)
+    if len(y) != len(X):
+        raise ValueError(f"X and y have different lengths: {len(X)} examples but {len(y)} targets")
+    if len(X) == 0:
+        raise ValueError("X has no examples")
+    return X, task.targets(y)
+
+
+def _class_targets(y, task: Task):
+    return (y > 0).astype(np.int64) if task.name == "binary-hinge" else y
+
+
+def _check_labels_fit(model, X, y, task: Task):
+    if task.kind == "regression":
+        return
+    with no_grad():
+        out = model.eval()(Tensor(X[:1]))
+    model.train()
+    width = out.shape[-1] if out.ndim > 1 else 1
+    if task.kind == "binary":
+        if width != 1:
+            raise ValueError(f"the {task.name} loss needs a model with 1 output; this one has {width}")
+        return
+    if y.max() >= width:
+        raise ValueError(f"label {int(y.max())} is out of range for a model with {width} outputs (expected 0..{width - 1})")
+    if y.min() < 0:
+        raise ValueError(f"label {int(y.min())} is negative; class labels must be 0..{width - 1}")
+
+
+def _split_arrays(obj, prefix):
+    """Replace ndarrays inside nested dicts/lists by references, collecting them separately."""
+    arrays = {}
+
+    def walk(o, path):
+        if isinstance(o, np.ndarray):
+            arrays[path] = o
+            return {"__array__": path}
+        if isinstance(o, dict):
+            return {str(k): walk(v, f"{path}/{k}") for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [walk(v, f"{path}/{i}") for i, v in enumerate(o)]
+        if isinstance(o, np.generic):
+            return o.item()
+        return o
+
+    return arrays, walk(obj, prefix)
+
+
+def _join_arrays(obj, arrays, prefix):
+    def walk(o):
+        if isinstance(o, dict):
+            if set(o) == {"__array__"}:
+                return arrays[o["__array__"]]
+            return {k: walk(v) for k, v in o.items()}
+        if isinstance(o, list):
+            return [walk(v) for v in o]
+        return o
+
+    return walk(obj)

@@ -1,0 +1,183 @@
+"""fit(): the one training loop, on the lecture's data and scikit-learn's digits."""
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.data import load_dataset, train_val_test_split, Standardizer
+from chainrule.train import Callback, EarlyStopping, TrainingDiverged, fit, get_task, predict_scores
+
+
+@pytest.fixture(scope="module")
+def digits():
+    ds = load_dataset("digits")
+    split = train_val_test_split(ds.X, ds.y, test_size=0.25, seed=0)
+    scaler = Standardizer().fit(split.X_train)
+    return scaler.transform(split.X_train), split.y_train, scaler.transform(split.X_test), split.y_test
+
+
+@pytest.fixture(scope="module")
+def spiral():
+    ds = load_dataset("spiral", seed=0)
+    return ds.X, ds.y
+
+
+def accuracy(model, X, y):
+    return float(np.mean(predict_scores(model, X).argmax(axis=1) == y))
+
+
+def test_mlp_reaches_97_percent_on_digits(digits):
+    X, y, Xt, yt = digits
+    net = cr.nn.MLP(64, [128], 10, rng=0)
+    history = fit(net, X, y, optimizer="adam", lr=1e-3, epochs=30, batch_size=32, seed=0, validation=(Xt, yt))
+    assert accuracy(net, Xt, yt) >= 0.97
+    assert history.final["val_acc"] == pytest.approx(accuracy(net, Xt, yt))
+    assert history.loss[-1] < history.loss[0] / 10
+    assert [r["epoch"] for r in history] == list(range(1, 31))
+
+
+def test_spiral_linear_stays_near_half_and_two_layers_fit_it(spiral):
+    X, y = spiral
+    linear = cr.nn.Linear(2, 3, init="small", rng=0)
+    fit(linear, X, y, lr=1.0, epochs=200, batch_size=None, reg=1e-3)
+    assert 0.40 <= accuracy(linear, X, y) <= 0.60
+    net = cr.nn.MLP(2, [100], 3, rng=0)
+    fit(net, X, y, lr=1.0, epochs=2000, batch_size=None, reg=1e-3)
+    assert accuracy(net, X, y) >= 0.97
+
+
+def test_full_mini_and_single_batches_are_one_loop(spiral):
+    X, y = spiral
+    counts = {}
+    for batch_size in (None, 32, 1):
+        net = cr.nn.MLP(2, [16], 3, rng=0)
+        before = get_task("cross-entropy")(cr.tensor(predict_scores(net, X)), y).item()
+        history = fit(net, X, y, lr=0.05, epochs=2, batch_size=batch_size)
+        counts[batch_size] = history.final["evaluations"]
+        after = get_task("cross-entropy")(cr.tensor(predict_scores(net, X)), y).item()
+        assert after < before
+    assert counts == {None: 2, 32: 2 * 10, 1: 2 * 300}
+
+
+def test_same_seed_same_weights_other_seed_other_weights(spiral):
+    X, y = spiral
+
+    def run(seed):
+        net = cr.nn.MLP(2, [8], 3, rng=1)
+        fit(net, X, y, lr=0.1, epochs=3, batch_size=16, seed=seed)
+        return np.concatenate([p.data.ravel() for p in net.parameters()])
+
+    assert np.array_equal(run(0), run(0))
+    assert not np.array_equal(run(0), run(1))
+
+
+def test_regression_with_squared_error():
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-2, 2, size=(200, 1)).astype(np.float32)
+    y = np.sin(X[:, 0]) * 2
+    net = cr.nn.MLP(1, [32], 1, activation="tanh", rng=0)
+    history = fit(net, X, y, loss="mse", optimizer="adam", lr=0.02, epochs=1000, batch_size=None)
+    assert history.final["loss"] < 0.01 and "train_acc" not in history.final
+    assert np.mean((predict_scores(net, X)[:, 0] - y) ** 2) < 0.01
+
+
+def test_optimization_strategies_order_with_equal_budgets(spiral):
+    """Lecture: random search is worse than random local search, which is worse than the gradient."""
+    X, y = spiral
+    final = {}
+    for name, opts, lr in [("random-search", {}, 0.1), ("random-local-search", {}, 0.1), ("sgd", {}, 1.0)]:
+        model = cr.nn.Linear(2, 3, init="small", rng=0)
+        history = fit(model, X, y, optimizer=name, lr=lr, epochs=300, batch_size=None, seed=0, optimizer_options=opts)
+        assert history.final["evaluations"] == 300
+        final[name] = history.final["loss"]
+    assert final["random-search"] > final["random-local-search"] > final["sgd"]
+
+
+def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_last_good_parameters(spiral):
+    X, y = spiral
+    net = cr.nn.MLP(2, [16], 3, rng=0)
+    fit(net, X, y, lr=0.1, epochs=1, batch_size=None)
+    good = [p.data.copy() for p in net.parameters()]
+    # Epoch 1's loss is finite, its step overflows, epoch 2's loss is nan: back to epoch 1's start.
+    with pytest.warns(RuntimeWarning), pytest.raises(TrainingDiverged, match=r"nan at epoch 2, batch 1 .*start of epoch 1\. Try a smaller --lr"):
+        fit(net, X * 1e3, y, lr=1e30, epochs=5, batch_size=None)
+    assert all(np.array_equal(p.data, g) for p, g in zip(net.parameters(), good))
+    net2 = cr.nn.MLP(2, [16], 3, rng=0)
+    initial = [p.data.copy() for p in net2.parameters()]
+    with pytest.warns(RuntimeWarning), pytest.raises(TrainingDiverged, match=r"epoch 1, batch 2 .*start of epoch 1"):
+        fit(net2, X, y, lr=1e30, epochs=5, batch_size=100)
+    assert all(np.array_equal(p.data, g) for p, g in zip(net2.parameters(), initial))
+
+
+def test_early_stopping_stops_and_restores_the_best(digits):
+    X, y, Xt, yt = digits
+    net = cr.nn.MLP(64, [64], 10, rng=0)
+    history = fit(net, X[:200], y[:200], optimizer="adam", lr=0.01, epochs=100, batch_size=32,
+                  validation=(Xt, yt), early_stopping=3)
+    assert len(history) < 100
+    best = min(history.column("val_loss"))
+    task = get_task("cross-entropy")
+    assert float(task(cr.tensor(predict_scores(net, Xt)), yt).item()) == pytest.approx(best, rel=1e-5)
+
+
+def test_checkpoint_and_resume_give_the_same_weights(tmp_path, spiral):
+    X, y = spiral
+    settings = dict(optimizer="momentum", lr=0.05, epochs=6, batch_size=32, schedule="cosine", seed=3)
+
+    def weights(net):
+        return np.concatenate([p.data.ravel() for p in net.parameters()])
+
+    full = cr.nn.MLP(2, [8], 3, rng=0)
+    fit(full, X, y, **settings)
+
+    class Killed(Callback):
+        def on_epoch_end(self, trainer, record):
+            if trainer.epoch == 3:
+                raise KeyboardInterrupt
+
+    ckpt = tmp_path / "run.ckpt.npz"
+    with pytest.raises(KeyboardInterrupt):
+        fit(cr.nn.MLP(2, [8], 3, rng=0), X, y, callbacks=[Killed()], checkpoint=ckpt, **settings)
+    # A new process builds a fresh model (other init) and continues from the checkpoint.
+    resumed = cr.nn.MLP(2, [8], 3, rng=99)
+    history = fit(resumed, X, y, resume=ckpt, **settings)
+    assert np.array_equal(weights(resumed), weights(full))
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5, 6]
+    with pytest.raises(ValueError, match="other settings.*optimizer"):
+        fit(cr.nn.MLP(2, [8], 3), X, y, resume=ckpt, **{**settings, "optimizer": "adam"})
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(y=np.array([0, 1, 3])), ValueError, "label 3 is out of range for a model with 3 outputs"),
+        (dict(y=np.array([0.5, 1, 2])), TypeError, "integers"),
+        (dict(y=np.array([0, 1])), ValueError, "3 examples but 2 targets"),
+        (dict(X=np.array([[0, 1.0], [np.nan, 1], [1, 1]])), ValueError, "nan at row 1, column 0"),
+        (dict(X=np.array([[0, 1.0], [np.inf, 1], [1, 1]])), ValueError, "inf at row 1"),
+        (dict(lr=-0.1), ValueError, "-0.1"),
+        (dict(lr=0.0), ValueError, "0.0"),
+        (dict(loss="squared"), ValueError, "expected one of"),
+        (dict(optimizer="adamax"), ValueError, "adamax"),
+        (dict(epochs=0), ValueError, "epochs must be a positive integer; got 0"),
+        (dict(batch_size=0), ValueError, "0"),
+        (dict(loss="logistic", y=np.array([0, 1, 1])), ValueError, "needs a model with 1 output; this one has 3"),
+        (dict(loss="logistic"), ValueError, "needs labels 0 and 1; got 2"),
+        (dict(X=np.ones((3, 5))), ValueError, "5 features"),
+    ],
+)
+def test_bad_input(kwargs, error, match):
+    args = dict(X=np.zeros((3, 2)), y=np.array([0, 1, 2]))
+    args.update(kwargs)
+    X, y = args.pop("X"), args.pop("y")
+    with pytest.raises(error, match=match):
+        fit(cr.nn.Linear(2, 3, rng=0), X, y, epochs=args.pop("epochs", 1), **args)
+
+
+def test_fit_needs_a_module():
+    with pytest.raises(TypeError, match="Module"):
+        fit(lambda x: x, np.zeros((2, 2)), np.array([0, 1]))
+
+
+def test_early_stopping_validates_patience():
+    with pytest.raises(ValueError, match="patience"):
+        EarlyStopping(0)
