@@ -16,6 +16,8 @@ _DEFAULT_FLOAT = np.dtype(np.float32)
 
 def array_module(x):
     """Return the array module (``numpy`` or ``cupy``) that owns array ``x``."""
+    if type(x) is np.ndarray:  # the hot path: one identity check
+        return np
     # Checking the type's module avoids importing cupy when nobody uses it.
     if type(x).__module__.startswith("cupy"):
         import cupy

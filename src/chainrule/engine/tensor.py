@@ -211,18 +211,24 @@ class Tensor:
                 raise ValueError(
                     f"backward() got a gradient of shape {seed.shape} for an output of shape {self.shape}"
                 )
-        grads = {id(self): seed}
-        for node in reversed(_topological_order(self)):
-            g = grads.pop(id(node))
-            if isinstance(g, np.generic):  # arithmetic on 0-d arrays returns NumPy scalars
-                g = np.asarray(g)
+        order = _topological_order(self)  # also clears the intermediate nodes' old .grad
+        if self._ctx is None:
+            self.grad = seed if self.grad is None else self.grad + seed
+        else:
+            self.grad = seed
+        # Gradients accumulate in .grad itself: a node's total is complete when it is reached,
+        # because every node that uses it comes earlier in the reversed order.
+        for node in reversed(order):
             ctx = node._ctx
+            g = node.grad
             if ctx is None:
-                if g.ndim and 0 in g.strides:  # a broadcast view: give the leaf its own array
-                    g = g.copy()
-                node.grad = g if node.grad is None else node.grad + g
+                if type(g) is not np.ndarray and isinstance(g, np.generic):
+                    node.grad = np.asarray(g)  # arithmetic on 0-d arrays returns NumPy scalars
+                elif g.ndim and 0 in g.strides:  # a broadcast view: give the leaf its own array
+                    node.grad = g.copy()
                 continue
-            node.grad = g
+            if g is None:
+                continue
             if ctx.saved is _FREED:
                 raise GraphFreedError(
                     f"backward() through the graph a second time: the values saved by "
@@ -240,9 +246,8 @@ class Tensor:
                     pg = unbroadcast(pg, pdata.shape, repr(ctx.name))
                 if pg.dtype != pdata.dtype:
                     pg = pg.astype(pdata.dtype)
-                key = id(parent)
-                prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
+                prev = parent.grad
+                parent.grad = pg if prev is None else prev + pg
             if not retain_graph:
                 ctx.saved = _FREED
 
@@ -454,23 +459,27 @@ def _index_arrays(index):
 
 
 def _topological_order(root: Tensor) -> list:
-    """Nodes that require grad, each after all of its inputs; iterative (no recursion limit)."""
-    order, visited = [], set()
-    stack = [(root, False)]
+    """Nodes that require grad, each after all of its inputs; iterative (no recursion limit).
+
+    Clears ``.grad`` of the intermediate nodes it meets, ready for this pass's sums.
+    """
+    order, visited = [], {id(root)}
+    stack = [(root, iter(root._ctx.parents if root._ctx is not None else ()))]
     while stack:
-        node, expanded = stack.pop()
-        if expanded:
+        node, parents = stack[-1]
+        for parent in parents:
+            if parent.requires_grad and id(parent) not in visited:
+                visited.add(id(parent))
+                ctx = parent._ctx
+                if ctx is not None:
+                    parent.grad = None
+                    stack.append((parent, iter(ctx.parents)))
+                else:
+                    order.append(parent)
+                break
+        else:
+            stack.pop()
             order.append(node)
-            continue
-        if id(node) in visited:  # reached again by another path after it was expanded
-            continue
-        visited.add(id(node))
-        stack.append((node, True))
-        ctx = node._ctx
-        if ctx is not None:
-            for parent in ctx.parents:
-                if parent.requires_grad and id(parent) not in visited:
-                    stack.append((parent, False))
     return order
 
 

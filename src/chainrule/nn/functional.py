@@ -85,7 +85,8 @@ def _labels(target, n: int, n_classes: int, what: str):
         raise TypeError(f"{what}: class labels must be integers 0..{n_classes - 1}; got dtype {y.dtype}")
     if y.shape != (n,):
         raise ValueError(f"{what}: expected {n} labels of shape ({n},) for scores of {n} rows; got shape {y.shape}")
-    if n and (y.min() < 0 or y.max() >= n_classes):
+    # One reduction checks both ends: negative labels become huge when viewed as unsigned.
+    if n and (y.view(np.uint64 if y.itemsize == 8 else f"u{y.itemsize}").max() >= n_classes if y.dtype.kind == "i" else y.max() >= n_classes):
         bad = y[(y < 0) | (y >= n_classes)][0]
         raise ValueError(f"{what}: label {bad} is out of range for {n_classes} classes (expected 0..{n_classes - 1})")
     return y
@@ -108,7 +109,8 @@ def _reduction(reduction):
 def _reduce(per_example, reduction):
     """Per-example losses → mean, sum or the array itself (and the factor for the backward)."""
     if reduction == "mean":
-        return per_example.mean(), 1.0 / max(len(per_example), 1)
+        factor = 1.0 / max(len(per_example), 1)
+        return per_example.sum() * factor, factor
     if reduction == "sum":
         return per_example.sum(), 1.0
     return per_example, None
