@@ -59,7 +59,7 @@ class Task:
         if self.kind == "multiclass":
             return scores.argmax(axis=1)
         if self.kind == "binary":
-            return (scores.reshape(-1) > 0).astype(np.int64)
+            return (scores.reshape(-1) >= 0).astype(np.int64)  # sign(0) = +1, as in the models
         return scores
 
 

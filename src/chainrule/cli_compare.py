@@ -1,0 +1,201 @@
+"""``chainrule compare``: the lecture's optimization strategies side by side, with equal budgets.
+
+Every strategy starts from the same initial weights and may evaluate the loss ``--budget``
+times. One loss evaluation is one forward pass of the loss on one batch: random search and
+random local search evaluate the full training set per step (and never use a gradient);
+full-batch gradient descent pays one evaluation per step too, mini-batch gradient descent one
+per mini-batch, SGD one per example. Budgets are counted one evaluation at a time, so this
+command drives the optimizers itself, with the same loss (``train.get_task`` plus
+``λ Σ W²``) and the same batching (``data.batches``) as ``chainrule.train.fit``.
+
+The curves are the full training loss (with the L2 term) measured every few evaluations; that
+measuring is not charged to the budget, nor to the wall time.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from chainrule.cli_common import (
+    UsageError, check_output_dir, data_label, emit_json, load_data, prepare, say,
+)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One row of the comparison: an optimizer, how many examples a step sees, its step size."""
+
+    name: str
+    optimizer: str
+    batch: str  # "full", "mini" or "single"
+    step: float  # lr for gradient strategies, the draw scale / step size for the searches
+    description: str
+
+
+STRATEGIES = (
+    Strategy("random-search", "random-search", "full", 1.0,
+             "#1 draw whole random weight sets (scale 1), keep the best"),
+    Strategy("random-local-search", "random-local-search", "full", 0.1,
+             "#2 random moves (step 0.1) from the current weights, kept if the loss drops"),
+    Strategy("full-batch-gd", "sgd", "full", 1.0, "#3 vanilla gradient descent on all examples, lr 1"),
+    Strategy("mini-batch-gd", "sgd", "mini", 0.5, "#3 mini-batch gradient descent, lr 0.5"),
+    Strategy("sgd", "sgd", "single", 0.05, "#3 stochastic gradient descent, one example per step, lr 0.05"),
+    Strategy("momentum", "momentum", "mini", 0.1, "mini-batch SGD with momentum 0.9, lr 0.1"),
+    Strategy("adam", "adam", "mini", 0.05, "mini-batch Adam, lr 0.05"),
+)
+BY_NAME = {s.name: s for s in STRATEGIES}
+CURVE_POINTS = 100
+
+
+def run_compare(args) -> int:
+    """``chainrule compare``: see the module docstring and ``chainrule compare --help``."""
+    names = args.strategies or [s.name for s in STRATEGIES]
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise UsageError(f"unknown strategy {unknown[0]!r}; valid names: {', '.join(BY_NAME)}")
+    if len(set(names)) != len(names):
+        raise UsageError("--strategies names a strategy twice")
+    out = Path(args.out) if args.out else _default_dir(args)
+    check_output_dir(out)
+    ds = load_data(args.data, seed=args.seed, n_samples=args.n_samples, data_dir=args.data_dir,
+                   label_column=args.label_column)
+    if ds.task != "classification" or ds.n_classes < 2:
+        raise UsageError(f"compare needs a classification dataset with 2 or more classes; {ds.name} is not one")
+    splits = prepare(ds, test_size=0.25, val_size=0.0, seed=args.seed, preprocess="standardize")
+    loss_name = "svm" if args.model == "svm" else "cross-entropy"
+
+    def make_model():
+        from chainrule import models, nn
+
+        if args.model == "mlp":
+            return nn.MLP(ds.n_features, args.hidden, ds.n_classes, rng=args.seed)
+        return models.LinearClassifier(ds.n_features, ds.n_classes, loss=args.model, reg=args.reg, seed=args.seed)
+
+    steps = {}
+    for name, value in args.lr or []:
+        if name not in BY_NAME:
+            raise UsageError(f"--lr {name}={value:g}: unknown strategy {name!r}; valid names: {', '.join(BY_NAME)}")
+        steps[name] = value
+    results = []
+    for name in names:
+        strategy = BY_NAME[name]
+        if name in steps:
+            strategy = replace(strategy, step=steps[name])
+        results.append(run_strategy(strategy, make_model, splits, loss_name, reg=args.reg,
+                                    budget=args.budget, batch_size=args.batch_size, seed=args.seed))
+    summary = {
+        "data": ds.name, "model": args.model, "loss": loss_name, "budget": args.budget,
+        "batch_size": args.batch_size, "reg": args.reg, "seed": args.seed,
+        "n_train": int(len(splits.y_train)), "n_test": int(len(splits.y_test)), "results": results,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    from chainrule import io, viz
+
+    json_path = io.write_json_atomic(out / "compare.json", summary)
+    curves = {r["strategy"]: (r["curve"]["evaluations"], r["curve"]["loss"]) for r in results}
+    png_path = viz.plot_loss_curves(curves, out / "compare.png", xlabel="loss evaluations")
+    summary["files"] = {"json": str(json_path), "png": str(png_path)}
+    if args.json:
+        emit_json(summary)
+        return 0
+    say(f"{args.model} on {ds.name} ({summary['n_train']} train / {summary['n_test']} test examples), "
+        f"budget {args.budget} loss evaluations each, reg {args.reg:g}, seed {args.seed}")
+    say(format_table(results))
+    say(f"wrote {json_path} and {png_path}")
+    return 0
+
+
+def _default_dir(args) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"compare-{data_label(args.data)}-{args.model}-{stamp}"
+
+
+def run_strategy(strategy: Strategy, make_model, splits, loss_name: str, *, reg: float, budget: int,
+                 batch_size: int, seed: int) -> dict:
+    """Train a fresh model with one strategy for ``budget`` loss evaluations; its result row."""
+    from chainrule import optim
+    from chainrule.data import batches
+    from chainrule.engine import Tensor, no_grad
+    from chainrule.nn import functional as F
+    from chainrule.train import get_task
+
+    model = make_model()
+    task = get_task(loss_name)
+    X, y = splits.X_train, task.targets(splits.y_train)
+    Xfull = Tensor(X)
+
+    def objective(xb, yb):
+        loss = task(model(xb), yb)
+        return loss + F.l2(model, reg) if reg else loss
+
+    def full_loss() -> float:
+        with no_grad():
+            return float(objective(Xfull, y).item())
+
+    search = strategy.optimizer in ("random-search", "random-local-search")
+    if search:
+        key = "scale" if strategy.optimizer == "random-search" else "step_size"
+        opt = optim.make_optimizer(strategy.optimizer, model.parameters(), **{key: strategy.step, "rng": seed})
+    else:
+        opt = optim.make_optimizer(strategy.optimizer, model.parameters(), lr=strategy.step)
+    size = {"full": None, "mini": batch_size, "single": 1}[strategy.batch]
+    every = max(1, budget // CURVE_POINTS)
+    xs, ys = [0], [full_loss()]
+    rng = np.random.default_rng(seed)
+    evaluations, seconds, diverged = 0, 0.0, False
+    while evaluations < budget and not diverged:
+        for idx in batches(len(X), size, rng=rng):
+            began = time.perf_counter()
+            if search:
+                opt.step(lambda: objective(Xfull, y))
+                evaluations = opt.loss_evaluations
+            else:
+                loss = objective(Tensor(X[idx]), y[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                evaluations += 1
+                diverged = not math.isfinite(float(loss.item()))
+            seconds += time.perf_counter() - began
+            if evaluations % every == 0 or evaluations >= budget or diverged:
+                xs.append(evaluations)
+                ys.append(full_loss())
+            if evaluations >= budget or diverged:
+                break
+    from chainrule.train import predict_scores
+
+    def accuracy(Xp, yp):
+        return float(np.mean(predict_scores(model, Xp).argmax(axis=1) == yp)) if len(yp) else None
+
+    final = ys[-1]
+    return {
+        "strategy": strategy.name, "optimizer": strategy.optimizer,
+        "batch_size": "full" if size is None else size, "step": strategy.step,
+        "final_loss": final if math.isfinite(final) else None, "diverged": diverged or not math.isfinite(final),
+        "train_acc": accuracy(splits.X_train, splits.y_train), "test_acc": accuracy(splits.X_test, splits.y_test),
+        "seconds": seconds, "evaluations": int(evaluations),
+        "curve": {"evaluations": xs, "loss": [v if math.isfinite(v) else None for v in ys]},
+    }
+
+
+def format_table(results: list) -> str:
+    header = ("strategy", "batch", "final loss", "train acc", "test acc", "seconds", "loss evals")
+    rows = [header]
+    for r in results:
+        loss = "diverged" if r["final_loss"] is None else f"{r['final_loss']:.4f}"
+        rows.append((r["strategy"], str(r["batch_size"]), loss, _pct(r["train_acc"]), _pct(r["test_acc"]),
+                     f"{r['seconds']:.3f}", str(r["evaluations"])))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+             for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{v:.2%}"

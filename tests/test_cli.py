@@ -1,0 +1,549 @@
+"""The `chainrule` command, end to end: each test runs it in a subprocess (or, where a dataset
+download has to be faked, in-process through ``cli.main``) and checks exit codes, the files it
+writes, its JSON and its pictures.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chainrule import cli, io
+from chainrule.cli_train import DEFAULTS, LOSSES
+from chainrule.data import DATASETS
+from chainrule.data import download as download_module
+from chainrule.train import TASKS
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+# ====================================================================== helpers
+def cli_env(tmp: Path) -> dict:
+    env = dict(os.environ)
+    env["CHAINRULE_DATA"] = str(tmp / "cache")  # never touch the user's cache
+    env.pop("CHAINRULE_DEBUG", None)
+    env["PYTHONWARNINGS"] = "ignore"
+    return env
+
+
+def command(*args) -> list:
+    return [sys.executable, "-m", "chainrule.cli", *map(str, args)]
+
+
+def run_cli(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(command(*args), cwd=cwd, env=cli_env(Path(cwd)), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert result.returncode == 0, f"exit {result.returncode}\nstdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}"
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def assert_png(path: Path, min_width: int = 200, min_height: int = 150) -> np.ndarray:
+    """A real PNG picture: its signature, decodable, big enough and not one flat colour."""
+    import matplotlib.image
+
+    path = Path(path)
+    assert path.read_bytes()[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+    image = matplotlib.image.imread(path)
+    assert image.ndim == 3 and image.shape[0] >= min_height and image.shape[1] >= min_width, image.shape
+    assert float(image[..., :3].std()) > 0.01, f"{path} is blank"
+    return image
+
+
+def load_weights(path: Path) -> dict:
+    model, _ = io.load_model(path)
+    return model.state_dict()
+
+
+def write_csv(path: Path, header, rows) -> Path:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        if header is not None:
+            writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def three_class_rows(n_per_class=20, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, (name, centre) in enumerate([("setosa", (-2, 0)), ("versicolor", (2, 0)), ("virginica", (0, 3))]):
+        for x in rng.normal(centre, 0.6, size=(n_per_class, 2)):
+            rows.append([f"{x[0]:.4f}", f"{x[1]:.4f}", name])
+    return rows
+
+
+def tree_snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*"))}
+
+
+# ====================================================================== the main job
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    """`chainrule train` with every default: the README's main-job command (MLP on digits)."""
+    cwd = tmp_path_factory.mktemp("default")
+    began = time.perf_counter()
+    result = ok(run_cli("train", "--out", "runs/default", "--json", cwd=cwd))
+    seconds = time.perf_counter() - began
+    return cwd / "runs" / "default", json.loads(result.stdout), seconds
+
+
+def test_default_train_reaches_97_percent_and_writes_the_run_folder(default_run):
+    run_dir, out, seconds = default_run
+    assert seconds < 60
+    assert out["test"]["accuracy"] >= 0.97
+    assert out["epochs"] == 30 and out["settings"] == {**DEFAULTS, "lr": 1e-3}
+    for name in ("model.npz", "config.json", "metrics.json", "metrics.csv", "checkpoint.npz", "curves.png",
+                 "weights.png"):
+        assert (run_dir / name).is_file(), name
+    assert not (run_dir / "decision_regions.png").exists()  # 64-D data has no plane to shade
+    assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temporary files
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["command"] == "train" and config["settings"]["hidden"] == [128]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] == out["test"]["accuracy"]
+    assert [r["epoch"] for r in metrics["history"]] == list(range(1, 31))
+    assert metrics["history"][-1]["loss"] < metrics["history"][0]["loss"] / 10
+    lines = (run_dir / "metrics.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,loss,train_acc,val_loss,val_acc") and len(lines) == 31
+    assert float(lines[-1].split(",")[1]) == pytest.approx(metrics["history"][-1]["loss"], rel=1e-5)
+    model, meta = io.load_model(run_dir / "model.npz")
+    assert type(model).__name__ == "MLP" and model.get_config()["hidden_sizes"] == [128]
+    assert meta["classes"] == [str(k) for k in range(10)] and meta["loss"] == "cross-entropy"
+    assert meta["preprocess"]["kind"] == "standardize" and len(meta["preprocess"]["mean"]) == 64
+    assert_png(run_dir / "curves.png")
+    assert_png(run_dir / "weights.png")
+    _, ckpt = io.load_archive(run_dir / "checkpoint.npz", kind="checkpoint")
+    assert ckpt["epoch"] == 30
+
+
+def test_evaluate_a_run_folder_recreates_its_test_split(default_run):
+    run_dir, out, _ = default_run
+    result = json.loads(ok(run_cli("evaluate", run_dir, "--json", cwd=run_dir.parent)).stdout)
+    assert result["split"] == "test" and result["n"] == 450
+    assert result["accuracy"] == pytest.approx(out["test"]["accuracy"])
+    cm = np.array(result["confusion_matrix"])
+    assert cm.shape == (10, 10) and cm.sum() == 450 and np.trace(cm) == round(result["accuracy"] * 450)
+    row = result["per_class"][3]
+    assert row["class"] == "3" and row["support"] == cm[3].sum()
+    assert row["recall"] == pytest.approx(cm[3, 3] / cm[3].sum())
+    assert row["precision"] == pytest.approx(cm[3, 3] / cm[:, 3].sum())
+    assert_png(run_dir / "confusion.png")
+    text = ok(run_cli("evaluate", "--model", run_dir / "model.npz", "--data", "digits", "--split", "all",
+                      "--no-plot", cwd=run_dir.parent)).stdout
+    assert "1797 examples" in text and "confusion matrix" in text and "precision" in text
+
+
+def test_predict_gives_classes_and_softmax_probabilities(default_run, tmp_path):
+    from sklearn.datasets import load_digits
+
+    run_dir, _, _ = default_run
+    digits = load_digits()
+    header = [f"pixel{i}" for i in range(64)] + ["label"]
+    write_csv(tmp_path / "with_header.csv", header,
+              [list(map(int, x)) + [int(t)] for x, t in zip(digits.data[:40], digits.target[:40])])
+    write_csv(tmp_path / "bare.csv", None, [list(map(int, x)) for x in digits.data[:40]])
+    result = ok(run_cli("predict", "--model", run_dir, "--input", tmp_path / "with_header.csv", cwd=tmp_path))
+    rows = list(csv.reader(result.stdout.splitlines()))
+    assert rows[0] == ["class"] + [f"p({k})" for k in range(10)] and len(rows) == 41
+    probabilities = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+    predicted = [int(r[0]) for r in rows[1:]]
+    assert predicted == probabilities.argmax(axis=1).tolist()
+    assert np.mean(np.array(predicted) == digits.target[:40]) >= 0.9
+    ok(run_cli("predict", "--model", run_dir / "model.npz", "--input", tmp_path / "bare.csv",
+               "--output", tmp_path / "out.json", cwd=tmp_path))
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["output"] == "softmax" and len(out["predictions"]) == 40
+    assert [int(p["class"]) for p in out["predictions"]] == predicted
+
+
+# ====================================================================== other models and data
+def test_two_dimensional_run_prints_progress_and_draws_decision_regions(tmp_path):
+    result = ok(run_cli("train", "--data", "spiral", "--hidden", "32", "--lr", "0.01", "--epochs", "3",
+                        "--out", "spiral", cwd=tmp_path))
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("training mlp [32] relu on spiral")
+    assert [line.split()[1] for line in lines if line.startswith("epoch")] == ["1/3", "2/3", "3/3"]
+    assert "done: test accuracy" in lines[-2]
+    assert "batch/s" in result.stderr  # the tqdm bar, on stderr
+    assert_png(tmp_path / "spiral" / "decision_regions.png")
+    assert not (tmp_path / "spiral" / "weights.png").exists()
+
+
+def test_linear_models_train_through_fit_and_report_scores_or_probabilities(tmp_path):
+    from sklearn.datasets import load_breast_cancer
+
+    out = json.loads(ok(run_cli("train", "--data", "digits", "--model", "softmax", "--epochs", "5", "--lr", "0.01",
+                                "--out", "softmax", "--json", cwd=tmp_path)).stdout)
+    assert out["test"]["accuracy"] > 0.9 and out["files"]["weights"].endswith("weights.png")
+    image = assert_png(tmp_path / "softmax" / "weights.png")
+    assert image.shape[1] > 2 * image.shape[0]  # ten 8x8 templates side by side
+    model, meta = io.load_model(tmp_path / "softmax" / "model.npz")
+    assert type(model).__name__ == "LinearClassifier" and model.weight.shape == (10, 64)
+    _, ckpt = io.load_archive(tmp_path / "softmax" / "checkpoint.npz", kind="checkpoint")
+    assert ckpt["config"]["loss"] == "cross-entropy" and ckpt["epoch"] == 5
+
+    data = load_breast_cancer()
+    write_csv(tmp_path / "rows.csv", None, data.data[:10].tolist())
+    for model_name, column in (("logistic", "p(benign)"), ("binary-svm", "score(benign vs malignant)")):
+        res = json.loads(ok(run_cli("train", "--data", "breast-cancer", "--model", model_name, "--epochs", "10",
+                                    "--out", model_name, "--json", cwd=tmp_path)).stdout)
+        assert res["test"]["accuracy"] > 0.85
+        rows = list(csv.DictReader(ok(run_cli("predict", "--model", model_name, "--input", tmp_path / "rows.csv",
+                                              cwd=tmp_path)).stdout.splitlines()))
+        assert len(rows) == 10 and column in rows[0]
+        for r in rows:
+            positive = float(r[column]) > 0.5 if model_name == "logistic" else float(r[column]) >= 0
+            assert r["class"] == ("benign" if positive else "malignant")
+        if model_name == "logistic":
+            assert float(rows[0]["p(malignant)"]) + float(rows[0]["p(benign)"]) == pytest.approx(1, abs=1e-5)
+
+
+def test_perceptron_uses_its_own_rule_and_resumes(tmp_path):
+    rows = three_class_rows()
+    write_csv(tmp_path / "flowers.csv", ["x1", "x2", "species"], rows)
+    args = ["train", "--data", tmp_path / "flowers.csv", "--model", "perceptron", "--epochs", "4", "--json"]
+    out = json.loads(ok(run_cli(*args, "--out", "p", cwd=tmp_path)).stdout)
+    history = json.loads((tmp_path / "p" / "metrics.json").read_text())["history"]
+    assert "mistakes" in history[0] and out["test"]["accuracy"] >= 0.9
+    assert out["settings"]["optimizer"] is None and out["settings"]["lr"] == 1.0
+    _, meta = io.load_model(tmp_path / "p" / "model.npz")
+    assert meta["classes"] == ["setosa", "versicolor", "virginica"] and meta["loss"] == "perceptron"
+    assert_png(tmp_path / "p" / "decision_regions.png")
+    evaluation = json.loads(ok(run_cli("evaluate", "p", "--json", cwd=tmp_path)).stdout)
+    assert [r["class"] for r in evaluation["per_class"]] == ["setosa", "versicolor", "virginica"]
+    # A resumed finished run rewrites the same model.
+    before = load_weights(tmp_path / "p" / "model.npz")
+    ok(run_cli("train", "--resume", "p", "--json", cwd=tmp_path))
+    after = load_weights(tmp_path / "p" / "model.npz")
+    assert all(np.array_equal(before[k], after[k]) for k in before)
+
+
+def test_regression_csv_trains_with_squared_error(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(160, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.05 * rng.normal(size=160)
+    write_csv(tmp_path / "reg.csv", ["a", "b", "c", "target"], np.column_stack([X, y]).round(5).tolist())
+    out = json.loads(ok(run_cli("train", "--data", "reg.csv", "--epochs", "40", "--out", "r", "--json",
+                                cwd=tmp_path)).stdout)
+    assert out["test"]["r2"] > 0.9 and "accuracy" not in out["test"]
+    write_csv(tmp_path / "x.csv", ["c", "a", "b"], [[0, 1, 0], [0, 0, 1]])  # columns matched by name
+    rows = list(csv.DictReader(ok(run_cli("predict", "--model", "r", "--input", "x.csv", cwd=tmp_path)).stdout.splitlines()))
+    assert [float(r["prediction"]) for r in rows] == pytest.approx([1.0, -2.0], abs=0.4)
+
+
+# ====================================================================== kill -9, Ctrl-C and --resume
+RESUME_ARGS = ["train", "--data", "digits", "--hidden", "32", "--batch-size", "2", "--epochs", "5", "--json"]
+
+
+def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"the run ended early: {proc.communicate()}"
+        assert time.monotonic() < deadline, f"no {path} after {timeout}s"
+        time.sleep(0.02)
+
+
+def test_kill_9_then_resume_gives_bit_identical_weights_and_ctrl_c_exits_130(tmp_path):
+    env = cli_env(tmp_path)
+    reference = subprocess.Popen(command(*RESUME_ARGS, "--out", "reference"), cwd=tmp_path, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    killed = subprocess.Popen(command(*RESUME_ARGS, "--out", "killed"), cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Python turns SIGINT into KeyboardInterrupt only when it is not ignored at startup, which it
+    # is for background jobs of some shells: give the child the default disposition.
+    interrupted = subprocess.Popen(command(*RESUME_ARGS, "--out", "interrupted"), cwd=tmp_path, env=env,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        _wait_for(tmp_path / "killed" / "checkpoint.npz", killed)
+        time.sleep(0.15)  # well into the second epoch (an epoch takes ~0.5 s here)
+        assert killed.poll() is None
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(10)
+        _wait_for(tmp_path / "interrupted" / "checkpoint.npz", interrupted)
+        time.sleep(0.15)
+        interrupted.send_signal(signal.SIGINT)
+        out, err = interrupted.communicate(timeout=30)
+    finally:
+        for proc in (killed, interrupted):
+            if proc.poll() is None:
+                proc.kill()
+    assert killed.returncode == -signal.SIGKILL
+    assert not (tmp_path / "killed" / "model.npz").exists()
+    _, meta = io.load_archive(tmp_path / "killed" / "checkpoint.npz", kind="checkpoint")
+    assert 1 <= meta["epoch"] < 5
+
+    assert interrupted.returncode == 130 and out == ""
+    assert err.splitlines() == [err.strip()] and err.startswith("chainrule: error: interrupted: the checkpoint of epoch")
+    assert "--resume interrupted" in err
+
+    for name in ("killed", "interrupted"):
+        resumed = json.loads(ok(run_cli("train", "--resume", name, "--json", cwd=tmp_path)).stdout)
+        assert resumed["epochs"] == 5
+    assert reference.wait(120) == 0, reference.stderr.read()
+    expected = load_weights(tmp_path / "reference" / "model.npz")
+    for name in ("killed", "interrupted"):
+        weights = load_weights(tmp_path / name / "model.npz")
+        assert weights.keys() == expected.keys()
+        for key in expected:
+            assert np.array_equal(weights[key], expected[key]), (name, key)
+        assert not [p for p in (tmp_path / name).iterdir() if p.name.startswith(".")]
+
+
+def test_divergence_is_exit_1_with_one_line_and_no_folder(tmp_path):
+    result = run_cli("train", "--data", "spiral", "--optimizer", "sgd", "--lr", "1e30", "--epochs", "2",
+                     "--out", "d", "--json", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("chainrule: error: the loss became") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "d").exists()  # no epoch finished: nothing worth keeping
+
+
+# ====================================================================== compare
+def test_compare_gives_every_strategy_the_same_budget(tmp_path):
+    out = json.loads(ok(run_cli("compare", "--data", "spiral", "--budget", "300", "--out", "cmp", "--json",
+                                cwd=tmp_path)).stdout)
+    results = {r["strategy"]: r for r in out["results"]}
+    assert list(results) == ["random-search", "random-local-search", "full-batch-gd", "mini-batch-gd", "sgd",
+                             "momentum", "adam"]
+    for r in results.values():
+        assert r["evaluations"] == 300 and r["curve"]["evaluations"][-1] == 300
+        assert r["curve"]["evaluations"][0] == 0 and len(r["curve"]["loss"]) == len(r["curve"]["evaluations"])
+        assert r["final_loss"] == pytest.approx(r["curve"]["loss"][-1]) and r["seconds"] > 0
+    assert results["sgd"]["batch_size"] == 1 and results["full-batch-gd"]["batch_size"] == "full"
+    # Following the gradient beats guessing; a linear model cannot separate the spiral.
+    assert results["full-batch-gd"]["final_loss"] < results["random-search"]["final_loss"]
+    assert 0.3 < results["full-batch-gd"]["train_acc"] < 0.7
+    saved = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert saved["results"] == out["results"] and saved["budget"] == 300
+    assert_png(tmp_path / "cmp" / "compare.png")
+    text = ok(run_cli("compare", "--data", "spiral", "--budget", "40", "--model", "mlp", "--hidden", "16",
+                      "--strategies", "sgd", "adam", "--lr", "adam=0.01", "--out", "c2", cwd=tmp_path)).stdout
+    assert "loss evals" in text and text.count(" 40\n") == 2
+    assert json.loads((tmp_path / "c2" / "compare.json").read_text())["results"][1]["step"] == 0.01
+
+
+# ====================================================================== graph, summary, datasets
+def test_graph_draws_the_lecture_circuits(tmp_path):
+    out = json.loads(ok(run_cli("graph", "(x + y) * z", "--var", "x=-2", "--var", "y=5", "--var", "z=-4",
+                                "--json", cwd=tmp_path)).stdout)
+    assert out["value"] == -12 and out["gradients"] == {"x": -4, "y": -4, "z": 3}
+    dot = (tmp_path / "circuit.dot").read_text()
+    assert dot.startswith("digraph") and "-12.00" in dot
+    assert b"<svg" in (tmp_path / "circuit.svg").read_bytes()[:500]
+
+    text = ok(run_cli("graph", "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))", "--var", "w0=2", "--var", "x0=-1",
+                      "--var", "w1=-3", "--var", "x1=-2", "--var", "w2=-3", "--out", "sigmoid.png",
+                      cwd=tmp_path)).stdout
+    values = dict(line.split(" = ") for line in text.splitlines() if line.startswith("df/d"))
+    got = [round(float(values[f"df/d{n}"]), 2) for n in ("w0", "x0", "w1", "x1", "w2")]
+    assert got == [-0.20, 0.39, -0.39, -0.59, 0.20]
+    assert "= 0.731059" in text
+    assert (tmp_path / "sigmoid.dot").is_file()
+    assert_png(tmp_path / "sigmoid.png")
+
+
+def test_summary_counts_the_lecture_networks_and_saved_models(tmp_path, default_run):
+    text = ok(run_cli("summary", "--layers", "3", "4", "2", cwd=tmp_path)).stdout
+    assert "neurons (not counting the inputs): 4 + 2 = 6" in text
+    assert "[3 x 4] + [4 x 2] = 20 weights + 4 + 2 = 6 biases = 26" in text
+    out = json.loads(ok(run_cli("summary", "--layers", "3", "4", "4", "1", "--json", cwd=tmp_path)).stdout)
+    assert (out["neurons"], out["weights"], out["biases"], out["parameters"]) == (9, 32, 9, 41)
+    assert [layer["parameters"] for layer in out["layers"]] == [16, 20, 5]
+    saved = json.loads(ok(run_cli("summary", "--model", default_run[0], "--json", cwd=tmp_path)).stdout)
+    assert saved["parameters"] == 64 * 128 + 128 + 128 * 10 + 10 and saved["neurons"] == 138
+
+
+def test_datasets_and_help_for_every_command(tmp_path):
+    out = json.loads(ok(run_cli("datasets", "--json", cwd=tmp_path)).stdout)
+    assert [d["name"] for d in out["datasets"]] == list(DATASETS)
+    assert out["cache_dir"] == str(tmp_path / "cache")
+    script = Path(sys.executable).parent / "chainrule"  # the installed console script
+    runs = [[str(script), "--help"]] + [command(name, "--help") for name in
+                                        ("train", "evaluate", "predict", "compare", "graph", "summary", "datasets")]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda c: subprocess.run(c, capture_output=True, text=True, cwd=tmp_path,
+                                                         env=cli_env(tmp_path), timeout=60), runs))
+    for cmd, res in zip(runs, results):
+        assert res.returncode == 0 and res.stderr == "", cmd
+    assert all(name in results[0].stdout for name in ("train", "evaluate", "predict", "compare", "graph"))
+    expected = {"train": ["--resume", "--batch-size", "--optimizer", "97"], "evaluate": ["RUN_DIR", "--split"],
+                "predict": ["--input", "p(CLASS)"], "compare": ["--budget", "random-local-search"],
+                "graph": ["--var", "DOT"], "summary": ["--layers", "26"], "datasets": ["--json"]}
+    for (name, words), res in zip(expected.items(), results[1:]):
+        assert res.stdout.startswith(f"usage: chainrule {name}")
+        for word in words:
+            assert word in res.stdout, (name, word)
+    assert set(LOSSES) == set(TASKS)  # train --loss offers exactly the losses fit() knows
+
+
+# ====================================================================== bad inputs
+CATALOGUE = [
+    ("missing data file", ["train", "--data", "{F}/missing.csv"], "no such file"),
+    ("malformed CSV", ["train", "--data", "{F}/ragged.csv"], "line 3: expected 3 fields"),
+    ("missing label column", ["train", "--data", "{F}/flowers.csv", "--label-column", "kind"],
+     "label column 'kind' not found"),
+    ("negative learning rate", ["train", "--lr", "-0.1"], "--lr: must be a number > 0, got '-0.1'"),
+    ("unknown dataset", ["train", "--data", "imagenet"], "unknown dataset 'imagenet'"),
+    ("unknown model", ["train", "--model", "resnet"], "invalid choice: 'resnet'"),
+    ("unknown optimizer", ["train", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+    ("unknown activation", ["train", "--activation", "swish"], "invalid choice: 'swish'"),
+    ("unknown schedule", ["train", "--schedule", "warmup"], "invalid choice: 'warmup'"),
+    ("epochs 0", ["train", "--epochs", "0"], "--epochs: must be a whole number >= 1"),
+    ("batch size 0", ["train", "--batch-size", "0"], "--batch-size: must be 'full' or a whole number >= 1"),
+    ("batch size abc", ["train", "--batch-size", "abc"], "got 'abc'"),
+    ("hidden size 0", ["train", "--hidden", "64", "0"], "--hidden: must be a whole number >= 1, got '0'"),
+    ("binary model on multiclass data", ["train", "--data", "{F}/flowers.csv", "--model", "logistic"],
+     "--model logistic is a binary classifier but flowers has 3 classes"),
+    ("squared error on classes", ["train", "--data", "{F}/flowers.csv", "--loss", "mse"], "--loss mse is for numeric"),
+    ("option the model lacks", ["train", "--data", "{F}/flowers.csv", "--model", "perceptron", "--optimizer", "adam"],
+     "--optimizer does not apply to --model perceptron"),
+    ("unwritable --out", ["train", "--data", "{F}/flowers.csv", "--out", "{F}/a_file/run"], "is a file, not a folder"),
+    ("--out holding a run", ["train", "--data", "{F}/flowers.csv", "--out", "{F}/run"], "already holds a run"),
+    ("truncated checkpoint", ["train", "--resume", "{F}/truncated"], "is not a valid chainrule archive"),
+    ("resume with other settings", ["train", "--resume", "{F}/run", "--lr", "0.5"], "--lr 0.5 (the run has 0.001)"),
+    ("resume a missing folder", ["train", "--resume", "{F}/nowhere"], "no such run folder"),
+    ("corrupt model file", ["evaluate", "--model", "{F}/corrupt.npz", "--data", "{F}/flowers.csv"],
+     "is not a valid chainrule archive"),
+    ("evaluate without a model", ["evaluate"], "give a run folder"),
+    ("predict with a missing input", ["predict", "--model", "{F}/run", "--input", "{F}/missing.csv"], "no such file"),
+    ("predict with the wrong width", ["predict", "--model", "{F}/run", "--input", "{F}/wide.csv"],
+     "3 feature column(s), but the model expects 2"),
+    ("predict with text", ["predict", "--model", "{F}/run", "--input", "{F}/text.csv"],
+     "line 2, field 2: expected a finite number, got 'abc'"),
+    ("predict from a corrupt model", ["predict", "--model", "{F}/corrupt.npz", "--input", "{F}/wide.csv"],
+     "is not a valid chainrule archive"),
+    ("bad expression", ["graph", "(x + ", "--var", "x=1"], "unexpected end of input at column 6"),
+    ("unknown function", ["graph", "foo(x)", "--var", "x=1"], "unknown function 'foo'"),
+    ("variable without a value", ["graph", "x * q", "--var", "x=1"], "no value for the variable 'q'"),
+    ("unknown variable", ["graph", "x * 2", "--var", "x=1", "--var", "y=2"], "the expression has no variable 'y'"),
+    ("bad --var syntax", ["graph", "x * 2", "--var", "x"], "expected NAME=VALUE such as x=-2, got 'x'"),
+    ("bad --var value", ["graph", "x * 2", "--var", "x=two"], "the value of x must be a number"),
+    ("bad drawing suffix", ["graph", "x * 2", "--var", "x=1", "--out", "c.txt"], "must end in .svg"),
+    ("one layer", ["summary", "--layers", "3"], "at least two sizes"),
+    ("unknown strategy", ["compare", "--strategies", "newton"], "unknown strategy 'newton'"),
+    ("unknown command", ["frobnicate"], "invalid choice: 'frobnicate'"),
+]
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory):
+    """Run every bad input at once (in parallel) in its own empty folder; fixtures in {F}."""
+    root = tmp_path_factory.mktemp("catalogue")
+    F = root / "fixtures"
+    F.mkdir()
+    write_csv(F / "flowers.csv", ["x1", "x2", "species"], three_class_rows(8))
+    (F / "ragged.csv").write_text("x1,x2,label\n1,2,a\n3,b\n")
+    write_csv(F / "wide.csv", None, [[1, 2, 3]])
+    (F / "text.csv").write_text("x1,x2\n1,abc\n")
+    (F / "corrupt.npz").write_bytes(b"PK\x03\x04" + os.urandom(200))
+    (F / "a_file").write_text("not a folder\n")
+    ok(run_cli("train", "--data", F / "flowers.csv", "--model", "softmax", "--epochs", "2", "--out", F / "run",
+               "--json", cwd=F))
+    truncated = F / "truncated"
+    truncated.mkdir()
+    (truncated / "config.json").write_bytes((F / "run" / "config.json").read_bytes())
+    data = (F / "run" / "checkpoint.npz").read_bytes()
+    (truncated / "checkpoint.npz").write_bytes(data[: len(data) // 2])
+    before = tree_snapshot(F)
+
+    def one(case):
+        name, args, _ = case
+        cwd = root / name.replace(" ", "_").replace("-", "")
+        cwd.mkdir()
+        result = run_cli(*[a.replace("{F}", str(F)) for a in args], cwd=cwd, timeout=120)
+        return name, (result, sorted(p.name for p in cwd.iterdir()))
+
+    with ThreadPoolExecutor(4) as pool:
+        results = dict(pool.map(one, CATALOGUE))
+    return results, before, tree_snapshot(F)
+
+
+def test_the_catalogue_has_at_least_20_bad_inputs():
+    assert len(CATALOGUE) >= 20 and len({c[0] for c in CATALOGUE}) == len(CATALOGUE)
+
+
+@pytest.mark.parametrize("name, args, message", CATALOGUE, ids=[c[0] for c in CATALOGUE])
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(catalogue, name, args, message):
+    results, before, after = catalogue
+    result, left = results[name]
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainrule: error: "), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+    assert left == []  # nothing written where the command ran
+    assert after == before  # nor among its inputs (run folders included)
+
+
+# ====================================================================== downloads, faked in-process
+def _idx(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in array.shape)
+    return gzip.compress(header + array.astype(">u1").tobytes())
+
+
+def test_mnist_from_generated_idx_files_trains_and_draws_templates(tmp_path, monkeypatch, capsys):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    for prefix, n in (("train", 200), ("t10k", 50)):
+        labels = np.arange(n) % 10
+        images = rng.integers(0, 60, size=(n, 28, 28))
+        for k in range(10):  # each class lights up its own band of rows
+            images[labels == k, 2 * k + 4: 2 * k + 6, 4:24] = 250
+        for name, array in ((f"{prefix}-images-idx3-ubyte.gz", images), (f"{prefix}-labels-idx1-ubyte.gz", labels)):
+            data = _idx(np.asarray(array))
+            (folder / name).write_bytes(data)
+            monkeypatch.setitem(DATASETS["mnist"].files, name, hashlib.sha256(data).hexdigest())
+    code = cli.main(["train", "--data", "mnist", "--data-dir", str(tmp_path / "data"), "--model", "softmax",
+                     "--epochs", "3", "--lr", "0.01", "--out", str(tmp_path / "run"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["test"]["n"] == 50 and out["test"]["accuracy"] >= 0.9
+    image = assert_png(tmp_path / "run" / "weights.png")
+    assert image.shape[1] > 3 * image.shape[0]
+    _, meta = io.load_model(tmp_path / "run" / "model.npz")
+    assert meta["image_shape"] == [28, 28] and meta["data"]["data"] == "mnist"
+
+
+def test_offline_download_is_one_line_naming_the_url_and_the_path(tmp_path, monkeypatch, capsys):
+    def offline(url, timeout):
+        raise urllib.error.URLError("network is unreachable")
+
+    monkeypatch.setattr(download_module, "urlopen", offline)
+    code = cli.main(["train", "--data", "fashion-mnist", "--data-dir", str(tmp_path / "data"),
+                     "--out", str(tmp_path / "run")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    line = captured.err.strip()
+    assert line.startswith("chainrule: error: could not download") and "\n" not in line
+    assert str(tmp_path / "data" / "fashion-mnist" / "train-images-idx3-ubyte.gz") in line
+    assert DATASETS["fashion-mnist"].mirrors[0] in line
+    assert not (tmp_path / "run").exists()
+
+
+def test_random_search_trains_through_fit_with_lr_as_the_draw_scale(tmp_path):
+    out = json.loads(ok(run_cli("train", "--data", "blobs", "--model", "softmax", "--optimizer", "random-search",
+                                "--lr", "2", "--epochs", "30", "--batch-size", "full", "--out", "rs", "--json",
+                                cwd=tmp_path)).stdout)
+    history = json.loads((tmp_path / "rs" / "metrics.json").read_text())["history"]
+    assert [r["evaluations"] for r in history] == list(range(1, 31))  # one draw per full-batch epoch
+    assert history[0]["lr"] == 2  # the scale of the draws
+    assert out["test"]["accuracy"] >= 0.5  # the best of 30 random linear classifiers; chance is 1/3
