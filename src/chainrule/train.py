@@ -188,6 +188,7 @@ class ProgressBar(Callback):
 
 
 def format_record(r: dict, epochs: int) -> str:
+    """One line of an epoch's record: epoch, loss, accuracies, learning rate, seconds."""
     parts = [f"epoch {r['epoch']:>{len(str(epochs))}}/{epochs}", f"loss {r['loss']:.4f}"]
     if r.get("train_acc") is not None:
         parts.append(f"train acc {r['train_acc']:.2%}")

@@ -91,26 +91,31 @@ def _like(t, dtype):
 
 
 def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
+    """Zeros with ``t``'s shape (and dtype unless given)."""
     shape, dtype = _like(t, dtype)
     return zeros(shape, dtype=dtype, requires_grad=requires_grad)
 
 
 def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
+    """Ones with ``t``'s shape (and dtype unless given)."""
     shape, dtype = _like(t, dtype)
     return ones(shape, dtype=dtype, requires_grad=requires_grad)
 
 
 def full_like(t, fill_value, dtype=None, requires_grad=False) -> Tensor:
+    """``fill_value`` everywhere, with ``t``'s shape (and dtype unless given)."""
     shape, dtype = _like(t, dtype)
     return full(shape, fill_value, dtype=dtype, requires_grad=requires_grad)
 
 
 def randn_like(t, rng=None, dtype=None, requires_grad=False) -> Tensor:
+    """Standard normal samples with ``t``'s shape; ``rng`` is an int seed or a Generator."""
     shape, dtype = _like(t, dtype)
     return randn(shape, rng=rng, dtype=dtype, requires_grad=requires_grad)
 
 
 def rand_like(t, rng=None, dtype=None, requires_grad=False) -> Tensor:
+    """Uniform samples in [0, 1) with ``t``'s shape; ``rng`` is an int seed or a Generator."""
     shape, dtype = _like(t, dtype)
     return rand(shape, rng=rng, dtype=dtype, requires_grad=requires_grad)
 
@@ -131,6 +136,7 @@ def log(x):
 
 
 def sqrt(x):
+    """√x elementwise; d/dx = 1 / (2√x)."""
     return _t(x).sqrt()
 
 
@@ -145,6 +151,7 @@ def sigmoid(x):
 
 
 def tanh(x):
+    """tanh(x) elementwise; d/dx = 1 − tanh²(x)."""
     return _t(x).tanh()
 
 
@@ -163,6 +170,7 @@ def minimum(x, y):
 
 
 def matmul(x, y):
+    """Matrix product with NumPy's rules (1-D, 2-D and batched operands)."""
     return _t(x) @ y
 
 
@@ -224,6 +232,7 @@ def where(condition, x, y):
 
 
 def clip(x, min=None, max=None):
+    """x limited to [min, max]; the gradient is 1 inside the range and 0 outside."""
     return _t(x).clip(min, max)
 
 

@@ -6,7 +6,7 @@ from chainrule.nn.layers import (
 )
 from chainrule.nn.losses import BCEWithLogitsLoss, BinaryHingeLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss
 from chainrule.nn.module import Module, Parameter
-from chainrule.nn.summary import ModelSummary, summary
+from chainrule.nn.counting import ModelSummary, summary
 
 __all__ = [
     "ACTIVATIONS", "BCEWithLogitsLoss", "BinaryHingeLoss", "CrossEntropyLoss", "Dropout", "Identity",

@@ -76,11 +76,15 @@ class Sigmoid(Module):
 
 
 class Tanh(Module):
+    """tanh(x)."""
+
     def forward(self, x):
         return _as_tensor(x).tanh()
 
 
 class Identity(Module):
+    """Passes its input through unchanged."""
+
     def forward(self, x):
         return _as_tensor(x)
 
