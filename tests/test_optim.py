@@ -904,3 +904,19 @@ def test_docstring_examples_run(module):
 def test_each_optimizer_documents_its_update_rule(cls):
     doc = cls.__doc__
     assert "←" in doc and ">>>" in doc
+
+
+def test_an_optimizer_survives_pickling_and_keeps_its_buffers():
+    import pickle
+
+    w = cr.tensor([1.0, -2.0], requires_grad=True)
+    opt = cr.optim.SGD([w], lr=0.1, momentum=0.9)
+    for _ in range(2):
+        w.grad = np.array([1.0, 1.0], dtype=np.float32)
+        opt.step()
+    clone = pickle.loads(pickle.dumps(opt))
+    (w2,) = clone.param_groups[0]["params"]
+    w.grad = w2.grad = np.array([1.0, 1.0], dtype=np.float32)
+    opt.step()
+    clone.step()
+    np.testing.assert_array_equal(w.data, w2.data)

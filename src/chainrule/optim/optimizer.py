@@ -520,6 +520,12 @@ class Optimizer:
         Check everything before changing anything: an error here must leave the optimizer as it
         was."""
 
+    def __getstate__(self) -> dict:
+        # The plans hold views and a cached closure; they are rebuilt at the next step.
+        state = self.__dict__.copy()
+        state["_plans"] = {}
+        return state
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__} ("]
         for i, group in enumerate(self.param_groups):
