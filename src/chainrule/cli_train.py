@@ -243,6 +243,8 @@ def run(args) -> int:
             test = trainer.evaluate(splits.X_test, trainer.task.targets(splits.y_test),
                                     prefix="test_") if len(splits.y_test) else {}
         seconds = time.perf_counter() - began
+        # Inside the try: Ctrl-C while the model and plots are written still names the checkpoint.
+        return _finish(model, loss, ds, splits, settings, run_dir, records, test, seconds, quiet)
     except KeyboardInterrupt:
         done = _checkpoint_epoch(checkpoint)
         where = (f"the checkpoint of epoch {done} is in {checkpoint}; continue with "
@@ -255,7 +257,6 @@ def run(args) -> int:
         if not checkpoint.exists():
             dirs.undo()
         raise
-    return _finish(model, loss, ds, splits, settings, run_dir, records, test, seconds, quiet)
 
 
 def _write_config(run_dir: Path, settings: dict, dirs: MadeDirs) -> None:

@@ -302,7 +302,7 @@ class Trainer:
             else:
                 loss = self.loss(model(xb), yb)
                 opt.zero_grad()
-                loss.backward()
+                loss.backward(keep_grads=False)  # only the parameters' gradients are needed
                 opt.step()
             value = float(loss.item())
             self.evaluations += 1

@@ -314,3 +314,19 @@ def test_ops_module_has_one_class_per_primitive():
             "minimum", "relu", "sigmoid", "tanh", "matmul", "linear", "sum", "mean", "max", "min",
             "reshape", "transpose", "getitem", "concatenate", "stack", "where", "clip"} <= names
     assert sys.getrecursionlimit() < 1_000_000  # the million-op chain above did not rely on recursion
+
+
+def test_keep_grads_false_releases_intermediate_gradients_only():
+    def run(keep):
+        w = cr.tensor([[1.0, -2.0], [0.5, 3.0]], requires_grad=True)
+        x = cr.tensor([[2.0, 1.0]])
+        h = (x @ w).relu()
+        loss = (h * h).sum()
+        loss.backward(keep_grads=keep)
+        return w.grad, h.grad
+
+    kept_w, kept_h = run(True)
+    lean_w, lean_h = run(False)
+    np.testing.assert_array_equal(kept_w, lean_w)
+    np.testing.assert_array_equal(kept_h, [[5.0, 0.0]])  # 2h where h = relu([2.5, -1])
+    assert lean_h is None

@@ -153,3 +153,38 @@ def test_leaky_relu():
 def test_loss_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+@given(data=st.data())
+def test_fused_linear_relu_matches_linear_then_relu(data):
+    n, i, o = (data.draw(st.integers(1, 5)) for _ in range(3))
+    elements = st.floats(-3, 3).filter(lambda v: abs(v) > 1e-2)
+    x = data.draw(hnp.arrays(np.float64, (n, i), elements=elements))
+    w = data.draw(hnp.arrays(np.float64, (o, i), elements=elements))
+    b = data.draw(hnp.arrays(np.float64, (o,), elements=elements))
+    pre = x @ w.T + b
+    if np.any(np.abs(pre) < 1e-3):
+        return  # relu's kink
+    np.testing.assert_allclose(F.linear_relu(t64(x), t64(w), t64(b)).data, np.maximum(pre, 0))
+    assert cr.gradcheck(lambda x_, w_, b_: F.linear_relu(x_, w_, b_), [t64(x), t64(w), t64(b)])
+    assert cr.gradcheck(lambda x_, w_: F.linear_relu(x_, w_), [t64(x), t64(w)])
+    # Column-major weights (nn.Linear's layout) take the other products: same values, same gradients.
+    wf = cr.Tensor(np.asfortranarray(w), dtype="float64", requires_grad=True)  # shares, keeps the layout
+    assert wf.data.flags.f_contiguous
+    assert cr.gradcheck(lambda x_, w_, b_: F.linear_relu(x_, w_, b_), [t64(x), wf, t64(b)])
+
+
+def test_mlp_fuses_linear_and_relu_with_identical_results():
+    net = cr.nn.MLP(4, [8, 8], 3, rng=0)
+    plain = cr.nn.Sequential(*net)  # the same layers, run one by one
+    x = cr.randn(6, 4, rng=1)
+    y = np.array([0, 1, 2, 0, 1, 2])
+    fused_out, plain_out = net(x), plain(x)
+    assert [n._op for n in cr.trace(fused_out).nodes if n._op] == ["linear_relu", "linear_relu", "linear"]
+    np.testing.assert_allclose(fused_out.data, plain_out.data, rtol=1e-6)
+    F.cross_entropy(fused_out, y).backward()
+    fused_grads = [p.grad.copy() for p in net.parameters()]
+    net.zero_grad()
+    F.cross_entropy(plain(x), y).backward()
+    for g, p in zip(fused_grads, net.parameters()):
+        np.testing.assert_allclose(g, p.grad, rtol=1e-5, atol=1e-7)

@@ -124,7 +124,10 @@ class ReLU(Function):
     name = "relu"
 
     def forward(self, x):
-        out = array_module(x).maximum(x, 0)
+        xp = array_module(x)
+        # A row-major result even for a column-major input (Linear may return one): the
+        # gradients that meet it in backward are row-major, and mixed layouts are slow.
+        out = xp.maximum(x, 0, out=xp.empty(x.shape, x.dtype))
         self.save(out)
         return out
 
@@ -140,7 +143,9 @@ class Sigmoid(Function):
 
     def forward(self, x):
         # 0.5·tanh(x/2) + 0.5 equals σ(x) and never overflows, unlike 1/(1+exp(-x)).
-        out = array_module(x).tanh(x * 0.5)
+        xp = array_module(x)
+        out = xp.multiply(x, 0.5, out=xp.empty(x.shape, x.dtype))  # row-major, as in ReLU
+        xp.tanh(out, out=out)
         out *= 0.5
         out += 0.5
         self.save(out)
@@ -157,7 +162,8 @@ class Tanh(Function):
     name = "tanh"
 
     def forward(self, x):
-        out = array_module(x).tanh(x)
+        xp = array_module(x)
+        out = xp.tanh(x, out=xp.empty(x.shape, x.dtype))  # row-major, as in ReLU
         self.save(out)
         return out
 
@@ -330,6 +336,9 @@ class MatMul(Function):
         return gx, gy
 
 
+_TRANSPOSED_ROWS = 256
+
+
 class Linear(Function):
     """x @ Wᵀ + b fused into one op (W has shape (out, in), as in PyTorch's nn.Linear).
 
@@ -346,22 +355,39 @@ class Linear(Function):
                 f"expects {weight.shape[1]} (shape {weight.shape})"
             )
         self.save(x, weight)
-        # dot, not @: for 2-D operands it reaches BLAS with a fraction of matmul's overhead.
-        out = array_module(x).dot(x, weight.T) if x.ndim == 2 else x @ weight.T
+        if x.ndim == 2:
+            # dot, not @: it reaches BLAS with a fraction of matmul's per-call overhead. The
+            # fastest product depends on the weight's memory layout (measured in benchmarks/):
+            # nn.Linear keeps W column-major, so Wᵀ is row-major and x·Wᵀ is the plain product;
+            # for a row-major W and up to a few hundred rows, (W·xᵀ)ᵀ beats x·Wᵀ.
+            dot = array_module(x).dot
+            if weight.flags.c_contiguous and x.shape[0] <= _TRANSPOSED_ROWS:
+                out = dot(weight, x.T).T
+            else:
+                out = dot(x, weight.T)
+        else:
+            out = x @ weight.T
         if bias is not None:
             out += bias
         return out
 
     def backward(self, grad):
-        x, weight = self.saved
+        x, weight = self.saved[:2]
         xp = array_module(grad)
-        gx = (xp.dot(grad, weight) if grad.ndim == 2 else grad @ weight) if self.needs[0] else None
+        gx = None
+        if self.needs[0]:
+            if grad.ndim != 2:
+                gx = grad @ weight
+            elif weight.flags.f_contiguous and grad.shape[0] <= 64:
+                gx = xp.dot(weight.T, grad.T).T  # g·W is OpenBLAS's slow case here; (Wᵀ·gᵀ)ᵀ is not
+            else:
+                gx = xp.dot(grad, weight)
         gw = gb = None
         if self.needs[1]:
-            if x.ndim == 2:
-                gw = xp.dot(grad.T, x)
-            else:
-                gw = grad.reshape(-1, grad.shape[-1]).T @ x.reshape(-1, x.shape[-1])
+            if x.ndim != 2:
+                x, grad = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
+            # The gradient in the weight's own layout, so the optimizer's update streams through both.
+            gw = xp.dot(x.T, grad).T if weight.flags.f_contiguous else xp.dot(grad.T, x)
         if len(self.needs) > 2 and self.needs[2]:
             gb = grad.sum(axis=0) if grad.ndim == 2 else grad.sum(axis=tuple(range(grad.ndim - 1)))
         return gx, gw, gb

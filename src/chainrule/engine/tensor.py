@@ -177,7 +177,7 @@ class Tensor:
     __hash__ = object.__hash__
 
     # ---------------------------------------------------------------- backward
-    def backward(self, grad=None, retain_graph=False) -> None:
+    def backward(self, grad=None, retain_graph=False, keep_grads=True) -> None:
         """Back-propagate from this tensor, filling ``.grad`` of every node that requires one.
 
         Nodes are visited in reverse topological order found without recursion, so a chain of a
@@ -192,6 +192,11 @@ class Tensor:
             dL/d(self). May be omitted only for a one-element tensor (it is then 1).
         retain_graph : bool
             Keep the saved arrays so backward can run through this graph again.
+        keep_grads : bool
+            Keep every intermediate result's gradient in its ``.grad`` (the default, so graphs
+            can be inspected and drawn). ``False`` releases each one as soon as it has been
+            passed on, as PyTorch does: training loops that only need the parameters'
+            gradients use less memory (``fit`` does this).
         """
         if not self.requires_grad:
             raise RuntimeError(
@@ -250,6 +255,9 @@ class Tensor:
                 parent.grad = pg if prev is None else prev + pg
             if not retain_graph:
                 ctx.saved = _FREED
+            if not keep_grads:
+                node.grad = None
+                g = parent_grads = pg = None  # drop the loop's references too, or nothing is freed
 
     # ---------------------------------------------------------------- operators
     def __add__(self, other):

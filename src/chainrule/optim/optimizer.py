@@ -88,6 +88,9 @@ def _to_numpy(array):
     return np.array(array, copy=True) if isinstance(array, np.ndarray) else array.get()
 
 
+FLAT_MAX_SIZE = 1 << 16  # parameters in a group, above which updates go one parameter at a time
+
+
 class _Plan:
     """One parameter group's scratch and state storage (see the module's docstring)."""
 
@@ -301,8 +304,10 @@ class Optimizer:
         plan.names = names = self._buffer_names(group)
         datas = [p.data for p in params]
         dtype = datas[0].dtype
-        if all(type(d) is np.ndarray and d.dtype == dtype for d in datas):
-            total = sum(d.size for d in datas)
+        total = sum(d.size for d in datas)
+        # Flat storage pays where call overhead dominates (small networks); for large groups the
+        # gather copy costs more memory traffic than the calls it saves, so update per parameter.
+        if total <= FLAT_MAX_SIZE and all(type(d) is np.ndarray and d.dtype == dtype for d in datas):
 
             def views(flat):
                 out, start = [], 0
@@ -320,7 +325,8 @@ class Optimizer:
             plan.g = plan.u = plan.p = plan.bufs = None
             plan.gviews, plan.uviews, plan.pviews = ([d * 0 for d in datas] for _ in range(3))
             plan.bviews = [[d * 0 for d in datas] for _ in names]
-            plan.c = float
+            same = all(type(d) is np.ndarray and d.dtype == dtype for d in datas)
+            plan.c = _constants(dtype) if same else float
         steps = set()
         if names:
             for i, p in enumerate(params):

@@ -1,0 +1,230 @@
+"""chainrule against the references, side by side in one process: the performance targets.
+
+    python benchmarks/suite.py                 # one BLAS thread, prints ratios, writes JSON
+    python benchmarks/suite.py --quick         # 2,048 examples per epoch (a smoke run)
+    python benchmarks/suite.py --threads 2 --out benchmarks/results-2t.json
+
+Every timing alternates the contestants (A B C A B C …) and keeps each one's best, so drift and
+other processes hit everyone alike. The targets (issue 6) are ratios to the hand-written NumPy
+reference measured in the same run, never absolute times.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import sys
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import harness  # noqa: E402
+import reference_numpy as ref  # noqa: E402
+
+import chainrule as cr  # noqa: E402
+from chainrule.nn import functional as F  # noqa: E402
+
+TARGETS = {  # workload: (largest allowed chainrule / numpy ratio)
+    "mlp_epoch_b16": 1.30,
+    "mlp_epoch_b128": 1.10,
+    "mlp_epoch_b1024": 1.10,
+    "tiny_step_b32": 2.00,
+}
+MEMORY_TARGET = 1.20
+MICROGRAD_SPEEDUP_TARGET = 1000.0
+
+
+# ------------------------------------------------------------------------------ chainrule side
+def chainrule_mlp(sizes, seed=0):
+    """The benchmark network as a user writes it: MLP + SGD, weights equal to the reference's."""
+    model = cr.nn.MLP(sizes[0], sizes[1:-1], sizes[-1], activation="relu", rng=seed)
+    params = ref.make_mlp(sizes, seed)
+    linears = [m for m in model if isinstance(m, cr.nn.Linear)]
+    for layer, w, b in zip(linears, params[0::2], params[1::2]):
+        layer.weight.data[...] = w.T
+        layer.bias.data[...] = b
+    return model
+
+
+def chainrule_step(model, opt, xb, yb, keep_grads=False):
+    """One training step as the performance guide writes it: intermediate gradients are not
+    kept (``keep_grads=False``, what ``cr.fit`` does); the memory table shows both modes."""
+    loss = F.cross_entropy(model(cr.Tensor(xb)), yb)
+    opt.zero_grad()
+    loss.backward(keep_grads=keep_grads)
+    opt.step()
+    return loss.item()
+
+
+def chainrule_epoch_fn(batch_size, n, sizes=harness.MLP_SIZES, lr=harness.LR, seed=0, keep_grads=False):
+    X, y = harness.mnist_like(n, sizes[0], sizes[-1], seed)
+    model = chainrule_mlp(sizes, seed)
+    opt = cr.optim.SGD(model.parameters(), lr=lr)
+
+    def epoch():
+        for start in range(0, len(X), batch_size):
+            chainrule_step(model, opt, X[start:start + batch_size], y[start:start + batch_size], keep_grads)
+
+    return epoch
+
+
+def chainrule_tiny_fn(batch_size=32, sizes=harness.TINY_SIZES, lr=harness.LR, seed=0):
+    X, y = harness.mnist_like(batch_size, sizes[0], sizes[-1], seed)
+    model = chainrule_mlp(sizes, seed)
+    opt = cr.optim.SGD(model.parameters(), lr=lr)
+    return lambda: chainrule_step(model, opt, X, y)
+
+
+def chainrule_demo(seed=0):
+    """micrograd's demo vectorized: MLP 2-16-16-1, hinge loss + 1e-4·Σp², 100 full-batch steps."""
+    X, y = ref.moons(100, 0.1, seed)
+    X, y = X.astype(np.float32), y.astype(np.float32)
+    model = cr.nn.MLP(2, [16, 16], 1, activation="relu", rng=seed)
+    opt = cr.optim.SGD(model.parameters(), lr=1.0)
+    xt = cr.Tensor(X)
+    params = list(model.parameters())
+
+    def step(k):
+        scores = model(xt).reshape(-1)
+        loss = (1 - scores * y).relu().mean() + 1e-4 * sum((p * p).sum() for p in params)
+        opt.param_groups[0]["lr"] = 1.0 - 0.9 * k / 100
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    def accuracy():
+        with cr.no_grad():
+            return float(np.mean((model(xt).numpy()[:, 0] > 0) == (y > 0)))
+
+    return step, accuracy
+
+
+# ------------------------------------------------------------------------------ measurements
+def time_workloads(n, threads, repeats):
+    results = {}
+    for batch_size in (16, 128, 1024):
+        fns = harness.mlp_epoch_fns(batch_size, n=n)
+        fns["chainrule"] = chainrule_epoch_fn(batch_size, n)
+        results[f"mlp_epoch_b{batch_size}"] = harness.compare(fns, repeats=repeats, threads=threads)
+    fns = harness.tiny_step_fns(32)
+    fns["chainrule"] = chainrule_tiny_fn(32)
+    results["tiny_step_b32"] = harness.compare(fns, repeats=repeats, number=500, threads=threads)
+    return results
+
+
+def demo(threads, repeats):
+    """Per-step time of micrograd's demo for chainrule (and micrograd when installed)."""
+    step, accuracy = chainrule_demo()
+    with harness.thread_limits(threads):
+        start = time.perf_counter()
+        for k in range(100):
+            step(k)
+        chainrule_seconds = (time.perf_counter() - start) / 100
+    out = {"chainrule_step_seconds": chainrule_seconds, "chainrule_accuracy": accuracy()}
+    fns = harness.demo_step_fns()
+    if "micrograd" in fns:
+        best = harness.compare({"micrograd": fns["micrograd"]}, repeats=1, warmup=0, threads=threads)
+        out["micrograd_step_seconds"] = best["micrograd"]
+        out["speedup"] = best["micrograd"] / chainrule_seconds
+    return out
+
+
+def memory(n, threads):
+    """Peak traced bytes over one epoch after a warm-up epoch, and growth over three epochs."""
+    out = {}
+    with harness.thread_limits(threads):
+        for batch_size in (16, 128, 1024):
+            fns = {"numpy": harness.mlp_epoch_fns(batch_size, n=n)["numpy"],
+                   "chainrule": chainrule_epoch_fn(batch_size, n),
+                   "chainrule_keep_grads": chainrule_epoch_fn(batch_size, n, keep_grads=True)}
+            row = {}
+            for name, fn in fns.items():
+                fn()  # warm-up: persistent state (optimizer buffers) is not a per-epoch peak
+                row[name] = harness.peak_memory(fn)
+            out[f"mlp_epoch_b{batch_size}"] = row
+        fn = chainrule_epoch_fn(128, n)
+        fn()
+        gc.collect()
+        tracemalloc.start()
+        sizes = []
+        for _ in range(3):
+            fn()
+            gc.collect()
+            sizes.append(tracemalloc.get_traced_memory()[0])
+        tracemalloc.stop()
+        out["chainrule_traced_after_epochs_b128"] = sizes
+    return out
+
+
+def matmul_peak_gflops(threads, size=1024):
+    """The machine's float32 matrix-multiply rate: best of several size³ products."""
+    rng = np.random.default_rng(0)
+    a = rng.random((size, size), dtype=np.float32)
+    b = rng.random((size, size), dtype=np.float32)
+    best = harness.compare({"matmul": lambda: a @ b}, repeats=5, threads=threads)["matmul"]
+    return 2 * size**3 / best / 1e9
+
+
+def mlp_flops_per_epoch(n, sizes=harness.MLP_SIZES):
+    """Multiply-adds ×2 of one epoch: forward, weight gradients, input gradients but the first."""
+    pairs = list(zip(sizes[:-1], sizes[1:]))
+    forward = sum(a * b for a, b in pairs)
+    return 2 * n * (3 * forward - sizes[0] * sizes[1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, choices=[1, 2])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="2,048 examples per epoch")
+    parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    args = parser.parse_args(argv)
+    n = 2048 if args.quick else harness.N_EXAMPLES
+
+    times = time_workloads(n, args.threads, args.repeats)
+    mem = memory(n, args.threads)
+    dem = demo(args.threads, args.repeats)
+    peak = matmul_peak_gflops(args.threads)
+    achieved = mlp_flops_per_epoch(n) / times["mlp_epoch_b1024"]["chainrule"] / 1e9
+
+    print(f"{'workload':18s} {'chainrule':>11s} {'numpy':>11s} {'torch':>11s} {'cr/numpy':>9s} {'target':>7s}")
+    report = {"n_examples": n, "threads": args.threads, "times": times, "ratios": {}, "memory": mem,
+              "micrograd_demo": dem, "matmul_peak_gflops": peak, "mlp_b1024_gflops": achieved}
+    ok = True
+    for name, best in times.items():
+        ratio = best["chainrule"] / best["numpy"]
+        report["ratios"][name] = ratio
+        unit, scale = ("ms", 1e3) if "epoch" in name else ("us", 1e6)
+        torch = f"{best['torch'] * scale:9.2f}{unit}" if "torch" in best else f"{'-':>11s}"
+        passed = ratio <= TARGETS[name]
+        ok &= passed
+        print(f"{name:18s} {best['chainrule'] * scale:9.2f}{unit} {best['numpy'] * scale:9.2f}{unit} {torch} "
+              f"{ratio:9.2f} {'≤' + str(TARGETS[name]):>7s} {'ok' if passed else 'MISSED'}")
+    for name, row in mem.items():
+        if name.startswith("mlp"):
+            ratio = row["chainrule"] / row["numpy"]
+            report["ratios"][f"memory_{name}"] = ratio
+            ok &= ratio <= MEMORY_TARGET
+            keep = row["chainrule_keep_grads"] / row["numpy"]
+            report["ratios"][f"memory_keep_grads_{name}"] = keep
+            print(f"peak memory {name[10:]:7s} {row['chainrule'] / 2**20:8.2f}MiB {row['numpy'] / 2**20:8.2f}MiB "
+                  f"{'':11s} {ratio:9.2f} {'≤' + str(MEMORY_TARGET):>7s} {'ok' if ratio <= MEMORY_TARGET else 'MISSED'}"
+                  f"   (keeping every intermediate gradient: {keep:.2f})")
+    growth = mem["chainrule_traced_after_epochs_b128"]
+    print(f"traced bytes after epochs 1-3 (b128): {growth}  (growth {growth[-1] - growth[0]:+d} bytes)")
+    print(f"batch 1024: {achieved:.1f} GFLOP/s achieved, matmul peak {peak:.1f} GFLOP/s ({achieved / peak:.0%})")
+    line = f"micrograd demo: chainrule {dem['chainrule_step_seconds'] * 1e6:.0f} us/step, accuracy {dem['chainrule_accuracy']:.0%}"
+    if "speedup" in dem:
+        line += f"; micrograd {dem['micrograd_step_seconds']:.2f} s/step; {dem['speedup']:,.0f}x faster"
+    print(line)
+    if args.out:
+        harness.write_results(args.out, report)
+        print(f"wrote {args.out}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
