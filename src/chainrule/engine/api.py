@@ -219,7 +219,8 @@ def stack(tensors, axis=0):
 
 def where(condition, x, y):
     """Elements of ``x`` where ``condition`` is true, else of ``y`` (the condition has no gradient)."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = cond if hasattr(cond, "dtype") else np.asarray(cond)  # an array stays where it lives
     if cond.dtype != bool:
         raise TypeError(f"where() needs a boolean condition; got dtype {cond.dtype}")
     like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)

@@ -114,8 +114,18 @@ def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
 
 
 # ====================================================================== losses
-def _labels(target, n: int, n_classes: int, what: str):
-    y = target.data if isinstance(target, Tensor) else np.asarray(target)
+def _target_array(target, like):
+    """The target as an array in the same array library as ``like`` (labels follow the scores
+    to the GPU); Python lists become NumPy arrays first."""
+    y = target.data if isinstance(target, Tensor) else target
+    if not hasattr(y, "dtype"):
+        y = np.asarray(y)
+    xp = array_module(like)
+    return y if array_module(y) is xp else xp.asarray(y)
+
+
+def _labels(target, n: int, n_classes: int, what: str, like=None):
+    y = _target_array(target, like if like is not None else np.empty(0))
     if y.dtype.kind not in "iu":
         raise TypeError(f"{what}: class labels must be integers 0..{n_classes - 1}; got dtype {y.dtype}")
     if y.shape != (n,):
@@ -196,7 +206,7 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     2.3026
     """
     logits = _scores(logits, "cross_entropy")
-    y = _labels(target, logits.shape[0], logits.shape[1], "cross_entropy")
+    y = _labels(target, logits.shape[0], logits.shape[1], "cross_entropy", logits.data)
     return _SoftmaxCrossEntropy.apply(logits, target=y, reduction=_reduction(reduction))
 
 
@@ -237,15 +247,15 @@ def multiclass_hinge(scores: Tensor, target, margin: float = 1.0, reduction: str
     2.9
     """
     scores = _scores(scores, "multiclass_hinge")
-    y = _labels(target, scores.shape[0], scores.shape[1], "multiclass_hinge")
+    y = _labels(target, scores.shape[0], scores.shape[1], "multiclass_hinge", scores.data)
     return _MulticlassHinge.apply(scores, target=y, margin=float(margin), reduction=_reduction(reduction))
 
 
-def _binary_target(target, shape, allowed, what):
-    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+def _binary_target(target, scores, allowed, what):
+    t, shape = _target_array(target, scores.data), scores.shape
     if t.shape != shape:
         raise ValueError(f"{what}: target has shape {t.shape} but the scores have shape {shape}")
-    bad = ~np.isin(t, allowed)
+    bad = ~array_module(t).isin(t, array_module(t).asarray(allowed))
     if bad.any():
         raise ValueError(f"{what}: target value {t[bad][0]!r} is not one of {list(allowed)}")
     return t
@@ -277,13 +287,13 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "m
 
     The binary softmax classifier's loss; stable for any logit. Gradient σ(s) − t.
     """
-    t = _binary_target(target, logits.shape, (0, 1), "binary_cross_entropy").astype(logits.dtype)
+    t = _binary_target(target, logits, (0, 1), "binary_cross_entropy").astype(logits.dtype)
     return _BinaryCrossEntropyWithLogits.apply(logits, target=t, reduction=_reduction(reduction))
 
 
 def binary_hinge(scores: Tensor, target, margin: float = 1.0, reduction: str = "mean") -> Tensor:
     """The binary SVM loss max(0, Δ − y·s) with labels y ∈ {−1, +1}."""
-    t = _binary_target(target, scores.shape, (-1, 1), "binary_hinge").astype(scores.dtype)
+    t = _binary_target(target, scores, (-1, 1), "binary_hinge").astype(scores.dtype)
     per_example = (margin - scores * t).relu()
     _reduction(reduction)
     return per_example.mean() if reduction == "mean" else per_example.sum() if reduction == "sum" else per_example
@@ -291,7 +301,7 @@ def binary_hinge(scores: Tensor, target, margin: float = 1.0, reduction: str = "
 
 def mse(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     """Squared error Σ (y − f(x))² (``reduction="sum"``, the lecture's E(w)) or its mean."""
-    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=pred.dtype)
+    t = target if isinstance(target, Tensor) else Tensor(_target_array(target, pred.data), dtype=pred.dtype)
     if t.shape != pred.shape:
         raise ValueError(f"mse: target has shape {t.shape} but the prediction has shape {pred.shape}")
     sq = (pred - t) ** 2
