@@ -227,3 +227,13 @@ def test_sigmoid_is_stable_for_large_inputs():
     np.testing.assert_allclose(y.data, [0.0, 0.5, 1.0])
     y.sum().backward()
     assert np.all(np.isfinite(x.grad))
+
+
+@given(x=arrays(st.just((3,))))
+def test_cast_gradient(x):
+    # float64 → float64 exercises Cast's backward at full precision; float32 → float64 checks
+    # that the gradient comes back in the input's dtype.
+    check(lambda t: t.astype("float64") * t, x)
+    t = cr.tensor(x, requires_grad=True)  # float32
+    (t.astype("float64") * 2.0).sum().backward()
+    assert t.grad.dtype == np.float32 and np.all(t.grad == 2.0)
