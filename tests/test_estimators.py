@@ -488,7 +488,7 @@ def test_alpha_follows_scikit_learns_scaling(iris):
     (dict(alpha=-1.0), "alpha must be >= 0.0; got -1.0"),
     (dict(max_iter=0), "max_iter must be an integer >= 1; got 0"),
     (dict(validation_fraction=1.0), r"validation_fraction must be in \(0.0, 1.0\); got 1.0"),
-    (dict(shuffle=False), "shuffle=False is not supported"),
+    (dict(shuffle="no"), "shuffle"),
 ])
 def test_bad_parameters_are_reported_by_fit_with_their_value(params, message, iris):
     X, y = iris
@@ -532,3 +532,15 @@ def accuracy_table() -> str:
 if __name__ == "__main__":
     with threadpool_limits(1):
         print(accuracy_table())
+
+
+def test_mlp_shuffle_false_trains_in_the_given_order(iris):
+    X, y = iris
+    # With shuffle=False the order of the examples is the data's own: reversing the data changes
+    # the trajectory, while two fits on the same order agree exactly.
+    fits = [MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, batch_size=16, shuffle=False, random_state=0)
+            .fit(X, y) for _ in range(2)]
+    np.testing.assert_array_equal(fits[0].coefs_[0], fits[1].coefs_[0])
+    reversed_order = MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, batch_size=16, shuffle=False,
+                                   random_state=0).fit(X[::-1], y[::-1])
+    assert not np.array_equal(fits[0].coefs_[0], reversed_order.coefs_[0])

@@ -181,3 +181,22 @@ def test_fit_needs_a_module():
 def test_early_stopping_validates_patience():
     with pytest.raises(ValueError, match="patience"):
         EarlyStopping(0)
+
+
+def test_shuffle_false_visits_the_examples_in_order(spiral):
+    X, y = spiral
+    net = cr.nn.Linear(2, 3, init="small", rng=0)
+    fit(net, X[:40], y[:40], lr=0.5, epochs=2, batch_size=8, shuffle=False, seed=123)
+    # The same steps written out: batches 0-7, 8-15, … in order, every epoch.
+    ref = cr.nn.Linear(2, 3, init="small", rng=0)
+    opt = cr.optim.SGD(ref.parameters(), lr=0.5)
+    for _ in range(2):
+        for start in range(0, 40, 8):
+            loss = cr.nn.functional.cross_entropy(ref(cr.tensor(X[start:start + 8])), y[start:start + 8])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    np.testing.assert_array_equal(net.weight.data, ref.weight.data)
+    shuffled = cr.nn.Linear(2, 3, init="small", rng=0)
+    fit(shuffled, X[:40], y[:40], lr=0.5, epochs=2, batch_size=8, seed=123)
+    assert not np.array_equal(shuffled.weight.data, ref.weight.data)

@@ -323,9 +323,6 @@ class _MLP(_EpochTrained):
         nn.get_activation(_ACTIVATION_ALIASES.get(self.activation, self.activation))
         _check_float("alpha", self.alpha)
         _check_float("learning_rate_init", self.learning_rate_init, low_open=True)
-        if not self.shuffle:
-            # chainrule.train's loop always visits the examples in a fresh random order.
-            raise ValueError("shuffle=False is not supported by chainrule's training loop (it always shuffles)")
 
     def _new_model(self, X, y):
         self.n_outputs_ = self._output_width(y)
@@ -344,7 +341,8 @@ class _MLP(_EpochTrained):
         # scikit-learn's MLP adds (alpha / 2) ΣW² / batch_size to the mean loss; fit's reg is λ in λΣW².
         self._config = TrainConfig(loss=self._loss, optimizer=self.solver, lr=float(self.learning_rate_init),
                                    epochs=int(self.max_iter), batch_size=batch, reg=float(self.alpha) / (2 * batch),
-                                   seed=_seed(self._rng), optimizer_options=_optimizer_options(self.solver, self._rng))
+                                   seed=_seed(self._rng), shuffle=bool(self.shuffle),
+                                   optimizer_options=_optimizer_options(self.solver, self._rng))
         self._trainer = self._resume = None
 
     def _epoch(self, X, y):
@@ -409,8 +407,7 @@ class MLPClassifier(_Classifier, _MLP):
     max_iter : int, default=200
         The most epochs (passes over the data).
     shuffle : bool, default=True
-        Visit the examples in a new random order every epoch. chainrule's training loop always
-        shuffles, so False is rejected.
+        Visit the examples in a new random order every epoch (False: in the order given).
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the order of the examples and the validation split.
     tol : float, default=1e-4
@@ -524,8 +521,7 @@ class MLPRegressor(RegressorMixin, _MLP):
     max_iter : int, default=200
         The most epochs (passes over the data).
     shuffle : bool, default=True
-        Visit the examples in a new random order every epoch. chainrule's training loop always
-        shuffles, so False is rejected.
+        Visit the examples in a new random order every epoch (False: in the order given).
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the order of the examples and the validation split.
     tol : float, default=1e-4

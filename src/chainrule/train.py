@@ -228,6 +228,7 @@ class TrainConfig:
     reg: float = 0.0
     schedule: str = "none"
     seed: int = 0
+    shuffle: bool = True
     optimizer_options: dict = field(default_factory=dict)
 
 
@@ -295,7 +296,7 @@ class Trainer:
         self._start_state = start_state
         model.train()
         total, count = 0.0, 0
-        for b, idx in enumerate(batches(len(self.X), self.config.batch_size, rng=self.rng)):
+        for b, idx in enumerate(batches(len(self.X), self.config.batch_size, rng=self.rng, shuffle=self.config.shuffle)):
             xb, yb = Tensor(self.X[idx]), self.y[idx]
             if self.derivative_free:
                 loss = opt.step(lambda: self.loss(model(xb), yb))
@@ -386,7 +387,7 @@ class Trainer:
 
 
 def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, epochs=10, batch_size=32,
-        reg=0.0, schedule="none", seed=0, validation=None, callbacks=(), early_stopping=None,
+        reg=0.0, schedule="none", seed=0, shuffle=True, validation=None, callbacks=(), early_stopping=None,
         optimizer_options=None, checkpoint=None, resume=None, progress=False) -> History:
     """Train ``model`` on ``(X, y)`` and return its History (one record per epoch).
 
@@ -401,6 +402,8 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
         None feeds the full batch (vanilla gradient descent), B mini-batches, 1 single examples (SGD).
     reg : float
         L2 strength λ: λ Σ W² over the weight matrices is added to the loss.
+    shuffle : bool
+        Visit the examples in a new seeded random order every epoch (default), or in order.
     validation : (X_val, y_val), optional
         Evaluated after every epoch (val_loss, val_acc).
     early_stopping : int, optional
@@ -420,7 +423,7 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
     1.0
     """
     config = TrainConfig(loss=loss, optimizer=optimizer, lr=lr, epochs=epochs, batch_size=batch_size, reg=reg,
-                         schedule=schedule, seed=seed, optimizer_options=dict(optimizer_options or {}))
+                         schedule=schedule, seed=seed, shuffle=shuffle, optimizer_options=dict(optimizer_options or {}))
     callbacks = list(callbacks)
     if early_stopping:
         callbacks.append(EarlyStopping(early_stopping, monitor="val_loss" if validation is not None else "loss"))
