@@ -200,3 +200,17 @@ def test_shuffle_false_visits_the_examples_in_order(spiral):
     shuffled = cr.nn.Linear(2, 3, init="small", rng=0)
     fit(shuffled, X[:40], y[:40], lr=0.5, epochs=2, batch_size=8, seed=123)
     assert not np.array_equal(shuffled.weight.data, ref.weight.data)
+
+
+def test_set_data_switches_the_training_data_and_checks_it(spiral):
+    from chainrule.train import TrainConfig, Trainer
+
+    X, y = spiral
+    trainer = Trainer(cr.nn.Linear(2, 3, rng=0), X[:100], y[:100], TrainConfig(batch_size=10, epochs=3))
+    assert trainer.source is not None and trainer.batches_per_epoch == 10
+    trainer.set_data(X[100:130], y[100:130])
+    assert trainer.batches_per_epoch == 3 and len(trainer.X) == 30
+    trainer.train_epoch()
+    assert trainer.history.final["evaluations"] == 3
+    with pytest.raises(ValueError, match="label 5 is out of range"):
+        trainer.set_data(X[:2], np.array([0, 5]))

@@ -354,8 +354,8 @@ class _MLP(_EpochTrained):
                 trainer.rng.bit_generator.state = self._resume["rng"]
                 trainer.epoch = self._resume["epoch"]
                 self._resume = None
-        elif trainer.X is not X:  # partial_fit's next batch
-            trainer.X, trainer.y = X, trainer.task.targets(y)
+        elif trainer.source is not X:  # partial_fit's next batch
+            trainer.set_data(X, y)
         return trainer.train_epoch()["loss"]
 
     @property

@@ -249,12 +249,11 @@ class Trainer:
             raise ValueError(f"reg must be >= 0; got {config.reg}")
         self.model, self.config, self.callbacks = model, config, list(callbacks)
         self.task = get_task(config.loss)
-        self.X, self.y = _check_xy(X, y, self.task)
+        self.set_data(X, y)
         self.validation = None
         if validation is not None:
             Xv, yv = validation
             self.validation = _check_xy(Xv, yv, self.task)
-        _check_labels_fit(model, self.X, self.y, self.task)
         options = dict(config.optimizer_options)
         if str(config.optimizer).startswith("random"):
             options.setdefault("rng", config.seed)  # the random searches draw from the run's seed
@@ -265,8 +264,18 @@ class Trainer:
         self.history = History()
         self.epoch = 0
         self.evaluations = 0
-        n = len(self.X)
-        self.batches_per_epoch = 1 if config.batch_size is None else math.ceil(n / config.batch_size)
+
+    def set_data(self, X, y) -> None:
+        """Train the next epochs on ``(X, y)``, checked as ``fit`` checks its data.
+
+        ``source`` keeps the ``X`` object as given, so a caller that feeds batches (scikit-learn's
+        ``partial_fit``) can tell whether the data changed.
+        """
+        self.X, self.y = _check_xy(X, y, self.task)
+        _check_labels_fit(self.model, self.X, self.y, self.task)
+        self.source = X
+        size = self.config.batch_size
+        self.batches_per_epoch = 1 if size is None else math.ceil(len(self.X) / size)
 
     # ---------------------------------------------------------------- one run
     def run(self) -> History:
