@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from chainrule import cli, io
-from chainrule.cli_train import DEFAULTS, LOSSES
+from chainrule.cli.train import DEFAULTS, LOSSES
 from chainrule.data import DATASETS
 from chainrule.data import download as download_module
 from chainrule.train import TASKS

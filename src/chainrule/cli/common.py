@@ -6,6 +6,7 @@ fail on their arguments answer quickly.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -18,6 +19,98 @@ import numpy as np
 
 class UsageError(Exception):
     """Bad input from the user: reported as one line on stderr with exit code 2."""
+
+
+# ====================================================================== parsing
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``chainrule: error: ...``) and exit code 2."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=30, width=100)
+
+
+# ====================================================================== argument types
+def positive_float(text):
+    value = finite_float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
+def nonnegative_float(text):
+    value = finite_float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
+    return value
+
+
+def finite_float(text):
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def int_at_least(minimum):
+    """An argparse type: a whole number >= minimum, with a message naming the bad text."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_int = int_at_least(1)
+nonnegative_int = int_at_least(0)
+
+
+def batch_size_arg(text):
+    """``full`` (all examples: vanilla gradient descent), N (mini-batches) or 1 (SGD)."""
+    if str(text).strip().lower() in ("full", "all", "none"):
+        return "full"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be 'full' or a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 'full' or a whole number >= 1, got {text!r}")
+    return value
+
+
+def fraction(text):
+    value = finite_float(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1), got {text!r}")
+    return value
+
+
+def strategy_step(text):
+    name, sep, value = str(text).partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected STRATEGY=VALUE such as sgd=0.01, got {text!r}")
+    return name.strip(), positive_float(value)
+
+
+def registry_names(module: str, attr: str) -> list:
+    import importlib
+
+    return list(getattr(importlib.import_module(module), attr))
 
 
 # ====================================================================== output
@@ -401,3 +494,47 @@ def data_label(data: str) -> str:
 
 def stderr_line(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
+
+
+# ====================================================================== loading a model
+class SavedModel:
+    """A model file with what it says about itself (or sensible defaults for a bare model)."""
+
+    def __init__(self, path: Path):
+        from chainrule import io
+
+        self.path = path
+        self.model, meta = io.load_model(path)
+        self.meta = meta
+        self.loss = meta.get("loss") or implied_loss(self.model) or "cross-entropy"
+        if self.loss not in LOSS_OUTPUT:
+            raise UsageError(f"{path}: unknown loss {self.loss!r} in the model file")
+        self.task = "regression" if self.loss == "mse" else "classification"
+        width = Head(self.model, self.loss, []).n_outputs
+        classes = meta.get("classes")
+        if self.task == "classification" and not classes:
+            classes = [str(k) for k in range(2 if width == 1 else width)]
+        self.classes = [str(c) for c in classes or []]
+        self.preprocess = meta.get("preprocess") or {"kind": "none"}
+        self.feature_names = meta.get("feature_names")
+        self.n_features = in_features(self.model)
+        self.data = meta.get("data") or {}
+        self.head = Head(self.model, self.loss, self.classes)
+
+    def transform(self, X) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float32)
+        if X.shape[1] != self.n_features:
+            raise UsageError(f"the model expects {self.n_features} features per example; the data has {X.shape[1]}")
+        return apply_preprocess(self.preprocess, X)
+
+
+def model_path(text) -> Path:
+    """A model file, or the model.npz inside a run folder."""
+    path = Path(text)
+    if path.is_dir():
+        path = path / "model.npz"
+        if not path.is_file():
+            raise UsageError(f"{text} holds no model.npz (did its training run finish?)")
+    elif not path.is_file():
+        raise UsageError(f"no such model file: {text}")
+    return path

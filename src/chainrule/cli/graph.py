@@ -1,14 +1,39 @@
-"""``chainrule graph``, ``chainrule summary`` and ``chainrule datasets``: the small commands."""
+"""``chainrule graph``: forward and backward through an expression; draw its circuit."""
 from __future__ import annotations
 
 import math
 import re
 from pathlib import Path
 
-from chainrule.cli_common import UsageError, check_output_file, emit_json, say
+from chainrule.cli.common import Formatter, UsageError, check_output_file, emit_json, nonnegative_int, say
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
 GRAPH_SUFFIXES = (".svg", ".png", ".pdf", ".dot")
+
+
+
+def add_parser(sub) -> None:
+    """Add the subcommand's parser to ``sub`` (argparse subparsers); it runs :func:`run`."""
+    p = sub.add_parser(
+        "graph", help="forward and backward through an expression; draw the circuit", formatter_class=Formatter,
+        description="Parse an arithmetic expression (+ - * / ** and exp, log, max, min, sigmoid, relu, tanh,\n"
+                    "... with Python's precedence; never eval), compute it and its gradient with respect to\n"
+                    "every variable, and draw the circuit the way the lecture does: each gate with its forward\n"
+                    "value and each wire with its gradient. The DOT file is always written; the picture is\n"
+                    "rendered with Graphviz's dot when it is installed and with matplotlib otherwise.",
+        epilog='examples:\n  chainrule graph "(x + y) * z" --var x=-2 --var y=5 --var z=-4\n'
+               '  chainrule graph "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))" --var w0=2 --var x0=-1 \\\n'
+               '      --var w1=-3 --var x1=-2 --var w2=-3 --out sigmoid.png')
+    p.add_argument("expression", metavar="EXPR", help="the expression, quoted")
+    p.add_argument("--var", action="append", type=parse_var, metavar="NAME=VALUE",
+                   help="a variable's value; one --var per variable")
+    p.add_argument("--out", default="circuit.svg", metavar="FILE",
+                   help="the drawing: .svg, .png, .pdf or .dot; FILE.dot is written too (default: circuit.svg)")
+    p.add_argument("--engine", choices=("auto", "graphviz", "matplotlib"), default="auto",
+                   help="renderer (default: auto = Graphviz if installed, else matplotlib)")
+    p.add_argument("--precision", type=nonnegative_int, default=2, help="decimals shown in the drawing (default: 2)")
+    p.add_argument("--json", action="store_true", help="print value and gradients as one JSON object")
+    p.set_defaults(func=run)
 
 
 # ====================================================================== graph
@@ -31,7 +56,7 @@ def parse_var(text: str) -> tuple[str, float]:
     return name, number
 
 
-def run_graph(args) -> int:
+def run(args) -> int:
     """Forward and backward through an expression; print the value and gradients; draw it."""
     from chainrule import expr, viz
 
@@ -81,59 +106,3 @@ def run_graph(args) -> int:
 
 def _num(v: float) -> str:
     return f"{v:.6g}"
-
-
-# ====================================================================== summary
-def run_summary(args) -> int:
-    """Neurons and learnable parameters per layer, counted the lecture's way."""
-    from chainrule import nn
-
-    if (args.layers is None) == (args.model is None):
-        raise UsageError("give --layers IN HIDDEN... OUT or --model FILE, not both")
-    if args.model is not None:
-        from chainrule import io
-        from chainrule.cli_inspect import model_path
-
-        model, _ = io.load_model(model_path(args.model))
-        title = f"{type(model).__name__} from {args.model}"
-    else:
-        sizes = args.layers
-        if len(sizes) < 2:
-            raise UsageError("--layers needs at least two sizes: the inputs and the outputs, e.g. --layers 3 4 2")
-        model = nn.MLP(sizes[0], sizes[1:-1], sizes[-1], activation=args.activation)
-        title = f"MLP {' -> '.join(map(str, sizes))} ({args.activation})"
-    s = nn.summary(model)
-    if args.json:
-        emit_json({"model": title, **s.to_dict()})
-        return 0
-    say(title)
-    say(str(s))
-    say(f"neurons (not counting the inputs): {' + '.join(str(r.neurons) for r in s.rows)} = {s.neurons}")
-    shapes = " + ".join(f"[{_fan_in(r)} x {r.neurons}]" for r in s.rows)
-    say(f"learnable parameters: {shapes} = {s.weights} weights + "
-        f"{' + '.join(str(r.biases) for r in s.rows)} = {s.biases} biases = {s.parameters}")
-    return 0
-
-
-def _fan_in(row) -> int:
-    return row.weights // row.neurons if row.neurons else 0
-
-
-# ====================================================================== datasets
-def run_datasets(args) -> int:
-    """List the datasets ``--data`` accepts."""
-    from chainrule.data import DATASETS, cache_dir
-
-    rows = [{"name": s.name, "kind": s.kind, "description": s.description} for s in DATASETS.values()]
-    if args.json:
-        emit_json({"datasets": rows, "cache_dir": str(cache_dir())})
-        return 0
-    width = max(len(r["name"]) for r in rows)
-    kind_width = max(len(r["kind"]) for r in rows)
-    for r in rows:
-        say(f"{r['name'].ljust(width)}  {r['kind'].ljust(kind_width)}  {r['description']}")
-    say("")
-    say("or a path to a .csv file (a header row; the label column is 'label' or the last one, "
-        "or --label-column) or an .npz file (arrays X and y)")
-    say(f"downloads are kept in {cache_dir()} (set CHAINRULE_DATA to change it)")
-    return 0

@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.cli_common import (
-    Head, MadeDirs, UsageError, apply_preprocess, check_output_dir, classification_metrics,
-    data_label, emit_json, load_data, prepare, regression_metrics, say,
+from chainrule.cli.common import (
+    PREPROCESSING, Formatter, Head, MadeDirs, UsageError, apply_preprocess, check_output_dir, classification_metrics,
+    batch_size_arg, data_label, emit_json, load_data, nonnegative_float, nonnegative_int, positive_float,
+    positive_int, prepare, regression_metrics, registry_names, say,
 )
 
 
@@ -65,6 +66,87 @@ CONFIG_FORMAT = 1
 
 def option_name(key: str) -> str:
     return "--" + key.replace("_", "-")
+
+
+# ====================================================================== the parser
+TRAIN_HELP = """\
+Train a model and write a run folder: model.npz, config.json, metrics.json, metrics.csv,
+checkpoint.npz, curves.png, and decision_regions.png (2-D data) or weights.png (image data).
+
+With no options it trains an MLP (one hidden layer of 128 ReLU units, Adam, lr 0.001, batches
+of 32, 30 epochs, seed 0) on the 8x8 digits: about 97-98 % test accuracy in a few seconds.
+The data is split into a stratified test part (25 %), a validation part (10 % of the rest)
+and the training part, and standardized with the training part's statistics; the model file
+keeps those statistics and the class names, so evaluate and predict reuse them.
+
+While it runs: a progress bar with the live loss and accuracy (on stderr) and one line per epoch
+(on stdout), then a summary with the test accuracy. A checkpoint is written after every epoch;
+a run stopped at any moment (Ctrl-C, kill -9) continues with --resume RUN_DIR and ends with the
+same weights as an uninterrupted run.
+"""
+
+TRAIN_EXAMPLES = """\
+examples:
+  chainrule train                                      # the README's main job: MLP on digits
+  chainrule train --out runs/my-run                    # the same, in a folder of your choice
+  chainrule train --data spiral --hidden 100 --optimizer sgd --lr 1 --batch-size full --epochs 300
+  chainrule train --data digits --model softmax --reg 1e-3 --out runs/softmax
+  chainrule train --data cifar10 --model svm --preprocess mean-image --n-samples 5000
+  chainrule train --data my.csv --label-column species --model logistic
+  chainrule train --resume runs/softmax                # continue a stopped run
+"""
+
+
+def add_parser(sub) -> None:
+    """Add the subcommand's parser to ``sub`` (argparse subparsers); it runs :func:`run`."""
+    p = sub.add_parser("train", help="train a model; writes a run folder", description=TRAIN_HELP,
+                       epilog=TRAIN_EXAMPLES, formatter_class=Formatter)
+    g = p.add_argument_group("data")
+    g.add_argument("--data", metavar="NAME|FILE",
+                   help="a dataset name (see 'chainrule datasets'), or a .csv file with a header row "
+                        "or an .npz file with arrays X and y (default: digits)")
+    g.add_argument("--label-column", metavar="NAME",
+                   help="CSV only: the label column (default: 'label' if present, else the last column)")
+    g.add_argument("--n-samples", type=positive_int, metavar="N",
+                   help="synthetic sets: how many points; other sets: a seeded random subset of N examples")
+    g.add_argument("--noise", type=nonnegative_float, help="synthetic sets only: their noise level")
+    g.add_argument("--data-dir", metavar="DIR",
+                   help="where downloaded datasets are kept (default: $CHAINRULE_DATA or the platform's cache)")
+    g.add_argument("--preprocess", choices=PREPROCESSING,
+                   help="standardize every feature (default), subtract the mean image, or nothing; "
+                        "fitted on the training part")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=MODELS,
+                   help="mlp (default); the linear classifiers softmax and svm; the perceptron (its own "
+                        "rule w <- w + lr(y - y')x); the binary logistic and binary-svm")
+    g.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
+                   help="mlp: hidden layer sizes, e.g. --hidden 256 128 (default: 128)")
+    g.add_argument("--activation", choices=registry_names("chainrule.nn", "ACTIVATIONS"),
+                   help="mlp: the hidden layers' activation (default: relu)")
+    g.add_argument("--loss", choices=LOSSES,
+                   help="mlp: cross-entropy (= softmax, default), svm (= hinge), logistic or binary-hinge "
+                        "(two classes), mse (numeric targets). The other models have their own loss")
+    g = p.add_argument_group("optimization")
+    g.add_argument("--optimizer", choices=registry_names("chainrule.optim", "OPTIMIZERS"),
+                   help="default: adam")
+    g.add_argument("--lr", type=positive_float, help="learning rate (default: 0.001; perceptron: 1.0)")
+    g.add_argument("--schedule", choices=registry_names("chainrule.optim", "SCHEDULES"),
+                   help="learning-rate schedule over the epochs (default: none)")
+    g.add_argument("--reg", type=nonnegative_float, help="L2 strength lambda: + lambda * sum W^2 (default: 0)")
+    g.add_argument("--epochs", type=positive_int, help="passes over the training data (default: 30)")
+    g.add_argument("--batch-size", type=batch_size_arg, metavar="full|N",
+                   help="'full' (vanilla gradient descent), N (mini-batch) or 1 (SGD) (default: 32)")
+    g.add_argument("--seed", type=nonnegative_int,
+                   help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
+                        "order of the batches (default: 0)")
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="DIR",
+                   help="the run folder, new or empty (default: runs/DATA-MODEL-YYYYmmdd-HHMMSS)")
+    g.add_argument("--resume", nargs="?", const="", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR (or --out) from its checkpoint, with its saved settings")
+    g.add_argument("--json", action="store_true",
+                   help="print one JSON object with the results on stdout instead of the progress bar and text")
+    p.set_defaults(func=run)
 
 
 # ====================================================================== settings

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.cli_common import (
-    UsageError, check_output_dir, data_label, emit_json, load_data, prepare, say,
+from chainrule.cli.common import (
+    Formatter, UsageError, check_output_dir, data_label, emit_json, load_data, nonnegative_float,
+    nonnegative_int, positive_int, prepare, say, strategy_step,
 )
 
 
@@ -52,7 +53,44 @@ BY_NAME = {s.name: s for s in STRATEGIES}
 CURVE_POINTS = 100
 
 
-def run_compare(args) -> int:
+def add_parser(sub) -> None:
+    """Add the subcommand's parser to ``sub`` (argparse subparsers); it runs :func:`run`."""
+    names = "\n".join(f"  {s.name:<20} {s.description}" for s in STRATEGIES)
+    p = sub.add_parser(
+        "compare", help="the lecture's optimization strategies, equal budgets", formatter_class=Formatter,
+        description="Train one model (a linear softmax classifier by default) with each of the lecture's\n"
+                    "optimization strategies, from the same initial weights, for the same budget of loss\n"
+                    "evaluations, and compare them: a table (final loss, accuracy, wall time, loss\n"
+                    "evaluations), compare.json, and compare.png with every loss curve against the number\n"
+                    "of loss evaluations. A loss evaluation is one forward pass of the loss on one batch\n"
+                    "(the full batch, a mini-batch or a single example): what each strategy pays per step.\n\n"
+                    "strategies:\n" + names,
+        epilog="examples:\n  chainrule compare --data spiral --budget 300\n"
+               "  chainrule compare --data digits --model mlp --budget 1000 --json")
+    p.add_argument("--data", default="spiral", metavar="NAME|FILE", help="default: spiral")
+    p.add_argument("--label-column", metavar="NAME", help="CSV only: the label column")
+    p.add_argument("--n-samples", type=positive_int, metavar="N", help="as for train")
+    p.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets are kept")
+    p.add_argument("--model", choices=("softmax", "svm", "mlp"), default="softmax",
+                   help="the model every strategy trains (default: softmax)")
+    p.add_argument("--hidden", type=positive_int, nargs="+", default=[100], metavar="N",
+                   help="mlp: hidden layer sizes (default: 100)")
+    p.add_argument("--budget", type=positive_int, default=300, help="loss evaluations per strategy (default: 300)")
+    p.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
+                   help="the mini-batch size of mini-batch GD, momentum and Adam (default: 32)")
+    p.add_argument("--reg", type=nonnegative_float, default=1e-3, help="L2 strength (default: 0.001)")
+    p.add_argument("--strategies", nargs="+", metavar="NAME", help="a subset of the strategies (default: all)")
+    p.add_argument("--lr", action="append", type=strategy_step, metavar="STRATEGY=VALUE",
+                   help="change one strategy's step: the learning rate, or for the searches the scale of "
+                        "the draws / the step size; e.g. --lr sgd=0.01 (repeatable)")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="default: 0")
+    p.add_argument("--out", metavar="DIR", help="where to write compare.json and compare.png "
+                                                "(default: runs/compare-DATA-MODEL-YYYYmmdd-HHMMSS)")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
     """``chainrule compare``: see the module docstring and ``chainrule compare --help``."""
     names = args.strategies or [s.name for s in STRATEGIES]
     unknown = [n for n in names if n not in BY_NAME]

@@ -1,0 +1,328 @@
+"""The multi-layer-perceptron estimators: MLPClassifier and MLPRegressor, over ``nn.MLP``."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
+from sklearn.base import RegressorMixin
+from sklearn.metrics import r2_score
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from chainrule import nn
+from chainrule.train import TrainConfig, Trainer
+from chainrule.estimators.base import (
+    ACTIVATION_ALIASES, check_float, check_int, draw_seed, EpochTrainedClassifier, EpochTrainedEstimator, model_scores, optimizer_options, resolve_batch_size,
+)
+
+
+class _MLP(EpochTrainedEstimator):
+    def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=1e-4,
+                 batch_size="auto", learning_rate_init=1e-3, max_iter=200, shuffle=True, random_state=None,
+                 tol=1e-4, verbose=False, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        return [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
+
+    def _check_params(self):
+        self._check_loop_params()
+        for h in self._hidden_sizes():
+            check_int("each of hidden_layer_sizes", h)
+        nn.get_activation(ACTIVATION_ALIASES.get(self.activation, self.activation))
+        check_float("alpha", self.alpha)
+        check_float("learning_rate_init", self.learning_rate_init, low_open=True)
+
+    def _new_model(self, X, y):
+        self.n_outputs_ = self._output_width(y)
+        activation = ACTIVATION_ALIASES.get(self.activation, self.activation)
+        self._model = nn.MLP(X.shape[1], self._hidden_sizes(), self.n_outputs_, activation=activation)
+        # scikit-learn's initialization, biases included: U(−b, b), b = √(6 / (fan_in + fan_out))
+        # (√(2 / …) for the sigmoid). Random biases start the ReLU kinks away from the origin,
+        # which matters: with nn.MLP's zero biases, regression on standardized data learns
+        # markedly slower at the default learning rate.
+        gain = 2.0 if activation == "sigmoid" else 6.0
+        for layer in self._linear_layers():
+            bound = np.sqrt(gain / (layer.in_features + layer.out_features))
+            layer.weight.data[...] = self._rng.uniform(-bound, bound, layer.weight.shape)
+            layer.bias.data[...] = self._rng.uniform(-bound, bound, layer.bias.shape)
+        batch = resolve_batch_size(self.batch_size, len(X))
+        # scikit-learn's MLP adds (alpha / 2) ΣW² / batch_size to the mean loss; fit's reg is λ in λΣW².
+        self._config = TrainConfig(loss=self._loss, optimizer=self.solver, lr=float(self.learning_rate_init),
+                                   epochs=int(self.max_iter), batch_size=batch, reg=float(self.alpha) / (2 * batch),
+                                   seed=draw_seed(self._rng), shuffle=bool(self.shuffle),
+                                   optimizer_options=optimizer_options(self.solver, self._rng))
+        self._trainer = self._resume = None
+
+    def _epoch(self, X, y):
+        trainer = self._trainer
+        if trainer is None:  # the first epoch, or the first after unpickling
+            trainer = self._trainer = Trainer(self._model, X, y, self._config)
+            if self._resume is not None:
+                trainer.optimizer.load_state_dict(self._resume["optimizer"])
+                trainer.rng.bit_generator.state = self._resume["rng"]
+                trainer.epoch = self._resume["epoch"]
+                self._resume = None
+        elif trainer.source is not X:  # partial_fit's next batch
+            trainer.set_data(X, y)
+        return trainer.train_epoch()["loss"]
+
+    @property
+    def coefs_(self):
+        """Weight matrices, layer by layer, in scikit-learn's layout: ``coefs_[i]`` is (n_in, n_out)."""
+        check_is_fitted(self)
+        return [layer.weight.numpy().T for layer in self._linear_layers()]
+
+    @property
+    def intercepts_(self):
+        """Bias vectors, layer by layer: ``intercepts_[i]`` has n_out entries."""
+        check_is_fitted(self)
+        return [layer.bias.numpy() for layer in self._linear_layers()]
+
+    @property
+    def n_layers_(self):
+        """Layers including the input and output layers (scikit-learn's count)."""
+        check_is_fitted(self)
+        return len(self._linear_layers()) + 1
+
+    def _linear_layers(self):
+        return [m for m in self._model if isinstance(m, nn.Linear)]
+
+
+class MLPClassifier(EpochTrainedClassifier, _MLP):
+    """A multi-layer perceptron classifier: ``chainrule.nn.MLP`` trained by ``chainrule.train``.
+
+    K > 2 classes use K outputs and the softmax cross-entropy; two classes use one output and the
+    logistic loss, as scikit-learn's MLPClassifier does.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(100,)
+        The number of neurons in each hidden layer.
+    activation : {"relu", "tanh", "logistic", "sigmoid", "leaky-relu", "identity"}, default="relu"
+        The hidden layers' activation ("logistic" is scikit-learn's name for the sigmoid).
+    solver : str, default="adam"
+        A chainrule optimizer name: "sgd" (plain SGD, the lecture's update), "momentum",
+        "nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free
+        "random-search" / "random-local-search". scikit-learn's ``solver="sgd"``, which uses
+        Nesterov momentum 0.9, is chainrule's "nesterov"; there is no "lbfgs".
+    alpha : float, default=1e-4
+        L2 strength with scikit-learn's scaling: ``(alpha / 2) · ΣW² / batch_size`` is added to the
+        mean loss of each batch (weights only, not biases).
+    batch_size : int or "auto", default="auto"
+        Examples per step; "auto" is ``min(200, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        The optimizer's learning rate.
+    max_iter : int, default=200
+        The most epochs (passes over the data).
+    shuffle : bool, default=True
+        Visit the examples in a new random order every epoch (False: in the order given).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the order of the examples and the validation split.
+    tol : float, default=1e-4
+        The improvement of the loss (or validation score) that counts as progress.
+    verbose : bool, default=False
+        Print the loss after every epoch.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score stops improving, and
+        keep the weights of the best epoch.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+        Stop once more than this many epochs in a row made no improvement of ``tol``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had string column names (e.g. a pandas DataFrame).
+    coefs_ : list of ndarray
+        ``coefs_[i]`` is the weight matrix from layer i to layer i + 1, shape (n_in, n_out).
+    intercepts_ : list of ndarray
+        ``intercepts_[i]`` is the bias vector of layer i + 1.
+    n_layers_ : int
+    n_outputs_ : int
+    loss_curve_ : list of float
+        The mean training loss of every epoch (L2 term included).
+    best_loss_ : float or None
+        The lowest training loss (None with ``early_stopping``).
+    validation_scores_ : list of float or None
+        The held-out score after every epoch (only with ``early_stopping``).
+    best_validation_score_ : float or None
+    n_iter_ : int
+        The epochs run.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from chainrule.estimators import MLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X = StandardScaler().fit_transform(X)
+    >>> clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, max_iter=100, random_state=0)
+    >>> clf.fit(X, y).score(X, y) > 0.95
+    True
+    >>> [c.shape for c in clf.coefs_], clf.predict_proba(X[:2]).shape
+    ([(4, 16), (16, 3)], (2, 3))
+    """
+
+    def fit(self, X, y):
+        """Train on ``X`` (n_samples, n_features) and labels ``y``; returns self."""
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``X``, ``y``; ``classes`` (all labels) is required on the first call."""
+        return self._fit(X, y, incremental=True, classes=classes)
+
+    @property
+    def _loss(self):
+        return "logistic" if len(self.classes_) == 2 else "cross-entropy"
+
+    def _output_width(self, y):
+        return 1 if len(self.classes_) == 2 else len(self.classes_)
+
+    def _predict_codes(self, X):
+        s = model_scores(self._model, X)
+        # one logistic output: classes_[1] where the score is >= 0 (sign(0) = +1, as in chainrule.train)
+        return (s[:, 0] >= 0).astype(np.int64) if s.shape[1] == 1 else s.argmax(axis=1)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``."""
+        s = self._checked_scores(X)
+        if s.shape[1] == 1:
+            p = expit(s[:, 0])
+            return np.column_stack([1.0 - p, p])
+        return softmax(s, axis=1)
+
+    def predict_log_proba(self, X):
+        """The logarithm of :meth:`predict_proba`, computed stably from the scores."""
+        s = self._checked_scores(X)
+        if s.shape[1] == 1:
+            return np.column_stack([log_expit(-s[:, 0]), log_expit(s[:, 0])])
+        return log_softmax(s, axis=1)
+
+
+class MLPRegressor(RegressorMixin, _MLP):
+    """A multi-layer perceptron regressor trained on the squared error (the lecture's E(w)).
+
+    The network has linear outputs, one per target column; the loss is the mean of
+    ``(y − f(x))²`` over examples and outputs. Multi-output ``y`` (n_samples, n_targets) works.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(100,)
+        The number of neurons in each hidden layer.
+    activation : {"relu", "tanh", "logistic", "sigmoid", "leaky-relu", "identity"}, default="relu"
+        The hidden layers' activation ("logistic" is scikit-learn's name for the sigmoid).
+    solver : str, default="adam"
+        A chainrule optimizer name: "sgd" (plain SGD, the lecture's update), "momentum",
+        "nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free
+        "random-search" / "random-local-search". scikit-learn's ``solver="sgd"``, which uses
+        Nesterov momentum 0.9, is chainrule's "nesterov"; there is no "lbfgs".
+    alpha : float, default=1e-4
+        L2 strength with scikit-learn's scaling: ``(alpha / 2) · ΣW² / batch_size`` is added to the
+        mean loss of each batch (weights only, not biases).
+    batch_size : int or "auto", default="auto"
+        Examples per step; "auto" is ``min(200, n_samples)``.
+    learning_rate_init : float, default=1e-3
+        The optimizer's learning rate.
+    max_iter : int, default=200
+        The most epochs (passes over the data).
+    shuffle : bool, default=True
+        Visit the examples in a new random order every epoch (False: in the order given).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the order of the examples and the validation split.
+    tol : float, default=1e-4
+        The improvement of the loss (or validation score) that counts as progress.
+    verbose : bool, default=False
+        Print the loss after every epoch.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when its score stops improving, and
+        keep the weights of the best epoch.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+        Stop once more than this many epochs in a row made no improvement of ``tol``.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when ``X`` had string column names (e.g. a pandas DataFrame).
+    coefs_ : list of ndarray
+        ``coefs_[i]`` is the weight matrix from layer i to layer i + 1, shape (n_in, n_out).
+    intercepts_ : list of ndarray
+        ``intercepts_[i]`` is the bias vector of layer i + 1.
+    n_layers_ : int
+    n_outputs_ : int
+    loss_curve_ : list of float
+        The mean training loss of every epoch (L2 term included).
+    best_loss_ : float or None
+        The lowest training loss (None with ``early_stopping``).
+    validation_scores_ : list of float or None
+        The held-out score after every epoch (only with ``early_stopping``).
+    best_validation_score_ : float or None
+    n_iter_ : int
+        The epochs run.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from chainrule.estimators import MLPRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.uniform(-1, 1, (200, 2))
+    >>> y = X[:, 0] ** 2 + X[:, 1]
+    >>> reg = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=0.01, random_state=0).fit(X, y)
+    >>> reg.score(X, y) > 0.9, reg.predict(X[:3]).shape
+    (True, (3,))
+    """
+
+    _loss = "mse"
+
+    def fit(self, X, y):
+        """Train on ``X`` (n_samples, n_features) and targets ``y`` (n_samples,) or (n_samples, n_targets)."""
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y):
+        """One epoch over ``X``, ``y``, continuing from the current weights and optimizer state."""
+        return self._fit(X, y, incremental=True)
+
+    def _validate_xy(self, X, y, *, reset, classes, incremental):
+        X, y = validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True,
+                             dtype=(np.float64, np.float32))
+        if reset:
+            self._y_ndim = y.ndim
+        y = y.reshape(len(y), -1)
+        if not reset and y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {y.shape[1]} target columns but this model was fitted with {self.n_outputs_}")
+        return X.astype(np.float32, copy=False), y.astype(np.float32)
+
+    def _output_width(self, y):
+        return y.shape[1]
+
+    def _internal_score(self, X, y):
+        return float(r2_score(y, model_scores(self._model, X)))
+
+    def predict(self, X):
+        """Predicted targets: shape (n_samples,) if fitted on 1-D ``y``, else (n_samples, n_targets)."""
+        pred = self._checked_scores(X)
+        return pred.ravel() if self._y_ndim == 1 else pred
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
