@@ -15,41 +15,19 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
+from chainrule.optim.strategies import BY_NAME, STRATEGIES, Strategy
 from chainrule.cli.common import (
     Formatter, UsageError, check_output_dir, data_label, emit_json, load_data, nonnegative_float,
     nonnegative_int, positive_int, prepare, say, strategy_step,
 )
 
 
-@dataclass(frozen=True)
-class Strategy:
-    """One row of the comparison: an optimizer, how many examples a step sees, its step size."""
-
-    name: str
-    optimizer: str
-    batch: str  # "full", "mini" or "single"
-    step: float  # lr for gradient strategies, the draw scale / step size for the searches
-    description: str
-
-
-STRATEGIES = (
-    Strategy("random-search", "random-search", "full", 1.0,
-             "#1 draw whole random weight sets (scale 1), keep the best"),
-    Strategy("random-local-search", "random-local-search", "full", 0.1,
-             "#2 random moves (step 0.1) from the current weights, kept if the loss drops"),
-    Strategy("full-batch-gd", "sgd", "full", 1.0, "#3 vanilla gradient descent on all examples, lr 1"),
-    Strategy("mini-batch-gd", "sgd", "mini", 0.5, "#3 mini-batch gradient descent, lr 0.5"),
-    Strategy("sgd", "sgd", "single", 0.05, "#3 stochastic gradient descent, one example per step, lr 0.05"),
-    Strategy("momentum", "momentum", "mini", 0.1, "mini-batch SGD with momentum 0.9, lr 0.1"),
-    Strategy("adam", "adam", "mini", 0.05, "mini-batch Adam, lr 0.05"),
-)
-BY_NAME = {s.name: s for s in STRATEGIES}
 CURVE_POINTS = 100
 
 
@@ -181,7 +159,7 @@ def run_strategy(strategy: Strategy, make_model, splits, loss_name: str, *, reg:
         opt = optim.make_optimizer(strategy.optimizer, model.parameters(), **{key: strategy.step, "rng": seed})
     else:
         opt = optim.make_optimizer(strategy.optimizer, model.parameters(), lr=strategy.step)
-    size = {"full": None, "mini": batch_size, "single": 1}[strategy.batch]
+    size = strategy.batch_size(batch_size)
     every = max(1, budget // CURVE_POINTS)
     xs, ys = [0], [full_loss()]
     rng = np.random.default_rng(seed)

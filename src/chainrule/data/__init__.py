@@ -18,7 +18,7 @@ from .datasets import DATASETS, DatasetSpec, load_dataset
 from .download import DownloadError, cache_dir, fetch, sha256_file
 from .formats import MissingFileError, read_cifar_binary, read_csv, read_idx, read_npz
 from .preprocess import MeanImage, Split, Standardizer, batches, train_val_test_split
-from .synthetic import blobs, circles, moons, spiral, xor
+from .synthetic import blobs, bumps, circles, gaussians, moons, plane, spiral, xor
 
 __all__ = [
     "DATASETS",
@@ -31,11 +31,14 @@ __all__ = [
     "Standardizer",
     "batches",
     "blobs",
+    "bumps",
     "cache_dir",
     "circles",
     "fetch",
+    "gaussians",
     "load_dataset",
     "moons",
+    "plane",
     "read_cifar_binary",
     "read_csv",
     "read_idx",

@@ -162,3 +162,62 @@ def blobs(n_samples: int = 300, *, noise: float = 1.0, seed: int = 0) -> Dataset
         random_state=seed,
     )
     return Dataset(X, y, name="blobs", classes=["0", "1", "2"], feature_names=["x1", "x2"])
+
+
+def gaussians(n_samples: int = 200, *, noise: float = 0.5, seed: int = 0) -> Dataset:
+    """Two Gaussian clusters centred at (1, 1) (class 1) and (−1, −1) (class 0).
+
+    ``noise`` is each cluster's standard deviation; TensorFlow Playground's "gaussian" set.
+
+    Examples
+    --------
+    >>> ds = gaussians(6, noise=0.0)
+    >>> ds.X.tolist()[:1], ds.y.tolist()
+    ([[-1.0, -1.0]], [0, 0, 0, 1, 1, 1])
+    """
+    n_samples = _check_count(n_samples, 2, "two gaussians")
+    noise = _check_noise(noise)
+    rng = np.random.default_rng(seed)
+    X, y = [], []
+    for label, n in enumerate(_per_class(n_samples, 2)):
+        X.append((2.0 * label - 1.0) + noise * rng.standard_normal((n, 2)))
+        y.append(np.full(n, label))
+    return Dataset(np.concatenate(X), np.concatenate(y), name="gaussians", classes=["0", "1"],
+                   feature_names=["x1", "x2"])
+
+
+def _surface(name: str, fn, n_samples: int, noise: float, seed: int) -> Dataset:
+    n_samples = _check_count(n_samples, 1, name)
+    noise = _check_noise(noise)
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1.0, 1.0, (n_samples, 2))
+    y = fn(X[:, 0], X[:, 1]) + noise * rng.standard_normal(n_samples)
+    return Dataset(X, y.astype(np.float32), name=name, feature_names=["x1", "x2"], task="regression")
+
+
+def plane(n_samples: int = 200, *, noise: float = 0.0, seed: int = 0) -> Dataset:
+    """A regression plane: x uniform on [−1, 1]², target (x₁ + x₂) / 2 plus Gaussian noise.
+
+    Examples
+    --------
+    >>> ds = plane(3, seed=1)
+    >>> bool(np.allclose(ds.y, ds.X.sum(axis=1) / 2)), ds.task
+    (True, 'regression')
+    """
+    return _surface("plane", lambda a, b: (a + b) / 2, n_samples, noise, seed)
+
+
+def bumps(n_samples: int = 200, *, noise: float = 0.0, seed: int = 0) -> Dataset:
+    """A regression surface of two Gaussian bumps, +1 at (0.5, 0.5) and −1 at (−0.5, −0.5).
+
+    Target ``exp(−8|x − (½, ½)|²) − exp(−8|x + (½, ½)|²)`` plus Gaussian noise, x uniform on [−1, 1]².
+
+    Examples
+    --------
+    >>> float(bumps(500, seed=0).y.max()) > 0.9
+    True
+    """
+    def fn(a, b):
+        return np.exp(-8 * ((a - 0.5) ** 2 + (b - 0.5) ** 2)) - np.exp(-8 * ((a + 0.5) ** 2 + (b + 0.5) ** 2))
+
+    return _surface("bumps", fn, n_samples, noise, seed)

@@ -309,6 +309,16 @@ def mse(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     return sq.mean() if reduction == "mean" else sq.sum() if reduction == "sum" else sq
 
 
+def _penalized(params, include_bias: bool, what: str) -> list:
+    if hasattr(params, "named_parameters"):
+        tensors = [p for _, p in params.named_parameters() if include_bias or p.ndim >= 2]
+    else:
+        tensors = list(params)
+    if not tensors:
+        raise ValueError(f"{what}() got no tensors to penalize")
+    return tensors
+
+
 def l2(params, lam: float, include_bias: bool = False) -> Tensor:
     """The L2 penalty λ Σ W² over weights.
 
@@ -317,15 +327,26 @@ def l2(params, lam: float, include_bias: bool = False) -> Tensor:
     """
     if lam < 0:
         raise ValueError(f"the L2 strength must be >= 0; got {lam}")
-    if hasattr(params, "named_parameters"):
-        tensors = [p for _, p in params.named_parameters() if include_bias or p.ndim >= 2]
-    else:
-        tensors = list(params)
-    if not tensors:
-        raise ValueError("l2() got no tensors to penalize")
+    tensors = _penalized(params, include_bias, "l2")
     total = (tensors[0] * tensors[0]).sum()
     for t in tensors[1:]:
         total = total + (t * t).sum()
+    return total * lam
+
+
+def l1(params, lam: float, include_bias: bool = False) -> Tensor:
+    """The L1 penalty λ Σ |W| over weights (the same weights as :func:`l2`).
+
+    >>> import chainrule as cr
+    >>> float(l1([cr.tensor([1.0, -2.0])], 0.5).item())
+    1.5
+    """
+    if lam < 0:
+        raise ValueError(f"the L1 strength must be >= 0; got {lam}")
+    tensors = _penalized(params, include_bias, "l1")
+    total = tensors[0].abs().sum()
+    for t in tensors[1:]:
+        total = total + t.abs().sum()
     return total * lam
 
 

@@ -8,7 +8,7 @@ Example:
     >>> draw(f, "circuit.svg")                                   # doctest: +SKIP
     >>> plot_loss_curves({"sgd": [2.3, 1.2, 0.7]}, "loss.png")   # doctest: +SKIP
 """
-from .circuit import Circuit, draw, to_dot
+from .circuit import Circuit, draw, layout, to_dot
 from .plots import (
     plot_confusion_matrix,
     plot_decision_regions,
@@ -21,6 +21,7 @@ __all__ = [
     "Circuit",
     "draw",
     "to_dot",
+    "layout",
     "plot_history",
     "plot_loss_curves",
     "plot_decision_regions",

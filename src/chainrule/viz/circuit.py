@@ -660,3 +660,40 @@ def draw(t, path=None, *, format: str | None = None, engine: str = "auto",
     _write_atomic(target, data)
     circuit.path = target
     return circuit
+
+
+def layout(t, *, precision: int = 2) -> dict:
+    """The drawing of the circuit that computed ``t``, as data: what a renderer of its own needs.
+
+    The same picture :func:`draw` renders with matplotlib, before any rendering: ``nodes`` (each
+    with ``id``, ``kind`` — ``"input"``, ``"const"``, ``"gate"`` or ``"output"`` —, ``label``,
+    ``value``, ``name``, the center ``x``, ``y`` and the half extents ``w``, ``h``, in data units
+    with ``y`` growing upwards) and ``edges`` (``src``, ``dst``, the forward ``value`` and the
+    ``grad`` written on the wire, and ``points``, the bends of a wire that skips layers). Node
+    ``"n{i}"`` is ``trace(t).nodes[i]``; ``"out"`` is the circuit's output. The browser
+    playground draws its circuits from this.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor(-2.0, requires_grad=True, name="x")
+        >>> y = cr.tensor(5.0, requires_grad=True, name="y")
+        >>> f = x + y
+        >>> f.backward()
+        >>> d = layout(f)
+        >>> [(n["id"], n["kind"], n["label"]) for n in d["nodes"]]
+        [('n0', 'input', 'x'), ('n1', 'input', 'y'), ('n2', 'gate', '+'), ('out', 'output', 'out')]
+        >>> [(e["src"], e["dst"], e["value"], e["grad"]) for e in d["edges"]][-1]
+        ('n2', 'out', '3.00', '1.00')
+    """
+    spec = _build_spec(t, precision, True)
+    pos, routes = _layout(spec)
+    nodes = []
+    for n in spec.nodes:
+        hw, hh = _node_extent(n)
+        x, y = pos[n.id]
+        nodes.append({"id": n.id, "kind": n.kind, "label": n.label, "value": n.value, "name": n.name,
+                      "x": float(x), "y": float(y), "w": float(hw), "h": float(hh)})
+    edges = [{"src": e.src, "dst": e.dst, "value": e.value, "grad": e.grad,
+              "points": [[float(a), float(b)] for a, b in routes.get((e.src, e.dst), [])]}
+             for e in spec.edges]
+    return {"nodes": nodes, "edges": edges}
