@@ -9,6 +9,7 @@ Subcommands (each has ``--help``)::
     chainrule graph      forward and backward through an expression; draw its circuit
     chainrule summary    neurons and learnable parameters per layer
     chainrule datasets   the datasets --data accepts
+    chainrule playground circuits and networks, live in the browser
 
 Exit codes: 0 success; 1 a failure while running (the loss diverged, an unexpected error);
 2 bad input (arguments, files, data, models); 130 interrupted with Ctrl-C. Every error is one
@@ -26,14 +27,14 @@ import os
 import sys
 
 from chainrule._version import __version__
-from chainrule.cli import compare, datasets, evaluate, graph, predict, summary, train
+from chainrule.cli import compare, datasets, evaluate, graph, playground, predict, summary, train
 from chainrule.cli.common import Formatter, Parser, UsageError, one_line, stderr_line
 
 __all__ = ["main", "build_parser", "COMMANDS", "UsageError"]
 
 # The subcommands, in the order of `chainrule --help`. Each module has add_parser(subparsers), which
 # creates its subparser and sets func=run, and run(args) -> int. A new subcommand is one module here.
-COMMANDS = (train, evaluate, predict, compare, graph, summary, datasets)
+COMMANDS = (train, evaluate, predict, compare, graph, summary, datasets, playground)
 
 
 

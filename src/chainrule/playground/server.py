@@ -323,4 +323,8 @@ def serve(host: str = "127.0.0.1", port: int = 0, *, open_browser: bool = True, 
         import webbrowser
 
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    server.run(sockets=[sock])  # uvicorn handles Ctrl-C: it stops serving and returns
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn has shut down cleanly and re-raises the Ctrl-C it caught
+        pass
+    print("chainrule playground stopped", file=file, flush=True)
