@@ -248,3 +248,19 @@ def _capture(failure, fn):
         fn()
     except BaseException as exc:  # re-raised in the test's thread
         failure.append(exc)
+
+
+def test_the_screenshot_script_shoots_both_views(browser, server, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_playground_screenshots",
+                                                  Path(__file__).resolve().parents[2] / "scripts" / "make_playground_screenshots.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    from PIL import Image
+
+    paths = script.shoot(browser, server.url, tmp_path)
+    assert [p.name for p in paths] == ["playground-circuits.png", "playground-networks.png"]
+    for path in paths:
+        img = Image.open(path).convert("RGB")
+        assert img.size[0] == 1600 and len(img.getcolors(maxcolors=1 << 20)) > 200  # a drawn page, not a blank one

@@ -118,13 +118,14 @@ function drawCircuit() {
   const svg = $("#circuit-svg");
   svg.innerHTML = "";
   const { nodes, edges } = circuit.layout;
-  const S = 90, pad = 50;
-  const xs = nodes.map((n) => n.x), ys = nodes.map((n) => n.y);
-  const minX = Math.min(...xs) - 1, maxY = Math.max(...ys) + 1;
+  const S = 64, pad = 30;
+  const minX = Math.min(...nodes.map((n) => n.x - n.w)), maxX = Math.max(...nodes.map((n) => n.x + n.w + 0.3));
+  const minY = Math.min(...nodes.map((n) => n.y - n.h)), maxY = Math.max(...nodes.map((n) => n.y + n.h));
   const X = (x) => pad + (x - minX) * S, Y = (y) => pad + (maxY - y) * S;
-  const width = (Math.max(...xs) - minX + 1) * S + 2 * pad, height = (maxY - Math.min(...ys) + 1) * S + 2 * pad;
+  const width = (maxX - minX) * S + 2 * pad, height = (maxY - minY) * S + 2 * pad;
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.style.height = height + "px";
+  svg.style.width = width + "px";  // natural size, readable labels; the panel scrolls
   const byId = Object.fromEntries(nodes.map((n) => [n.id, n]));
   const revealed = new Set(stepIndex < 0 ? edges.map((e) => e.src) : ["" + circuit.steps[0].node]);
   for (let i = 0; i <= stepIndex; i++) for (const w of circuit.steps[i].inputs) revealed.add(w.node);
@@ -495,6 +496,8 @@ async function main() {
   }
   showView(h.view === "networks" ? "networks" : "circuits");
   connect();
+  // A pasted link in the same tab (replaceState, our own writes, fires no hashchange) redraws from it.
+  window.addEventListener("hashchange", () => location.reload());
   pg.ready = true;
 }
 
