@@ -165,3 +165,9 @@ def test_snapshot_surface_follows_the_model():
     assert surface.size == 40 * 40
     # a linear model's output over the plane is a ramp: not one colour
     assert surface.max() - surface.min() > 20
+
+
+def test_a_regression_surface_is_learnt_with_squared_error():
+    s = NetworkSettings(dataset="plane", problem="regression", hidden=(), optimizer="adam", lr=0.1, train_ratio=50)
+    updates = _run_epochs(s, 20)
+    assert updates[-1]["test_loss"] < 0.05 * updates[0]["test_loss"]  # a plane is a linear model's target
