@@ -118,6 +118,7 @@ def loss_name(s: NetworkSettings) -> str:
 
 
 def train_config(s: NetworkSettings, *, epochs=MAX_EPOCHS, optimizer=None, lr=None, batch_size="settings"):
+    """The ``TrainConfig`` of the settings; a race entry overrides the optimizer, step and batch size."""
     return TrainConfig(loss=loss_name(s), optimizer=optimizer or s.optimizer, lr=lr or s.lr, epochs=epochs,
                        batch_size=s.batch_size if batch_size == "settings" else batch_size,
                        reg=s.reg_rate if s.regularization == "l2" else 0.0, seed=s.seed)
@@ -154,6 +155,7 @@ class Snapshotter:
         self.small = featurize(_grid(NEURON_GRID), s.features)
 
     def losses(self, model) -> tuple:
+        """(train loss, test loss) of the data loss alone; None where it is not finite."""
         with no_grad():
             out = []
             for X, y in ((self.d.X_train, self.d.y_train), (self.d.X_test, self.d.y_test)):
@@ -161,6 +163,7 @@ class Snapshotter:
         return tuple(v if math.isfinite(v) else None for v in out)
 
     def output_surface(self, model) -> np.ndarray:
+        """The output over the GRID × GRID plane in [−1, 1]: 2σ(z) − 1 for classification, z clipped for regression."""
         with no_grad():
             z = model(Tensor(self.grid)).numpy().reshape(-1)
         return np.tanh(z / 2) if self.s.problem == "classification" else np.clip(z, -1, 1)  # 2σ(z) − 1
@@ -216,6 +219,7 @@ class NetworkTraining:
                 "test": {"points": np.round(d.points_test, 3).tolist(), "labels": _labels(d.y_test, self.s)}}
 
     def start(self):
+        """Publish the data and the untrained network, then start the (waiting) loop's thread."""
         self.publish(self.state())
         self.publish(self.snap(self.model, 0))
         self.thread.start()
@@ -230,21 +234,25 @@ class NetworkTraining:
             self.publish({"type": "error", "message": f"training stopped: {exc}"})
 
     def play(self):
+        """Train epoch after epoch until paused."""
         with self.cond:
             self.playing = True
             self.cond.notify_all()
 
     def pause(self):
+        """Stop after the current epoch."""
         with self.cond:
             self.playing = False
 
     def step(self):
+        """Train exactly one more epoch, then pause."""
         with self.cond:
             self.playing = False
             self.allowance += 1
             self.cond.notify_all()
 
     def close(self, wait: float = 5.0):
+        """Stop the training (at the next batch) and wait for its thread to end."""
         with self.cond:
             self.closing = True
             self.cond.notify_all()
@@ -253,6 +261,7 @@ class NetworkTraining:
 
     # called from the loop's thread
     def wait_for_turn(self):
+        """Block the loop's thread until it may train an epoch; raise Stopped when closing."""
         with self.cond:
             while not (self.closing or self.playing or self.allowance):
                 self.cond.wait()
@@ -262,6 +271,7 @@ class NetworkTraining:
                 self.allowance -= 1
 
     def epoch_done(self, epoch: int):
+        """Publish a snapshot: every epoch while stepping, at most MAX_RATE a second while playing."""
         now = time.perf_counter()
         if not self.playing or now - self.last_publish >= 1.0 / MAX_RATE:
             self.last_publish = now
@@ -342,9 +352,11 @@ class Race:
         self.thread = threading.Thread(target=self._run, name="chainrule-playground-race", daemon=True)
 
     def start(self):
+        """Run the entries, one after another, in the race's thread."""
         self.thread.start()
 
     def running(self) -> bool:
+        """Whether the race is still training."""
         return self.thread.is_alive()
 
     def _run(self):
@@ -367,6 +379,7 @@ class Race:
         self.publish({"type": "race_done", "strategies": self.names, "budget": self.budget})
 
     def close(self, wait: float = 5.0):
+        """Stop the race at the next batch and wait for its thread."""
         self.closing = True
         if self.thread.is_alive():
             self.thread.join(wait)

@@ -65,6 +65,7 @@ class Page:
 
     # ------------------------------------------------------------ from the training threads
     def publisher(self, run_id: int):
+        """A thread-safe ``publish(message)`` for one training, its messages tagged with ``run_id``."""
         def publish(message: dict):
             message["run"] = run_id
             self.loop.call_soon_threadsafe(self._deliver, message)
@@ -131,6 +132,7 @@ class Page:
         training.start()
 
     def close(self):
+        """End the page's training and race (the page went away)."""
         for job in (self.training, self.race):
             if job is not None:
                 job.close()
@@ -245,6 +247,7 @@ class Server:
         self._server, self._thread, self.url = server, thread, url
 
     def stop(self, timeout: float = 10.0):
+        """Stop serving (the pages' trainings end with their sockets) and wait for the server's thread."""
         self._server.should_exit = True
         self._thread.join(timeout)
 

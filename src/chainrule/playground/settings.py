@@ -128,6 +128,7 @@ class NetworkSettings:
         )
 
     def to_dict(self) -> dict:
+        """The settings as the page's JSON object (lists for the tuples)."""
         d = asdict(self)
         d["features"], d["hidden"] = list(self.features), list(self.hidden)
         return d
