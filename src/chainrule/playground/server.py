@@ -198,6 +198,7 @@ def create_app(max_pages: int = MAX_PAGES):
         try:
             while True:
                 text = await websocket.receive_text()
+                message = None
                 try:
                     if len(text) > MAX_MESSAGE:
                         raise SettingsError(f"message larger than {MAX_MESSAGE} bytes")
@@ -208,6 +209,9 @@ def create_app(max_pages: int = MAX_PAGES):
                     reply = page.handle(message)
                 except SettingsError as exc:
                     reply = {"type": "error", "message": str(exc),
+                             "request": message.get("type") if isinstance(message, dict) else None}
+                except Exception as exc:  # a bug must not take the page's socket (and its training) down
+                    reply = {"type": "error", "message": f"the server failed on this request: {type(exc).__name__}: {exc}",
                              "request": message.get("type") if isinstance(message, dict) else None}
                 if reply is not None:
                     page.queue.put_nowait(reply)
