@@ -37,3 +37,10 @@ def test_refuses_bad_arguments(argv, message, capsys):
     assert main(["playground", "--no-browser", *argv]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("chainrule: error:") and message in err and len(err.splitlines()) == 1
+
+
+def test_without_the_extra_it_says_what_to_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "starlette", None)  # what an install without the extra sees
+    assert main(["playground", "--no-browser"]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err == "chainrule: error: the playground needs its extra: pip install 'chainrule[playground]' (missing: starlette)\n"
