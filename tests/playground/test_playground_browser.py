@@ -151,10 +151,15 @@ def test_a_url_with_settings_restores_them(page, server):
     assert checked == ["x1", "x2", "x1x2"]
     # the server trains what the URL says: three inputs, layers of 3 and 5
     assert page.evaluate("window.playground.lastUpdate.weights.map(w => [w.w.length, w.w[0].length])") == [[3, 3], [5, 3], [1, 5]]
-    # and a change goes back into the URL
+    # a change goes back into the URL
     page.fill("#hidden", "6")
     page.dispatch_event("#hidden", "change")
     page.wait_for_function("location.hash.includes('hidden=6&')")
+    # a refused one is shown, and the controls and the URL return to what the server kept
+    page.fill("#lr", "50")
+    page.dispatch_event("#lr", "change")
+    page.wait_for_function("document.querySelector('#error').textContent.startsWith('lr must be between')")
+    page.wait_for_function("document.querySelector('#lr').value === '0.1' && location.hash.includes('lr=0.1&')")
 
 
 def test_one_server_serves_two_pages_and_stops_a_training_when_its_page_goes_away(browser, server):

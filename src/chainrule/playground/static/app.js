@@ -254,7 +254,11 @@ function configure(settings) {
 }
 
 function onMessage(m) {
-  if (m.type === "error") { showError(m.message); return; }
+  if (m.type === "error") {
+    showError(m.message);
+    if (m.request === "configure") send({ type: "settings" });  // the server kept its settings: show them again
+    return;
+  }
   if (m.type === "state") {
     runId = m.run; curve = []; points = m; pg.stats.updates = 0; pg.stats.times = [];
     pg.settings = m.settings; writeControls(m.settings); showError(""); saveState();
@@ -263,7 +267,7 @@ function onMessage(m) {
   if (m.type === "update") { if (m.run === runId) drawUpdate(m); return; }
   if (m.type === "race") { raceUpdate(m); return; }
   if (m.type === "race_done") { pg.raceDone = true; $("#race").disabled = false; return; }
-  if (m.type === "settings") { pg.serverSettings = m.settings; }
+  if (m.type === "settings") { pg.settings = m.settings; writeControls(m.settings); saveState(); }
 }
 
 function drawUpdate(m) {
