@@ -147,6 +147,13 @@ def test_a_race_gives_every_strategy_the_same_budget():
     assert {k: v["evaluations"] for k, v in final.items()} == {"random-search": 120, "sgd": 120, "adam": 120}
     first = [m for m in msgs if m["type"] == "race" and m["evaluations"] == 0]
     assert len({m["test_loss"] for m in first}) == 1  # all start from the same weights
+    # side by side: the entries take a batch each in turn, so a curve's points arrive interleaved
+    points = [(m["strategy"], m["evaluations"]) for m in msgs if m["type"] == "race"]
+    assert points[:3] == [("random-search", 0), ("sgd", 0), ("adam", 0)]
+    spent = dict(points[:3])
+    for name, n in points[3:]:
+        spent[name] = n
+        assert max(spent.values()) - min(spent.values()) <= 120 // 40  # a point every 3 evaluations
     assert final["adam"]["test_loss"] < first[0]["test_loss"]
     assert msgs[-1]["type"] == "race_done"
     with pytest.raises(SettingsError, match="unknown strategy 'genetic'"):

@@ -300,8 +300,37 @@ def _labels(y, s: NetworkSettings) -> list:
     return [int(v) for v in y] if s.problem == "classification" else np.round(np.asarray(y, float), 3).tolist()
 
 
+class _Turns:
+    """Lets a race's entries train one batch each in turn, so their curves grow side by side."""
+
+    def __init__(self, names):
+        self.cond = threading.Condition()
+        self.order = list(names)
+        self.current = self.order[0]
+
+    def wait(self, name: str, race: "Race"):
+        with self.cond:
+            while not race.closing and self.current != name:
+                self.cond.wait(0.2)
+        if race.closing:
+            raise Stopped
+
+    def pass_on(self, name: str):
+        with self.cond:
+            self.current = self.order[(self.order.index(name) + 1) % len(self.order)]
+            self.cond.notify_all()
+
+    def leave(self, name: str):
+        with self.cond:
+            i = self.order.index(name)
+            self.order.remove(name)
+            if self.current == name and self.order:
+                self.current = self.order[i % len(self.order)]
+            self.cond.notify_all()
+
+
 class _Budget(Callback):
-    """Stops a race entry after ``budget`` loss evaluations and records its curve on the way."""
+    """A race entry's side of the loop: its turn, its curve, and the stop after ``budget`` evaluations."""
 
     def __init__(self, race, name: str, snap: Snapshotter, model, budget: int):
         self.race, self.name, self.snap, self.model, self.budget = race, name, snap, model, budget
@@ -314,15 +343,17 @@ class _Budget(Callback):
 
     def on_train_begin(self, trainer):
         self.point(0)
+        self.race.turns.pass_on(self.name)
+        self.race.turns.wait(self.name, self.race)
 
     def on_batch_end(self, trainer, loss):
-        if self.race.closing:
-            raise Stopped
         n = trainer.evaluations
         if n % self.every == 0 or n >= self.budget:
             self.point(n)
         if n >= self.budget:
             raise _BudgetSpent
+        self.race.turns.pass_on(self.name)
+        self.race.turns.wait(self.name, self.race)
 
 
 class _BudgetSpent(Exception):
@@ -330,10 +361,13 @@ class _BudgetSpent(Exception):
 
 
 class Race:
-    """The same network trained by several strategies in turn, each for the same loss-evaluation budget.
+    """The same network trained by several strategies side by side, each for the same loss-evaluation budget.
 
     The strategies are ``chainrule compare``'s (:mod:`chainrule.optim.strategies`): their
-    optimizers, batch kinds and step sizes; "mini" batches are the page's batch size.
+    optimizers, batch kinds and step sizes; "mini" batches are the page's batch size. Each entry
+    is an ordinary ``Trainer`` run in a thread of its own, from the same initial weights; the
+    entries take one batch (one loss evaluation) each in turn, so at any moment they have spent
+    the same budget.
     """
 
     def __init__(self, s: NetworkSettings, names, budget, publish):
@@ -349,10 +383,11 @@ class Race:
         self.data = make_data(s.dataset, n_samples=s.n_samples, noise=s.noise, train_ratio=s.train_ratio,
                               features=s.features, seed=s.seed, problem=s.problem)
         self.closing = False
+        self.turns = _Turns(self.names)
         self.thread = threading.Thread(target=self._run, name="chainrule-playground-race", daemon=True)
 
     def start(self):
-        """Run the entries, one after another, in the race's thread."""
+        """Start the entries' threads, and the race's own, which reports when they are all done."""
         self.thread.start()
 
     def running(self) -> bool:
@@ -361,25 +396,34 @@ class Race:
 
     def _run(self):
         snap = Snapshotter(self.s, self.data)
-        for name in self.names:
-            st = STRATEGIES[name]
+        entries = [threading.Thread(target=self._entry, args=(name, snap), daemon=True,
+                                    name="chainrule-playground-race") for name in self.names]
+        for t in entries:
+            t.start()
+        for t in entries:
+            t.join()
+        if not self.closing:
+            self.publish({"type": "race_done", "strategies": self.names, "budget": self.budget})
+
+    def _entry(self, name: str, snap: Snapshotter):
+        st = STRATEGIES[name]
+        trainer = None
+        try:
+            self.turns.wait(name, self)
             model = make_model(self.s)  # every entry starts from the same weights
-            budget = _Budget(self, name, snap, model, self.budget)
-            trainer = make_trainer(self.s, self.data, model, callbacks=[budget], optimizer=st.optimizer,
-                                   lr=st.step, batch_size=st.batch_size(self.s.batch_size))
-            try:
-                trainer.run()
-            except _BudgetSpent:
-                pass
-            except Stopped:
-                return
-            except Exception as exc:  # a diverged entry ends; the others still run
-                self.publish({"type": "race", "strategy": name, "evaluations": trainer.evaluations,
-                              "diverged": True, "message": str(exc)})
-        self.publish({"type": "race_done", "strategies": self.names, "budget": self.budget})
+            trainer = make_trainer(self.s, self.data, model, callbacks=[_Budget(self, name, snap, model, self.budget)],
+                                   optimizer=st.optimizer, lr=st.step, batch_size=st.batch_size(self.s.batch_size))
+            trainer.run()
+        except (_BudgetSpent, Stopped):
+            pass
+        except Exception as exc:  # a diverged entry ends; the others still run
+            self.publish({"type": "race", "strategy": name, "evaluations": trainer.evaluations if trainer else 0,
+                          "diverged": True, "message": str(exc)})
+        finally:
+            self.turns.leave(name)
 
     def close(self, wait: float = 5.0):
-        """Stop the race at the next batch and wait for its thread."""
+        """Stop the race at the next batch and wait for its threads."""
         self.closing = True
         if self.thread.is_alive():
             self.thread.join(wait)
