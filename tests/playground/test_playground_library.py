@@ -156,6 +156,13 @@ def test_a_race_gives_every_strategy_the_same_budget():
         assert max(spent.values()) - min(spent.values()) <= 120 // 40  # a point every 3 evaluations
     assert final["adam"]["test_loss"] < first[0]["test_loss"]
     assert msgs[-1]["type"] == "race_done"
+    # random local search pays for evaluating its starting weights, as in `chainrule compare`
+    msgs.clear()
+    r = Race(s, ["random-local-search"], 50, msgs.append)
+    r.start()
+    r.thread.join(60)
+    curve = [m["evaluations"] for m in msgs if m["type"] == "race"]
+    assert curve[:2] == [0, 2] and curve[-1] == 50
     with pytest.raises(SettingsError, match="unknown strategy 'genetic'"):
         Race(s, ["genetic"], 100, msgs.append)
     with pytest.raises(SettingsError, match="budget must be between 10 and 5000"):

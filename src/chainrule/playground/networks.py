@@ -335,6 +335,7 @@ class _Budget(Callback):
     def __init__(self, race, name: str, snap: Snapshotter, model, budget: int):
         self.race, self.name, self.snap, self.model, self.budget = race, name, snap, model, budget
         self.every = max(1, budget // RACE_POINTS)
+        self.last = 0
 
     def point(self, evaluations):
         train, test = self.snap.losses(self.model)
@@ -347,9 +348,12 @@ class _Budget(Callback):
         self.race.turns.wait(self.name, self.race)
 
     def on_batch_end(self, trainer, loss):
-        n = trainer.evaluations
-        if n % self.every == 0 or n >= self.budget:
+        # compare's rule: what the optimizer itself counts where it counts (random local search
+        # evaluates the starting weights too on its first step), else one per batch
+        n = getattr(trainer.optimizer, "loss_evaluations", trainer.evaluations)
+        if n // self.every != self.last // self.every or n >= self.budget:
             self.point(n)
+        self.last = n
         if n >= self.budget:
             raise _BudgetSpent
         self.race.turns.pass_on(self.name)
