@@ -80,6 +80,11 @@ class _ConvNd(Module):
         weights = self.out_channels * (self.in_channels // self.groups) * math.prod(self.kernel_size)
         return weights, self.out_channels if self.bias is not None else 0
 
+    def neurons(self, output_shape=None) -> int:
+        """One neuron per output value when the output shape is known (cs231n's count: they
+        share their weights across positions), else one per output channel."""
+        return int(np.prod(output_shape)) if output_shape is not None else self.out_channels
+
 
 class Conv1d(_ConvNd):
     """1-D convolution over (N, C_in, L): ``y = conv1d(x, W, b)`` with W of shape (C_out, C_in/groups, k).

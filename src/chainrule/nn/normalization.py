@@ -133,6 +133,14 @@ class _BatchNormNd(Module):
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
 
+    def parameter_counts(self) -> tuple:
+        """(weights, biases): the scales γ count as weights, the shifts β as biases."""
+        return (self.num_features, self.num_features) if self.affine else (0, 0)
+
+    def neurons(self, output_shape=None) -> int:
+        """0: normalization rescales its inputs, it adds no units."""
+        return 0
+
     def get_config(self) -> dict:
         return {"num_features": self.num_features, "eps": self.eps, "momentum": self.momentum,
                 "affine": self.affine, "track_running_stats": self.track_running_stats}
