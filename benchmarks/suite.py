@@ -34,6 +34,7 @@ TARGETS = {  # workload: (largest allowed chainrule / numpy ratio)
     "tiny_step_b32": 2.00,
 }
 MEMORY_TARGET = 1.20
+CNN_TARGET = 1.0  # chainrule / PyTorch per step (issue 13)
 MICROGRAD_SPEEDUP_TARGET = 1000.0
 
 
@@ -100,6 +101,60 @@ def chainrule_demo(seed=0):
             return float(np.mean((model(xt).numpy()[:, 0] > 0) == (y > 0)))
 
     return step, accuracy
+
+
+def chainrule_cnn(layers, seed=0):
+    """A CNN workload (harness.CNN_WORKLOADS) as a user writes it with chainrule's nn."""
+    gen = np.random.default_rng(seed)
+    make = {
+        "conv": lambda a: cr.nn.Conv2d(a[0], a[1], a[2], stride=a[3], padding=a[4], rng=gen),
+        "conv1d": lambda a: cr.nn.Conv1d(a[0], a[1], a[2], stride=a[3], padding=a[4], rng=gen),
+        "relu": lambda a: cr.nn.ReLU(),
+        "maxpool": lambda a: cr.nn.MaxPool2d(a[0]),
+        "flatten": lambda a: cr.nn.Flatten(),
+        "linear": lambda a: cr.nn.Linear(a[0], a[1], rng=gen),
+    }
+    return cr.nn.Sequential(*(make[layer[0]](layer[1:]) for layer in layers))
+
+
+def chainrule_cnn_fn(name, seed=0, lr=harness.LR):
+    shape, batch, layers = harness.CNN_WORKLOADS[name]
+    X, y = harness.mnist_like(batch, int(np.prod(shape)), 10, seed)
+    X = X.reshape(batch, *shape)
+    model = chainrule_cnn(layers, seed)
+    opt = cr.optim.SGD(model.parameters(), lr=lr)
+    return lambda: chainrule_step(model, opt, X, y)
+
+
+def im2col_bytes(name, itemsize=4):
+    """The size of the window matrices the convolutions keep for their backward (im2col)."""
+    shape, batch, layers = harness.CNN_WORKLOADS[name]
+    spatial, total = list(shape[1:]), 0
+    for layer in layers:
+        if layer[0] in ("conv", "conv1d"):
+            _, c_in, _, k, s, p = layer
+            spatial = [(n + 2 * p - k) // s + 1 for n in spatial]
+            total += batch * int(np.prod(spatial)) * c_in * k ** len(spatial) * itemsize
+        elif layer[0] == "maxpool":
+            spatial = [n // layer[1] for n in spatial]
+    return total
+
+
+def time_cnn(threads, repeats, names=tuple(harness.CNN_WORKLOADS)):
+    """Per-step best times of each CNN workload, chainrule beside PyTorch, and chainrule's
+    peak traced memory over one step (after a warm-up step)."""
+    results = {}
+    for name in names:
+        fns = harness.cnn_step_fns(name)
+        fns["chainrule"] = chainrule_cnn_fn(name)
+        number = 20 if harness.CNN_WORKLOADS[name][0][-1] <= 8 or len(harness.CNN_WORKLOADS[name][0]) == 2 else 3
+        best = harness.compare(fns, repeats=repeats, number=number, threads=threads)
+        with harness.thread_limits(threads):
+            best["chainrule_peak_bytes"] = harness.peak_memory(fns["chainrule"])
+        best["im2col_bytes"] = im2col_bytes(name)
+        best["gflops"] = harness.cnn_flops(name) / best["chainrule"] / 1e9
+        results[name] = best
+    return results
 
 
 # ------------------------------------------------------------------------------ measurements
@@ -175,13 +230,39 @@ def mlp_flops_per_epoch(n, sizes=harness.MLP_SIZES):
     return 2 * n * (3 * forward - sizes[0] * sizes[1])
 
 
+def print_cnn(cnn, peak):
+    """The CNN table: per-step times beside PyTorch, GFLOP/s against the matmul peak, peak
+    memory against the im2col buffers. Returns whether every row met its target."""
+    print(f"{'workload':12s} {'chainrule':>10s} {'torch':>10s} {'cr/torch':>9s} {'GFLOP/s':>8s} {'of peak':>8s} "
+          f"{'peak MiB':>9s} {'im2col MiB':>10s}")
+    ok = True
+    for name, row in cnn.items():
+        ratio = row["chainrule"] / row["torch"] if "torch" in row else float("nan")
+        row["ratio"] = ratio
+        passed = "torch" not in row or ratio <= CNN_TARGET
+        ok &= passed
+        torch = f"{row['torch'] * 1e3:8.2f}ms" if "torch" in row else f"{'-':>10s}"
+        print(f"{name:12s} {row['chainrule'] * 1e3:8.2f}ms {torch} {ratio:9.2f} {row['gflops']:8.1f} "
+              f"{row['gflops'] / peak:8.0%} {row['chainrule_peak_bytes'] / 2**20:9.2f} {row['im2col_bytes'] / 2**20:10.2f}"
+              f"  {'ok' if passed else 'MISSED'} (target ≤ {CNN_TARGET})")
+    return ok
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, choices=[1, 2])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2,048 examples per epoch")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument("--cnn-only", action="store_true", help="only the convolutional workloads")
     args = parser.parse_args(argv)
+    if args.cnn_only:
+        peak = matmul_peak_gflops(args.threads)
+        cnn = time_cnn(args.threads, args.repeats)
+        ok = print_cnn(cnn, peak)
+        if args.out:
+            harness.write_results(args.out, {"threads": args.threads, "cnn": cnn, "matmul_peak_gflops": peak})
+        return 0 if ok else 1
     n = 2048 if args.quick else harness.N_EXAMPLES
 
     times = time_workloads(n, args.threads, args.repeats)
@@ -220,6 +301,9 @@ def main(argv=None):
     if "speedup" in dem:
         line += f"; micrograd {dem['micrograd_step_seconds']:.2f} s/step; {dem['speedup']:,.0f}x faster"
     print(line)
+    cnn = time_cnn(args.threads, args.repeats)
+    report["cnn"] = cnn
+    ok &= print_cnn(cnn, peak)
     if args.out:
         harness.write_results(args.out, report)
         print(f"wrote {args.out}")

@@ -102,16 +102,24 @@ class Conv(Function):
         w_mat = _last(weight).reshape(o_ch, -1)  # (O, *k·C/G): the windows' (*k, c) order
         og, cg = o_ch // groups, x.shape[1] // groups
         width = math.prod(kernel) * cg
+        # One input channel per group (a network's first layer on grey images): copy the windows
+        # offset-major, (k·k, rows), whose source and destination are both contiguous runs, and
+        # use its transpose: 4× faster than rows of k·k strided entries (PERFORMANCE_LOG.md, entry 13).
+        order = (*range(nd + 1, 2 * nd + 1), 0, *range(1, nd + 1), 2 * nd + 1) if cg == 1 else None
+
+        def im2col(v):
+            return v.transpose(order).reshape(width, rows).T if order else v.reshape(rows, width)
+
         if groups == 1:
-            cols = [view.reshape(rows, width)]
+            cols = [im2col(view)]
             y = xp.dot(cols[0], w_mat.T)
         else:
             cols, y = [], xp.empty((rows, o_ch), dtype=x.dtype)
             for g in range(groups):
-                cols.append(view[..., g * cg:(g + 1) * cg].reshape(rows, width))
+                cols.append(im2col(view[..., g * cg:(g + 1) * cg]))
                 y[:, g * og:(g + 1) * og] = xp.dot(cols[g], w_mat[g * og:(g + 1) * og].T)
-        if bias is not None:
-            y += bias
+        if bias is not None:  # rows of W_out·O entries: numpy's inner loop runs long, not O short
+            y.reshape(-1, out[-1] * o_ch)[...] += xp.tile(bias, out[-1])
         self.save(cols, w_mat)
         return _first(y.reshape(n, *out, o_ch))
 
@@ -124,7 +132,8 @@ class Conv(Function):
         g = _last(grad).reshape(-1, o_ch)
         gx = gw = gb = None
         if self.needs[1]:
-            gw_mat = xp.concatenate([xp.dot(g[:, i * og:(i + 1) * og].T, cols[i]) for i in range(groups)])
+            gw_mat = xp.concatenate([xp.dot(cols[i].T, g[:, i * og:(i + 1) * og]).T if cols[i].flags.f_contiguous
+                                     else xp.dot(g[:, i * og:(i + 1) * og].T, cols[i]) for i in range(groups)])
             gw = xp.ascontiguousarray(_first(gw_mat.reshape(o_ch, *kernel, cg)))
         if len(self.needs) > 2 and self.needs[2]:
             gb = g.sum(axis=0)
@@ -181,12 +190,18 @@ class MaxPool(Function):
         xp = array_module(grad)
         g = _last(grad) if start == 1 else grad
         gpad = xp.zeros(xpad.shape, dtype=grad.dtype)
-        taken = xp.zeros(y.shape, dtype=bool)
         disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
-        for off in itertools.product(*map(range, kernel)):
+        offsets = list(itertools.product(*map(range, kernel)))
+        taken = None
+        for i, off in enumerate(offsets):
             index = _offset(off, stride, dilation, out, start)
-            first = (xpad[index] == y) & ~taken
-            taken |= first
+            first = xp.equal(xpad[index], y)
+            if taken is None:
+                taken = first.copy() if len(offsets) > 1 else None
+            else:
+                xp.greater(first, taken, out=first)  # equal to the max and not taken before: first & ~taken
+                if i < len(offsets) - 1:
+                    taken |= first
             if disjoint:  # the windows do not overlap: write, no read-add
                 xp.multiply(g, first, out=gpad[index])
             else:
