@@ -1,9 +1,10 @@
 """Convolution, pooling and padding: one Function each, forward and backward side by side.
 
-The API is PyTorch's channels-first layout, (N, C, *spatial); inside, every op works on the
-channels-last view (N, *spatial, C) and returns a channels-first *view* of a channels-last
-array (benchmarks/PERFORMANCE_LOG.md, entry 10: the measured choice). A chain of these ops
-therefore never transposes: each one's channels-last view of its input is already contiguous.
+The API is PyTorch's channels-first layout, (N, C, *spatial). Inside, a convolution works on
+the channels-last view (N, *spatial, C) and returns a channels-first *view* of a channels-last
+array (benchmarks/PERFORMANCE_LOG.md, entry 10: the measured choice); pooling works in
+whichever of the two orders its input's memory is in, so neither transposes what the other
+returns.
 
 A convolution is one matrix product over a strided window view (im2col without a loop over
 positions): ``cols[(n, *out), (*k, c)] = x_pad[n, *(out·stride + k·dilation), c]`` and
@@ -59,8 +60,8 @@ def _offset(off, stride, dilation, out, start=1):
 
 def _pool_layout(x):
     """Pool in the input's own memory order: channels-last when that view is contiguous (a
-    convolution's output), else channels-first (what elementwise ops return). Reading across
-    the memory order made max pooling 10× slower (PERFORMANCE_LOG.md, entry 11)."""
+    convolution's output), else channels-first (what elementwise ops return), so the passes
+    over the kernel offsets read memory in order (PERFORMANCE_LOG.md, entry 11)."""
     last = _last(x)
     if last.flags.c_contiguous and not x.flags.c_contiguous:
         return last, 1, _first
@@ -104,7 +105,7 @@ class Conv(Function):
         width = math.prod(kernel) * cg
         # One input channel per group (a network's first layer on grey images): copy the windows
         # offset-major, (k·k, rows), whose source and destination are both contiguous runs, and
-        # use its transpose: 4× faster than rows of k·k strided entries (PERFORMANCE_LOG.md, entry 13).
+        # use its transpose: 4× faster than rows of k·k short runs (PERFORMANCE_LOG.md, entry 13).
         order = (*range(nd + 1, 2 * nd + 1), 0, *range(1, nd + 1), 2 * nd + 1) if cg == 1 else None
 
         def im2col(v):
