@@ -440,10 +440,10 @@ def _check_array(
 
 
 def _model_classes() -> dict:
-    """The Module classes a model file may name: nn's MLP and Linear, and chainrule.models'."""
+    """The Module classes a model file may name: nn's MLP, CNN and Linear, and chainrule.models'."""
     from chainrule import models, nn
 
-    classes = {"MLP": nn.MLP, "Linear": nn.Linear}
+    classes = {"MLP": nn.MLP, "CNN": nn.CNN, "Linear": nn.Linear}
     for name in getattr(models, "__all__", ()):
         cls = getattr(models, name, None)
         if isinstance(cls, type) and issubclass(cls, nn.Module) and hasattr(cls, "get_config"):

@@ -13,6 +13,7 @@ Examples
 240
 """
 
+from .augment import Augment, horizontal_flip, random_crop
 from .dataset import Dataset
 from .datasets import DATASETS, DatasetSpec, load_dataset
 from .download import DownloadError, cache_dir, fetch, sha256_file
@@ -21,6 +22,7 @@ from .preprocess import MeanImage, Split, Standardizer, batches, train_val_test_
 from .synthetic import blobs, bumps, circles, gaussians, moons, plane, spiral, xor
 
 __all__ = [
+    "Augment",
     "DATASETS",
     "Dataset",
     "DatasetSpec",
@@ -29,6 +31,8 @@ __all__ = [
     "MissingFileError",
     "Split",
     "Standardizer",
+    "horizontal_flip",
+    "random_crop",
     "batches",
     "blobs",
     "bumps",
