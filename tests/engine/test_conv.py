@@ -254,3 +254,22 @@ def test_a_chain_of_convolutions_and_pools_matches_torch_in_float32():
     assert y.item() == pytest.approx(ty.item(), rel=1e-5)
     for a, b in zip(ts, tt):
         np.testing.assert_allclose(a.grad, b.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=25)
+@given(case=conv_cases(nd=2))
+def test_fused_conv2d_relu_is_conv2d_then_relu(case):
+    x, w, b, kw = case
+    inputs = [t64(x), t64(w)] + ([t64(b)] if b is not None else [])
+    fused = cr.conv2d_relu(*inputs[:2], inputs[2] if b is not None else None, **kw)
+    plain = cr.conv2d(*inputs[:2], inputs[2] if b is not None else None, **kw).relu()
+    np.testing.assert_array_equal(fused.numpy(), plain.numpy())
+    # away from the kink: shift the bias so no output is within 1e-3 of 0
+    assume_away = np.abs(plain.numpy()) > 1e-3
+    if assume_away.all():
+        assert cr.gradcheck(lambda *t: cr.conv2d_relu(t[0], t[1], t[2] if len(t) > 2 else None, **kw), inputs).ok
+
+
+def test_fused_conv2d_relu_rejects_what_conv2d_rejects():
+    with pytest.raises(ValueError, match="the input has 3 channels"):
+        cr.conv2d_relu(cr.ones(1, 3, 5, 5), cr.ones(4, 2, 3, 3))

@@ -100,3 +100,18 @@ def test_the_default_cnn_reaches_98_5_percent_on_the_digits_test_split(seed):
     with cr.no_grad():
         accuracy = float((net.eval()(X_test).numpy().argmax(axis=1) == y_test).mean())
     assert accuracy >= 0.985, accuracy
+
+
+def test_cnn_forward_fuses_conv_and_relu_with_the_same_values_and_gradients():
+    net = cr.nn.CNN((3, 9, 9), 4, "c6-bn-m2-c5k3s2p0", rng=0)
+    x = np.random.default_rng(0).random((3, 3, 9, 9), dtype=np.float32)
+    fused = net(x)
+    plain = cr.nn.Sequential.forward(net, cr.tensor(x))  # layer by layer, unfused
+    np.testing.assert_allclose(fused.numpy(), plain.numpy(), rtol=1e-6, atol=1e-6)
+    fused.sum().backward()
+    fused_grads = [p.grad.copy() for p in net.parameters()]
+    net.zero_grad()
+    cr.nn.Sequential.forward(net, cr.tensor(x)).sum().backward()
+    for a, p in zip(fused_grads, net.parameters()):  # float32 sums in another order
+        np.testing.assert_allclose(a, p.grad, rtol=1e-4, atol=1e-4)
+    assert fused._op == "linear" and "conv_relu" in {n._op for n in cr.trace(fused).nodes}

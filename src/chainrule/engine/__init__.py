@@ -16,8 +16,8 @@ from chainrule.engine.api import (
     where, zeros, zeros_like,
 )
 from chainrule.engine.conv import (
-    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d,
-    max_pool2d, pad,
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv2d_relu,
+    max_pool1d, max_pool2d, pad,
 )
 from chainrule.engine.graph import Graph, trace
 
@@ -28,5 +28,5 @@ __all__ = [
     "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "sigmoid", "sqrt", "stack",
     "tanh", "tensor", "trace", "unbroadcast", "where", "zeros", "zeros_like",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d",
-    "max_pool1d", "max_pool2d", "pad",
+    "conv2d_relu", "max_pool1d", "max_pool2d", "pad",
 ]

@@ -125,7 +125,7 @@ class Conv(Function):
         return _first(y.reshape(n, *out, o_ch))
 
     def backward(self, grad):
-        cols, w_mat = self.saved
+        cols, w_mat = self.saved[:2]
         shape, kernel, stride, padding, dilation, groups, out = self.geometry
         xp = array_module(grad)
         o_ch = w_mat.shape[0]
@@ -157,6 +157,23 @@ class Conv(Function):
         _, kernel, stride, padding, dilation, groups, _ = self.geometry
         return f"k={kernel}, s={stride}, p={padding}" + (f", d={dilation}" if max(dilation) > 1 else "") \
             + (f", groups={groups}" if groups > 1 else "")
+
+
+class ConvReLU(Conv):
+    """relu(conv(x, W) + b) as one op: the ReLU runs in place on the channels-last result, so
+    the layout survives into the next pooling or convolution (ReLU alone returns a row-major
+    copy), and no pre-activation array is kept."""
+
+    name = "conv_relu"
+
+    def forward(self, x, weight, bias=None, **geometry):
+        out = super().forward(x, weight, bias, **geometry)
+        array_module(out).maximum(out, 0, out=out)
+        self.saved += (out,)
+        return out
+
+    def backward(self, grad):
+        return super().backward(grad * (self.saved[2] > 0))
 
 
 # ====================================================================== pooling
@@ -335,7 +352,7 @@ def _check_fits(op, shape, kernel, pads, dilation):
             )
 
 
-def _conv(nd, x, weight, bias, stride, padding, dilation, groups):
+def _conv(nd, x, weight, bias, stride, padding, dilation, groups, op_class=Conv):
     op = f"conv{nd}d"
     x, unbatched = _batched(x, nd, op)
     weight = _tensor(weight)
@@ -369,7 +386,7 @@ def _conv(nd, x, weight, bias, stride, padding, dilation, groups):
         pads = [(p, p) for p in _ints(padding, nd, "padding", op, low=0)]
     _check_fits(op, x.shape[2:], kernel, pads, dilation)
     inputs = (x, weight) if bias is None else (x, weight, bias)
-    y = Conv.apply(*inputs, stride=stride, padding=pads, dilation=dilation, groups=int(groups))
+    y = op_class.apply(*inputs, stride=stride, padding=pads, dilation=dilation, groups=int(groups))
     return y.reshape(*y.shape[1:]) if unbatched else y
 
 
@@ -402,6 +419,18 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     [[[[10.0, 18.0], [42.0, 50.0]]]]
     """
     return _conv(2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d_relu(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """relu(conv2d(...)), fused: the same values, gradients and errors as
+    ``conv2d(...).relu()``, one graph node, and the result stays channels-last in memory.
+
+    >>> import chainrule as cr
+    >>> x = cr.arange(16.0).reshape(1, 1, 4, 4)
+    >>> cr.conv2d_relu(x, -cr.ones(1, 1, 2, 2), cr.tensor([30.0]), stride=2).tolist()
+    [[[[20.0, 12.0], [0.0, 0.0]]]]
+    """
+    return _conv(2, input, weight, bias, stride, padding, dilation, groups, ConvReLU)
 
 
 def _pool_args(nd, x, kernel_size, stride, padding, dilation, ceil_mode, op):

@@ -22,7 +22,7 @@ import re
 
 import numpy as np
 
-from chainrule.engine import Tensor, no_grad, zeros
+from chainrule.engine import Tensor, conv2d_relu, no_grad, zeros
 from chainrule.nn.conv import Conv2d
 from chainrule.nn.init import _rng
 from chainrule.nn.layers import Dropout, Linear, ReLU, Sequential
@@ -165,7 +165,19 @@ class CNN(Sequential):
         elif x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise ValueError(f"CNN: expected images of shape (N, {', '.join(map(str, self.input_shape))}) or rows "
                              f"of {int(np.prod(self.input_shape))} values; got {x.shape}")
-        return super().forward(x)
+        # Each convolution and its ReLU run as one fused op (the same values and gradients): the
+        # maps stay channels-last from one convolution through the pooling to the next.
+        layers = list(self._modules.values())
+        i = 0
+        while i < len(layers):
+            layer = layers[i]
+            if type(layer) is Conv2d and i + 1 < len(layers) and type(layers[i + 1]) is ReLU:
+                x = conv2d_relu(x, layer.weight, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups)
+                i += 2
+            else:
+                x = layer(x)
+                i += 1
+        return x
 
     def get_config(self) -> dict:
         """The constructor's arguments (JSON-able), to rebuild the network when loading it."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chainrule.engine import no_grad, zeros
+from chainrule.nn.layers import Sequential
 from chainrule.nn.module import Module
 
 
@@ -94,7 +95,10 @@ def _output_shapes(model: Module, input_shape) -> dict:
     try:
         model.eval()
         with no_grad():
-            model(zeros(1, *input_shape))
+            # A Sequential (MLP and CNN included) runs layer by layer, so layers that its own
+            # forward fuses (Linear + ReLU, Conv2d + ReLU) still report their shapes.
+            run = (lambda x: Sequential.forward(model, x)) if isinstance(model, Sequential) else model
+            run(zeros(1, *input_shape))
     finally:
         for _, module in modules:
             object.__delattr__(module, "forward")
