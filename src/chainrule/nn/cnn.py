@@ -25,7 +25,7 @@ import numpy as np
 from chainrule.engine import Tensor, conv2d_relu, no_grad, zeros
 from chainrule.nn.conv import Conv2d
 from chainrule.nn.init import _rng
-from chainrule.nn.layers import Dropout, Linear, ReLU, Sequential
+from chainrule.nn.layers import Dropout, Linear, ReLU, Sequential, run_fused
 from chainrule.nn.normalization import BatchNorm2d
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from chainrule.nn.spatial import Dropout2d, Flatten
@@ -167,18 +167,11 @@ class CNN(Sequential):
                              f"of {int(np.prod(self.input_shape))} values; got {x.shape}")
         # Each convolution and its ReLU run as one fused op (the same values and gradients): the
         # maps stay channels-last from one convolution through the pooling to the next.
-        layers = list(self._modules.values())
-        i = 0
-        while i < len(layers):
-            layer = layers[i]
-            if type(layer) is Conv2d and i + 1 < len(layers) and type(layers[i + 1]) is ReLU:
-                x = conv2d_relu(x, layer.weight, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups)
-                i += 2
-            else:
-                x = layer(x)
-                i += 1
-        return x
+        return run_fused(self._modules.values(), x, _CNN_FUSED)
 
     def get_config(self) -> dict:
         """The constructor's arguments (JSON-able), to rebuild the network when loading it."""
         return {"input_shape": list(self.input_shape), "n_classes": self.n_classes, "spec": self.spec}
+
+
+_CNN_FUSED = {(Conv2d, ReLU): lambda x, c: conv2d_relu(x, c.weight, c.bias, c.stride, c.padding, c.dilation, c.groups)}

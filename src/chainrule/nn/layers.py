@@ -115,6 +115,23 @@ class Dropout(Module):
         return f"p={self.p}"
 
 
+def run_fused(modules, x, fused: dict):
+    """Apply ``modules`` in order, except that two consecutive modules whose types are a key of
+    ``fused`` run as ``fused[(type_a, type_b)](x, first_module)``: one fused op instead of two,
+    with the same values and gradients (``nn.MLP``: Linear + ReLU, ``nn.CNN``: Conv2d + ReLU)."""
+    modules = list(modules)
+    i = 0
+    while i < len(modules):
+        pair = (type(modules[i]), type(modules[i + 1])) if i + 1 < len(modules) else None
+        if pair in fused:
+            x = fused[pair](x, modules[i])
+            i += 2
+        else:
+            x = modules[i](x)
+            i += 1
+    return x
+
+
 class Sequential(Module):
     """Modules applied one after another; they are named "0", "1", ….
 
@@ -216,19 +233,11 @@ class MLP(Sequential):
     def forward(self, x):
         # Each Linear followed by a ReLU runs as one fused op (F.linear_relu): the same values
         # and gradients, one graph node and one activation array per layer instead of two.
-        x = _as_tensor(x)
-        layers = list(self._modules.values())
-        i = 0
-        while i < len(layers):
-            layer = layers[i]
-            if i + 1 < len(layers) and type(layer) is Linear and type(layers[i + 1]) is ReLU:
-                x = F.linear_relu(x, layer.weight, layer.bias)
-                i += 2
-            else:
-                x = layer(x)
-                i += 1
-        return x
+        return run_fused(self._modules.values(), _as_tensor(x), _MLP_FUSED)
 
     def get_config(self) -> dict:
         """The constructor's arguments (JSON-able), to rebuild the network when loading it."""
         return dict(self.config)
+
+
+_MLP_FUSED = {(Linear, ReLU): lambda x, layer: F.linear_relu(x, layer.weight, layer.bias)}
