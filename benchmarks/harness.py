@@ -444,3 +444,58 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+# --------------------------------------------------------------------------------------------
+# the convolutional workloads (issue 13): one spec builds the chainrule and the torch network
+# --------------------------------------------------------------------------------------------
+
+# name: (input shape per example, batch, layers). A layer is ("conv", in, out, k, stride, pad),
+# ("conv1d", ...), ("relu",), ("maxpool", k), ("flatten",) or ("linear", in, out).
+CNN_WORKLOADS = {
+    "cnn_digits": ((1, 8, 8), 64, [("conv", 1, 16, 3, 1, 1), ("relu",), ("maxpool", 2),
+                                   ("conv", 16, 32, 3, 1, 1), ("relu",), ("flatten",), ("linear", 32 * 4 * 4, 10)]),
+    "cnn_lenet": ((1, 28, 28), 64, [("conv", 1, 16, 5, 1, 2), ("relu",), ("maxpool", 2),
+                                    ("conv", 16, 32, 5, 1, 2), ("relu",), ("maxpool", 2), ("flatten",),
+                                    ("linear", 32 * 7 * 7, 10)]),
+    "cnn_cifar": ((3, 32, 32), 64, [("conv", 3, 32, 3, 1, 1), ("relu",), ("maxpool", 2),
+                                    ("conv", 32, 64, 3, 1, 1), ("relu",), ("maxpool", 2), ("flatten",),
+                                    ("linear", 64 * 8 * 8, 10)]),
+    "cnn_signal": ((1, 40), 100, [("conv1d", 1, 25, 5, 2, 1), ("relu",), ("conv1d", 25, 25, 3, 2, 1), ("relu",),
+                                  ("conv1d", 25, 25, 3, 2, 1), ("relu",), ("flatten",), ("linear", 25 * 5, 10)]),
+}
+
+
+def cnn_flops(name: str) -> int:
+    """Floating-point operations of one training step (2 per multiply-add): the forward
+    products, the weight gradients and the input gradients of every layer but the first."""
+    shape, batch, layers = CNN_WORKLOADS[name]
+    spatial, total, first = list(shape[1:]), 0, True
+    for layer in layers:
+        if layer[0] in ("conv", "conv1d"):
+            _, c_in, c_out, k, s, p = layer
+            spatial = [(n + 2 * p - k) // s + 1 for n in spatial]
+            macs = batch * c_out * int(np.prod(spatial)) * c_in * k ** len(spatial)
+            total += 2 * macs * (2 if first else 3)
+            first = False
+        elif layer[0] == "maxpool":
+            spatial = [n // layer[1] for n in spatial]
+        elif layer[0] == "linear":
+            total += 2 * batch * layer[1] * layer[2] * 3
+    return total
+
+
+def cnn_step_fns(name: str, seed: int = 0, lr: float = LR) -> dict[str, Callable[[], Any]]:
+    """One SGD step per call of a CNN workload for the installed references (torch only)."""
+    fns: dict[str, Callable[[], Any]] = {}
+    if have("torch"):
+        import torch
+
+        rt = _import_reference("reference_torch")
+        shape, batch, layers = CNN_WORKLOADS[name]
+        X, y = mnist_like(batch, int(np.prod(shape)), 10, seed)
+        model = rt.make_cnn(layers, seed)
+        opt = torch.optim.SGD(model.parameters(), lr=lr)
+        Xt, yt = torch.from_numpy(X.reshape(batch, *shape)), torch.from_numpy(y)
+        fns["torch"] = lambda: rt.train_step(model, opt, Xt, yt)
+    return fns

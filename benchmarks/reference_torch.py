@@ -98,3 +98,24 @@ def demo_step(model: nn.Module, X: torch.Tensor, y: torch.Tensor, lr: float,
 
 def demo_train(model: nn.Module, X: torch.Tensor, y: torch.Tensor, steps: int = 100) -> list:
     return [demo_step(model, X, y, 1.0 - 0.9 * k / 100) for k in range(steps)]
+
+
+def make_cnn(layers: list, seed: int = 0) -> nn.Sequential:
+    """A Sequential from one of harness.CNN_WORKLOADS' layer lists, with torch's default init."""
+    torch.manual_seed(seed)
+    out: list[nn.Module] = []
+    for layer in layers:
+        kind, args = layer[0], layer[1:]
+        if kind == "conv":
+            out.append(nn.Conv2d(args[0], args[1], args[2], stride=args[3], padding=args[4]))
+        elif kind == "conv1d":
+            out.append(nn.Conv1d(args[0], args[1], args[2], stride=args[3], padding=args[4]))
+        elif kind == "relu":
+            out.append(nn.ReLU())
+        elif kind == "maxpool":
+            out.append(nn.MaxPool2d(args[0]))
+        elif kind == "flatten":
+            out.append(nn.Flatten())
+        elif kind == "linear":
+            out.append(nn.Linear(args[0], args[1]))
+    return nn.Sequential(*out)

@@ -34,6 +34,7 @@ TARGETS = {  # workload: (largest allowed chainrule / numpy ratio)
     "tiny_step_b32": 2.00,
 }
 MEMORY_TARGET = 1.20
+CNN_TARGET = 1.0  # chainrule / PyTorch per step (issue 13)
 MICROGRAD_SPEEDUP_TARGET = 1000.0
 
 
@@ -100,6 +101,77 @@ def chainrule_demo(seed=0):
             return float(np.mean((model(xt).numpy()[:, 0] > 0) == (y > 0)))
 
     return step, accuracy
+
+
+def chainrule_cnn(layers, seed=0):
+    """A CNN workload (harness.CNN_WORKLOADS) as a user writes it with chainrule's nn."""
+    gen = np.random.default_rng(seed)
+    make = {
+        "conv": lambda a: cr.nn.Conv2d(a[0], a[1], a[2], stride=a[3], padding=a[4], rng=gen),
+        "conv1d": lambda a: cr.nn.Conv1d(a[0], a[1], a[2], stride=a[3], padding=a[4], rng=gen),
+        "relu": lambda a: cr.nn.ReLU(),
+        "maxpool": lambda a: cr.nn.MaxPool2d(a[0]),
+        "flatten": lambda a: cr.nn.Flatten(),
+        "linear": lambda a: cr.nn.Linear(a[0], a[1], rng=gen),
+    }
+    return cr.nn.Sequential(*(make[layer[0]](layer[1:]) for layer in layers))
+
+
+def chainrule_cnn_fn(name, seed=0, lr=harness.LR):
+    shape, batch, layers = harness.CNN_WORKLOADS[name]
+    X, y = harness.mnist_like(batch, int(np.prod(shape)), 10, seed)
+    X = X.reshape(batch, *shape)
+    model = chainrule_cnn(layers, seed)
+    opt = cr.optim.SGD(model.parameters(), lr=lr)
+    return lambda: chainrule_step(model, opt, X, y)
+
+
+# The same networks as nn.CNN layer strings: nn.CNN runs each Conv2d + ReLU as one fused op.
+CNN_SPECS = {"cnn_digits": ((1, 8, 8), "c16-m2-c32"), "cnn_lenet": ((1, 28, 28), "c16k5-m2-c32k5-m2"),
+             "cnn_cifar": ((3, 32, 32), "c32-m2-c64-m2")}
+
+
+def chainrule_cnn_spec_fn(name, seed=0, lr=harness.LR):
+    shape, spec = CNN_SPECS[name]
+    _, batch, _ = harness.CNN_WORKLOADS[name]
+    X, y = harness.mnist_like(batch, int(np.prod(shape)), 10, seed)
+    model = cr.nn.CNN(shape, 10, spec, rng=seed)
+    opt = cr.optim.SGD(model.parameters(), lr=lr)
+    X = X.reshape(batch, *shape)
+    return lambda: chainrule_step(model, opt, X, y)
+
+
+def im2col_bytes(name, itemsize=4):
+    """The size of the window matrices the convolutions keep for their backward (im2col)."""
+    shape, batch, layers = harness.CNN_WORKLOADS[name]
+    spatial, total = list(shape[1:]), 0
+    for layer in layers:
+        if layer[0] in ("conv", "conv1d"):
+            _, c_in, _, k, s, p = layer
+            spatial = [(n + 2 * p - k) // s + 1 for n in spatial]
+            total += batch * int(np.prod(spatial)) * c_in * k ** len(spatial) * itemsize
+        elif layer[0] == "maxpool":
+            spatial = [n // layer[1] for n in spatial]
+    return total
+
+
+def time_cnn(threads, repeats, names=tuple(harness.CNN_WORKLOADS)):
+    """Per-step best times of each CNN workload, chainrule beside PyTorch, and chainrule's
+    peak traced memory over one step (after a warm-up step)."""
+    results = {}
+    for name in names:
+        fns = harness.cnn_step_fns(name)
+        fns["chainrule"] = chainrule_cnn_fn(name)
+        if name in CNN_SPECS:
+            fns["chainrule_cnn"] = chainrule_cnn_spec_fn(name)
+        number = 20 if harness.CNN_WORKLOADS[name][0][-1] <= 8 or len(harness.CNN_WORKLOADS[name][0]) == 2 else 3
+        best = harness.compare(fns, repeats=repeats, number=number, threads=threads)
+        with harness.thread_limits(threads):
+            best["chainrule_peak_bytes"] = harness.peak_memory(fns["chainrule"])
+        best["im2col_bytes"] = im2col_bytes(name)
+        best["gflops"] = harness.cnn_flops(name) / best["chainrule"] / 1e9
+        results[name] = best
+    return results
 
 
 # ------------------------------------------------------------------------------ measurements
@@ -175,13 +247,45 @@ def mlp_flops_per_epoch(n, sizes=harness.MLP_SIZES):
     return 2 * n * (3 * forward - sizes[0] * sizes[1])
 
 
+def print_cnn(cnn, peak):
+    """The CNN table: per-step times beside PyTorch, GFLOP/s against the matmul peak, peak
+    memory against the im2col buffers. Returns whether every row met its target."""
+    print("chainrule: nn.Sequential of the layers; nn.CNN: the same net as a layer string (conv + ReLU fused)")
+    print(f"{'workload':12s} {'chainrule':>10s} {'nn.CNN':>10s} {'torch':>10s} {'cr/torch':>9s} {'CNN/torch':>9s} "
+          f"{'GFLOP/s':>8s} {'of peak':>8s} {'peak MiB':>9s} {'im2col MiB':>10s}")
+    ok = True
+    for name, row in cnn.items():
+        torch_time = row.get("torch", float("nan"))
+        row["ratio"] = row["chainrule"] / torch_time
+        best = min(row["chainrule"], row.get("chainrule_cnn", np.inf))
+        row["best_ratio"] = best / torch_time
+        passed = "torch" not in row or row["best_ratio"] <= CNN_TARGET
+        ok &= passed
+        cnn_time = f"{row['chainrule_cnn'] * 1e3:8.2f}ms" if "chainrule_cnn" in row else f"{'-':>10s}"
+        cnn_ratio = f"{row['chainrule_cnn'] / torch_time:9.2f}" if "chainrule_cnn" in row else f"{'-':>9s}"
+        gflops = harness.cnn_flops(name) / best / 1e9
+        print(f"{name:12s} {row['chainrule'] * 1e3:8.2f}ms {cnn_time} {torch_time * 1e3:8.2f}ms {row['ratio']:9.2f} "
+              f"{cnn_ratio} {gflops:8.1f} {gflops / peak:8.0%} {row['chainrule_peak_bytes'] / 2**20:9.2f} "
+              f"{row['im2col_bytes'] / 2**20:10.2f}  {'ok' if passed else 'MISSED'} (target ≤ {CNN_TARGET})")
+    print(f"matmul peak (1024³ float32 product, this run): {peak:.1f} GFLOP/s")
+    return ok
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1, choices=[1, 2])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2,048 examples per epoch")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    parser.add_argument("--cnn-only", action="store_true", help="only the convolutional workloads")
     args = parser.parse_args(argv)
+    if args.cnn_only:
+        peak = matmul_peak_gflops(args.threads)
+        cnn = time_cnn(args.threads, args.repeats)
+        ok = print_cnn(cnn, peak)
+        if args.out:
+            harness.write_results(args.out, {"threads": args.threads, "cnn": cnn, "matmul_peak_gflops": peak})
+        return 0 if ok else 1
     n = 2048 if args.quick else harness.N_EXAMPLES
 
     times = time_workloads(n, args.threads, args.repeats)
@@ -220,6 +324,9 @@ def main(argv=None):
     if "speedup" in dem:
         line += f"; micrograd {dem['micrograd_step_seconds']:.2f} s/step; {dem['speedup']:,.0f}x faster"
     print(line)
+    cnn = time_cnn(args.threads, args.repeats)
+    report["cnn"] = cnn
+    ok &= print_cnn(cnn, peak)
     if args.out:
         harness.write_results(args.out, report)
         print(f"wrote {args.out}")

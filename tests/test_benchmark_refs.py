@@ -331,3 +331,41 @@ def test_reference_fns_run_once() -> None:
         for name, fn in fns.items():
             if name != "micrograd":  # about a second per step: exercised by its own test
                 fn()
+
+
+# --------------------------------------------------------------------------------------------
+# the CNN workloads: chainrule's and torch's networks are the same network
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(harness.CNN_WORKLOADS))
+def test_cnn_workloads_follow_the_same_loss_trajectory_in_chainrule_and_torch(name) -> None:
+    torch = pytest.importorskip("torch", reason=TORCH_MISSING)
+    sys.path.insert(0, str(BENCH))
+    suite = load("suite")
+    rt = load("reference_torch")
+    import chainrule as cr
+
+    shape, batch, layers = harness.CNN_WORKLOADS[name]
+    ours, theirs = suite.chainrule_cnn(layers, seed=0), rt.make_cnn(layers, seed=0)
+    with torch.no_grad():  # torch's weights into chainrule's layers (same shapes, same order)
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            assert p.shape == tuple(q.shape)
+            p.data[...] = q.detach().numpy()
+    X, y = harness.mnist_like(batch, int(np.prod(shape)), 10, seed=3)
+    X = X.reshape(batch, *shape)
+    opt = cr.optim.SGD(ours.parameters(), lr=0.05)
+    topt = torch.optim.SGD(theirs.parameters(), lr=0.05)
+    a = [suite.chainrule_step(ours, opt, X, y) for _ in range(4)]
+    b = [rt.train_step(theirs, topt, torch.from_numpy(X), torch.from_numpy(y)) for _ in range(4)]
+    np.testing.assert_allclose(a, b, rtol=1e-4)
+    assert a[-1] < a[0]  # it moved, so the agreement means something
+
+
+def test_cnn_flop_and_im2col_counts_by_hand() -> None:
+    sys.path.insert(0, str(BENCH))
+    suite = load("suite")
+    # digits: conv 1→16 (3×3) on 8×8, pool to 4×4, conv 16→32 (3×3), linear 512→10, batch 64.
+    conv1, conv2, linear = 64 * 16 * 64 * 9, 64 * 32 * 16 * 16 * 9, 64 * 512 * 10
+    assert harness.cnn_flops("cnn_digits") == 2 * (2 * conv1 + 3 * conv2 + 3 * linear)
+    assert suite.im2col_bytes("cnn_digits") == 4 * (64 * 64 * 9 + 64 * 16 * 16 * 9)

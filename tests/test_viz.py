@@ -591,3 +591,20 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
 def test_plots_create_the_folder_and_use_the_suffix_format(tmp_path):
     path = plot_loss_curves({"a": [1.0, 0.5]}, tmp_path / "new" / "dir" / "c.svg")
     assert path.read_text().lstrip().startswith("<?xml")
+
+
+def test_plot_filters_and_feature_maps_draw_one_image_per_filter_and_map(tmp_path):
+    import chainrule as cr
+    from chainrule.viz import plot_feature_maps, plot_filters
+
+    grey = cr.nn.Conv2d(1, 6, 3, rng=0)
+    colour = cr.nn.Conv2d(3, 4, 5, rng=0)
+    for weight, name in ((grey.weight, "grey.png"), (colour.weight, "colour.png")):
+        path = plot_filters(weight, tmp_path / name)
+        assert path.is_file() and path.stat().st_size > 1000
+    maps = grey(cr.randn(1, 1, 8, 8, rng=0)).numpy()[0]
+    assert plot_feature_maps(maps, tmp_path / "maps.png").is_file()
+    with pytest.raises(ValueError, match=r"shape \(C_out, 1 or 3, kh, kw\); got \(4, 2, 3, 3\)"):
+        plot_filters(np.zeros((4, 2, 3, 3)), tmp_path / "bad.png")
+    with pytest.raises(ValueError, match=r"maps of shape \(C, H, W\)"):
+        plot_feature_maps(np.zeros((2, 3)), tmp_path / "bad.png")

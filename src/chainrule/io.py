@@ -469,10 +469,10 @@ def register_model_class(cls) -> type:
 
 
 def _model_classes() -> dict:
-    """The Module classes a model file may name: nn's MLP and Linear, and the registered ones."""
+    """The Module classes a model file may name: nn's MLP, CNN and Linear, and the registered ones."""
     from chainrule import nn
 
-    return {"MLP": nn.MLP, "Linear": nn.Linear, **MODEL_CLASSES}
+    return {"MLP": nn.MLP, "CNN": nn.CNN, "Linear": nn.Linear, **MODEL_CLASSES}
 
 
 def save_model(path: str | os.PathLike, model, meta: Mapping[str, Any] | None = None) -> Path:

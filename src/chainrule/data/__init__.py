@@ -13,6 +13,7 @@ Examples
 240
 """
 
+from .augment import Augment, horizontal_flip, random_crop
 from .dataset import Dataset
 from .datasets import DATASETS, DatasetSpec, load_dataset
 from .download import DownloadError, cache_dir, fetch, sha256_file
@@ -24,6 +25,7 @@ from .preprocess import (
 from .synthetic import blobs, bumps, circles, gaussians, moons, plane, spiral, xor
 
 __all__ = [
+    "Augment",
     "DATASETS",
     "PREPROCESSING",
     "apply_preprocess",
@@ -37,6 +39,8 @@ __all__ = [
     "MissingFileError",
     "Split",
     "Standardizer",
+    "horizontal_flip",
+    "random_crop",
     "batches",
     "blobs",
     "bumps",

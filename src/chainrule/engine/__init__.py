@@ -15,6 +15,10 @@ from chainrule.engine.api import (
     ones, ones_like, rand, rand_like, randn, randn_like, relu, sigmoid, sqrt, stack, tanh, tensor,
     where, zeros, zeros_like,
 )
+from chainrule.engine.conv import (
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv2d_relu,
+    max_pool1d, max_pool2d, pad,
+)
 from chainrule.engine.graph import Graph, trace
 
 __all__ = [
@@ -23,4 +27,6 @@ __all__ = [
     "is_grad_enabled", "linear", "log", "matmul", "maximum", "minimum", "no_grad", "ones",
     "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "sigmoid", "sqrt", "stack",
     "tanh", "tensor", "trace", "unbroadcast", "where", "zeros", "zeros_like",
+    "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d",
+    "conv2d_relu", "max_pool1d", "max_pool2d", "pad",
 ]

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from chainrule.engine import no_grad, zeros
+from chainrule.nn.layers import Sequential
 from chainrule.nn.module import Module
 
 
@@ -17,6 +21,7 @@ class LayerRow:
     neurons: int
     weights: int
     biases: int
+    output_shape: tuple | None = None
 
     @property
     def parameters(self) -> int:
@@ -53,14 +58,17 @@ class ModelSummary:
         }
 
     def __str__(self) -> str:
-        header = ("layer", "type", "neurons", "weights", "biases", "parameters")
-        body = [(r.name, r.kind, r.neurons, r.weights, r.biases, r.parameters) for r in self.rows]
-        total = ("total", "", self.neurons, self.weights, self.biases, self.parameters)
+        shapes = any(r.output_shape is not None for r in self.rows)
+        header = ("layer", "type") + (("output",) if shapes else ()) + ("neurons", "weights", "biases", "parameters")
+        body = [(r.name, r.kind) + ((_shape_text(r.output_shape),) if shapes else ())
+                + (r.neurons, r.weights, r.biases, r.parameters) for r in self.rows]
+        total = ("total", "") + (("",) if shapes else ()) + (self.neurons, self.weights, self.biases, self.parameters)
+        text_columns = 3 if shapes else 2
         table = [header, *body, total]
         widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
 
         def fmt(row):
-            return "  ".join(str(v).ljust(w) if i < 2 else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
+            return "  ".join(str(v).ljust(w) if i < text_columns else str(v).rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
 
         rule = "-" * len(fmt(header))
         return "\n".join([fmt(header), rule, *map(fmt, body), rule, fmt(total)])
@@ -68,29 +76,84 @@ class ModelSummary:
     __repr__ = __str__
 
 
-def summary(model: Module) -> ModelSummary:
+def _shape_text(shape):
+    return "" if shape is None else "×".join(map(str, shape))
+
+
+def _output_shapes(model: Module, input_shape) -> dict:
+    """Run ``model`` on zeros of shape (1, *input_shape) and record each module's output shape
+    (without the batch axis): each module's ``forward`` is wrapped for the one call."""
+    shapes = {}
+    modules = list(model.named_modules())
+    for name, module in modules:
+        def wrapped(*args, _forward=module.forward, _name=name, **kwargs):
+            out = _forward(*args, **kwargs)
+            shapes[_name] = tuple(out.shape[1:])
+            return out
+        object.__setattr__(module, "forward", wrapped)
+    was_training = model.training
+    try:
+        model.eval()
+        with no_grad():
+            # A Sequential (MLP and CNN included) runs layer by layer, so layers that its own
+            # forward fuses (Linear + ReLU, Conv2d + ReLU) still report their shapes.
+            run = (lambda x: Sequential.forward(model, x)) if isinstance(model, Sequential) else model
+            run(zeros(1, *input_shape))
+    finally:
+        for _, module in modules:
+            object.__delattr__(module, "forward")
+        model.train(was_training)
+    return shapes
+
+
+def summary(model: Module, input_shape=None) -> ModelSummary:
     """Neurons (not counting the inputs) and learnable parameters of each layer with weights.
 
     A layer's neurons are its outputs (a Linear layer's ``out_features``); its parameters are
-    its weights plus its biases. Layers without parameters (activations) are not listed.
+    its weights plus its biases. A convolution counts the lecture's way:
+    out·(in/groups·kh·kw) weights + out biases, and, given ``input_shape`` (one example's shape,
+    e.g. ``(1, 28, 28)``), one neuron per output value (C_out·H_out·W_out, the cs231n count).
+    With ``input_shape`` every layer is listed with its output shape; without it, layers
+    without parameters (activations, pooling) are left out.
 
     >>> import chainrule as cr
     >>> s = cr.nn.summary(cr.nn.MLP(3, [4], 2))
     >>> s.neurons, s.weights, s.biases, s.parameters
     (6, 20, 6, 26)
+    >>> net = cr.nn.Sequential(cr.nn.Conv2d(1, 16, 3, padding=1), cr.nn.ReLU(), cr.nn.MaxPool2d(2))
+    >>> [(r.kind, r.output_shape, r.weights, r.biases) for r in cr.nn.summary(net, (1, 8, 8)).rows]
+    [('Conv2d', (16, 8, 8), 144, 16), ('ReLU', (16, 8, 8), 0, 0), ('MaxPool2d', (16, 4, 4), 0, 0)]
     """
     if not isinstance(model, Module):
         raise TypeError(f"summary() needs a Module; got {type(model).__name__}")
+    shapes = {}
+    if input_shape is not None:
+        input_shape = tuple(int(s) for s in input_shape)
+        try:
+            shapes = _output_shapes(model, input_shape)
+        except ValueError as exc:
+            raise ValueError(f"summary(): the model does not accept inputs of shape {input_shape}: {exc}") from None
     result = ModelSummary()
     for name, module in model.named_modules():
         own = [(n, p) for n, p in module._parameters.items() if p is not None]
-        if not own:
+        leaf = not module._modules
+        if not own and not (shapes and leaf and name):
             continue
-        weights = sum(p.size for n, p in own if p.ndim >= 2)
-        biases = sum(p.size for n, p in own if p.ndim < 2)
-        neurons = getattr(module, "out_features", None)
-        if neurons is None:
-            weight = next((p for n, p in own if p.ndim >= 2), None)
-            neurons = weight.shape[0] if weight is not None else biases
-        result.rows.append(LayerRow(name or type(module).__name__, type(module).__name__, int(neurons), int(weights), int(biases)))
+        if hasattr(module, "parameter_counts"):
+            weights, biases = module.parameter_counts()
+        else:
+            weights = sum(p.size for n, p in own if p.ndim >= 2)
+            biases = sum(p.size for n, p in own if p.ndim < 2)
+        shape = shapes.get(name)
+        if hasattr(module, "neurons"):
+            neurons = module.neurons(shape)
+        elif not own:
+            neurons = 0
+        else:
+            neurons = getattr(module, "out_features", None)
+            if neurons is None:
+                weight = next((p for n, p in own if p.ndim >= 2), None)
+                neurons = weight.shape[0] if weight is not None else biases
+        result.rows.append(LayerRow(name or type(module).__name__, type(module).__name__, int(neurons),
+                                    int(weights), int(biases), shape))
     return result

@@ -5,7 +5,7 @@ import numpy as np
 
 from chainrule.engine import Tensor, ops
 from chainrule.nn import functional as F
-from chainrule.nn.init import _rng, get_init
+from chainrule.nn.init import as_rng, get_init
 from chainrule.nn.module import Module, Parameter
 
 
@@ -33,7 +33,7 @@ class Linear(Module):
         self.in_features, self.out_features = int(in_features), int(out_features)
         # Column-major storage: Wᵀ is then row-major and x·Wᵀ, the forward product, is BLAS's
         # fastest case at every batch size (benchmarks/README.md). The shape is PyTorch's.
-        self.weight = Parameter(np.asfortranarray(get_init(init)((self.out_features, self.in_features), _rng(rng))))
+        self.weight = Parameter(np.asfortranarray(get_init(init)((self.out_features, self.in_features), as_rng(rng))))
         self.bias = Parameter(np.zeros(self.out_features, dtype=np.float32)) if bias else None
 
     def forward(self, x):
@@ -102,7 +102,7 @@ class Dropout(Module):
         if not 0 <= p < 1:
             raise ValueError(f"Dropout probability must be in [0, 1); got {p}")
         self.p = float(p)
-        self.rng = _rng(rng)
+        self.rng = as_rng(rng)
 
     def forward(self, x):
         x = _as_tensor(x)
@@ -113,6 +113,23 @@ class Dropout(Module):
 
     def extra_repr(self):
         return f"p={self.p}"
+
+
+def run_fused(modules, x, fused: dict):
+    """Apply ``modules`` in order, except that two consecutive modules whose types are a key of
+    ``fused`` run as ``fused[(type_a, type_b)](x, first_module)``: one fused op instead of two,
+    with the same values and gradients (``nn.MLP``: Linear + ReLU, ``nn.CNN``: Conv2d + ReLU)."""
+    modules = list(modules)
+    i = 0
+    while i < len(modules):
+        pair = (type(modules[i]), type(modules[i + 1])) if i + 1 < len(modules) else None
+        if pair in fused:
+            x = fused[pair](x, modules[i])
+            i += 2
+        else:
+            x = modules[i](x)
+            i += 1
+    return x
 
 
 class Sequential(Module):
@@ -197,7 +214,7 @@ class MLP(Sequential):
         for h in hidden_sizes:
             if not isinstance(h, (int, np.integer)) or isinstance(h, bool) or h <= 0:
                 raise ValueError(f"hidden layer sizes must be positive integers; got {h!r} in {hidden_sizes}")
-        gen = _rng(rng)
+        gen = as_rng(rng)
         init = init or _DEFAULT_INIT[activation]
         sizes = [in_features, *hidden_sizes, out_features]
         layers = []
@@ -216,19 +233,11 @@ class MLP(Sequential):
     def forward(self, x):
         # Each Linear followed by a ReLU runs as one fused op (F.linear_relu): the same values
         # and gradients, one graph node and one activation array per layer instead of two.
-        x = _as_tensor(x)
-        layers = list(self._modules.values())
-        i = 0
-        while i < len(layers):
-            layer = layers[i]
-            if i + 1 < len(layers) and type(layer) is Linear and type(layers[i + 1]) is ReLU:
-                x = F.linear_relu(x, layer.weight, layer.bias)
-                i += 2
-            else:
-                x = layer(x)
-                i += 1
-        return x
+        return run_fused(self._modules.values(), _as_tensor(x), _MLP_FUSED)
 
     def get_config(self) -> dict:
         """The constructor's arguments (JSON-able), to rebuild the network when loading it."""
         return dict(self.config)
+
+
+_MLP_FUSED = {(Linear, ReLU): lambda x, layer: F.linear_relu(x, layer.weight, layer.bias)}

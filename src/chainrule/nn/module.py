@@ -61,6 +61,7 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "training", True)
 
     # ---------------------------------------------------------------- registration
@@ -71,6 +72,13 @@ class Module:
                 f"super().__init__() first in {type(self).__name__}.__init__"
             )
         params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
+        buffers = self.__dict__.get("_buffers", {})
+        if name in buffers:  # assigning a registered buffer replaces its array
+            if value is not None and not isinstance(value, np.ndarray):
+                raise TypeError(f"buffer {name!r} must be a NumPy array or None; got {type(value).__name__}")
+            buffers[name] = value
+            object.__setattr__(self, name, value)
+            return
         params.pop(name, None)
         modules.pop(name, None)
         if isinstance(value, Parameter):
@@ -96,6 +104,17 @@ class Module:
         setattr(self, name, param)
         if param is None:
             self._parameters[name] = None
+
+    def register_buffer(self, name: str, array) -> None:
+        """Register ``array`` (an ndarray, or None) as state that is saved but not learned.
+
+        Buffers (BatchNorm's running mean and variance) appear in :meth:`state_dict` beside the
+        parameters and are restored by :meth:`load_state_dict`; optimizers never see them.
+        """
+        if not isinstance(name, str) or not name.isidentifier() or name in self._parameters or name in self._modules:
+            raise ValueError(f"cannot register buffer {name!r}: not an identifier or already a parameter or module")
+        self._buffers[name] = None
+        setattr(self, name, None if array is None else np.asarray(array))
 
     def add_module(self, name: str, module: "Module"):
         if not isinstance(module, Module):
@@ -130,6 +149,13 @@ class Module:
                 seen.add(id(p))
                 yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple]:
+        """``(dotted_name, array)`` pairs of every registered buffer that is not None."""
+        for mod_prefix, module in self.named_modules(prefix):
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+
     def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
@@ -157,8 +183,10 @@ class Module:
         return self.train(False)
 
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Copies of the parameters' arrays, by dotted name."""
-        return OrderedDict((name, np.array(p.numpy(), copy=True)) for name, p in self.named_parameters())
+        """Copies of the parameters' and buffers' arrays, by dotted name."""
+        state = OrderedDict((name, np.array(p.numpy(), copy=True)) for name, p in self.named_parameters())
+        state.update((name, np.array(b, copy=True)) for name, b in self.named_buffers())
+        return state
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the parameters in place (optimizers keep working on them).
@@ -168,6 +196,7 @@ class Module:
         every entry fits.
         """
         own = dict(self.named_parameters())
+        own.update(self.named_buffers())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
@@ -181,16 +210,16 @@ class Module:
                 continue
             value = state_dict[name]
             value = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
-            if value.shape != p.shape:
+            if value.shape != np.shape(p):
                 raise ValueError(
                     f"error loading state_dict into {type(self).__name__}: {name!r} has shape "
-                    f"{value.shape} in the state_dict but {p.shape} in the model"
+                    f"{value.shape} in the state_dict but {np.shape(p)} in the model"
                 )
             if value.dtype.kind not in "fiu":
                 raise TypeError(f"state_dict entry {name!r} has non-numeric dtype {value.dtype}")
             updates.append((p, value))
         for p, value in updates:
-            p.data[...] = value
+            (p.data if isinstance(p, Tensor) else p)[...] = value
         return IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- calling and printing

@@ -12,6 +12,8 @@ from .circuit import Circuit, draw, layout, to_dot
 from .plots import (
     plot_confusion_matrix,
     plot_decision_regions,
+    plot_feature_maps,
+    plot_filters,
     plot_history,
     plot_loss_curves,
     plot_weight_images,
@@ -27,4 +29,6 @@ __all__ = [
     "plot_decision_regions",
     "plot_weight_images",
     "plot_confusion_matrix",
+    "plot_filters",
+    "plot_feature_maps",
 ]

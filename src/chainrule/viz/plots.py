@@ -27,6 +27,8 @@ __all__ = [
     "plot_decision_regions",
     "plot_weight_images",
     "plot_confusion_matrix",
+    "plot_filters",
+    "plot_feature_maps",
 ]
 
 _SAVE_FORMATS = ("png", "svg", "pdf")
@@ -419,3 +421,32 @@ def plot_confusion_matrix(cm, path, *, class_names=None) -> Path:
                 ax.text(j, i, text, ha="center", va="center", fontsize=9,
                         color="white" if cm[i, j] > threshold else "black")
     return _save(fig, path)
+
+
+def plot_filters(weight, path) -> Path:
+    """Show a convolution's filters as images: ``weight`` of shape (C_out, C_in, kh, kw) with
+    one input channel (grey) or three (colour), like the first layer of a CNN.
+
+    Each filter is min-max normalized on its own (as in :func:`plot_weight_images`).
+
+    Example:
+        >>> plot_filters(model[0].weight, "filters.png")   # doctest: +SKIP
+    """
+    w = _as_numpy(weight, "weight")
+    if w.ndim != 4 or w.shape[1] not in (1, 3):
+        raise ValueError(f"plot_filters needs a weight of shape (C_out, 1 or 3, kh, kw); got {w.shape}")
+    if w.shape[1] == 1:
+        return plot_weight_images(w.reshape(w.shape[0], -1), w.shape[2:], path)
+    return plot_weight_images(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1), (*w.shape[2:], 3), path)
+
+
+def plot_feature_maps(maps, path) -> Path:
+    """Show each channel of one example's feature maps, shape (C, H, W), as a grey image.
+
+    Example:
+        >>> plot_feature_maps(model[:2](x[:1]).numpy()[0], "maps.png")   # doctest: +SKIP
+    """
+    m = _as_numpy(maps, "maps")
+    if m.ndim != 3:
+        raise ValueError(f"plot_feature_maps needs maps of shape (C, H, W); got {m.shape}")
+    return plot_weight_images(m.reshape(m.shape[0], -1), m.shape[1:], path)
