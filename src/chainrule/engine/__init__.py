@@ -16,8 +16,13 @@ from chainrule.engine.api import (
     where, zeros, zeros_like,
 )
 from chainrule.engine.graph import Graph, trace
+from chainrule.engine.device import (
+    Device, DeviceError, device, device_of, register_backend, to_device, to_host, unregister_backend,
+)
 
 __all__ = [
+    "Device", "DeviceError", "device", "device_of", "register_backend", "to_device", "to_host",
+    "unregister_backend",
     "Function", "Graph", "GraphFreedError", "Tensor", "arange", "backend", "cat", "clip",
     "concatenate", "enable_grad", "exp", "float32", "float64", "full", "full_like",
     "is_grad_enabled", "linear", "log", "matmul", "maximum", "minimum", "no_grad", "ones",

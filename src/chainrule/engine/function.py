@@ -122,7 +122,14 @@ class Function:
         needs = tuple([t.requires_grad for t in inputs])
         ctx.needs = needs
         ctx.saved = ()
-        data = ctx.forward(*[t.data for t in inputs], **params)
+        try:
+            data = ctx.forward(*[t.data for t in inputs], **params)
+        except Exception:
+            # Only on failure (free on the hot path): name both devices if the inputs span two.
+            from chainrule.engine.device import check_same_device
+
+            check_same_device([t.data for t in inputs], repr(cls.name))
+            raise
         if isinstance(data, _np.generic):  # NumPy turns 0-d results into scalars; keep arrays
             data = _np.asarray(data)
         if _grad_mode.enabled and True in needs:

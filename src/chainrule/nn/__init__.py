@@ -5,12 +5,12 @@ from chainrule.nn.layers import (
     get_activation,
 )
 from chainrule.nn.losses import BCEWithLogitsLoss, BinaryHingeLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss
-from chainrule.nn.module import Module, Parameter
+from chainrule.nn.module import Module, Parameter, module_device
 from chainrule.nn.counting import ModelSummary, summary
 
 __all__ = [
     "ACTIVATIONS", "BCEWithLogitsLoss", "BinaryHingeLoss", "CrossEntropyLoss", "Dropout", "Identity",
     "LeakyReLU", "Linear", "MLP", "MSELoss", "Module", "ModelSummary", "MulticlassHingeLoss",
     "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "get_activation", "init",
-    "summary",
+    "module_device", "summary",
 ]

@@ -11,7 +11,8 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from chainrule.engine import Tensor
+from chainrule.engine import Tensor, device, device_of, to_device, to_host
+from chainrule.engine.device import CPU
 
 
 class Parameter(Tensor):
@@ -157,8 +158,38 @@ class Module:
         return self.train(False)
 
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Copies of the parameters' arrays, by dotted name."""
-        return OrderedDict((name, np.array(p.numpy(), copy=True)) for name, p in self.named_parameters())
+        """Host copies (NumPy arrays) of the parameters' arrays, by dotted name, whatever the device."""
+        return OrderedDict((name, to_host(p.data, copy=True)) for name, p in self.named_parameters())
+
+    def to(self, device_) -> "Module":
+        """Move every parameter (with its gradient) and every tensor attribute (buffers) to
+        ``device_`` ("cpu", "cuda", "cuda:N" or a Device), in place; returns self.
+
+        Parameters stay the same objects, so build the optimizer before or after: its state
+        follows its parameters at the next step.
+
+        >>> import chainrule as cr
+        >>> net = cr.nn.Linear(2, 3).to("cpu")
+        >>> str(cr.nn.module_device(net))
+        'cpu'
+        """
+        dev = device(device_)
+        dev.check()
+        for module in self.modules():
+            for value in list(module.__dict__.values()) + list(getattr(module, "_buffers", {}).values()):
+                if isinstance(value, Tensor):
+                    value.data = to_device(value.data, dev)
+                    if value.grad is not None:
+                        value.grad = to_device(value.grad, dev)
+        return self
+
+    def cpu(self) -> "Module":
+        """``to("cpu")``."""
+        return self.to(CPU)
+
+    def cuda(self, index: int = 0) -> "Module":
+        """``to(f"cuda:{index}")``; needs CuPy."""
+        return self.to(f"cuda:{index}")
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the parameters in place (optimizers keep working on them).
@@ -180,7 +211,7 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            value = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+            value = to_host(value.data if isinstance(value, Tensor) else value)
             if value.shape != p.shape:
                 raise ValueError(
                     f"error loading state_dict into {type(self).__name__}: {name!r} has shape "
@@ -190,7 +221,7 @@ class Module:
                 raise TypeError(f"state_dict entry {name!r} has non-numeric dtype {value.dtype}")
             updates.append((p, value))
         for p, value in updates:
-            p.data[...] = value
+            p.data[...] = to_device(value, device_of(p.data))  # host arrays go to the parameter's device
         return IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- calling and printing
@@ -212,3 +243,25 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def module_device(module: Module):
+    """The device of ``module``'s parameters (the CPU for a module without any).
+
+    Parameters on two devices are an error that names both.
+
+    >>> import chainrule as cr
+    >>> str(cr.nn.module_device(cr.nn.Linear(2, 2)))
+    'cpu'
+    """
+    found = None
+    for name, p in module.named_parameters():
+        d = device_of(p.data)
+        if found is None:
+            found = (name, d)
+        elif d != found[1]:
+            raise ValueError(
+                f"{type(module).__name__} has parameters on two devices: {found[0]!r} on {found[1]} and "
+                f"{name!r} on {d}; move it to one with .to(device)"
+            )
+    return CPU if found is None else found[1]
