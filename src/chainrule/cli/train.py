@@ -16,6 +16,7 @@ A run killed at any moment (Ctrl-C, ``kill -9``, a power cut) continues with
 """
 from __future__ import annotations
 
+import argparse
 import time
 from datetime import datetime
 from pathlib import Path
@@ -139,6 +140,9 @@ def add_parser(sub) -> None:
     g.add_argument("--seed", type=nonnegative_int,
                    help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
                         "order of the batches (default: 0)")
+    g.add_argument("--device", type=device_arg, default="cpu", metavar="auto|cpu|cuda|cuda:N",
+                   help="where to train: auto (CUDA when CuPy sees a GPU), cpu or cuda[:N] (default: cpu; "
+                        "not a saved setting: a run resumes on any device)")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR",
                    help="the run folder, new or empty (default: runs/DATA-MODEL-YYYYmmdd-HHMMSS)")
@@ -317,7 +321,7 @@ def run(args) -> int:
                                        resume=resuming and checkpoint.exists(), quiet=quiet)
             test = {}
         else:
-            trainer = make_trainer(model, loss, splits, settings, checkpoint, quiet=quiet)
+            trainer = make_trainer(model, loss, splits, settings, checkpoint, quiet=quiet, device=args.device)
             if resuming and checkpoint.exists():
                 trainer.load_checkpoint(checkpoint)
             trainer.run()
@@ -364,7 +368,17 @@ def _banner(settings, ds, model, splits, run_dir, resuming) -> str:
     return "".join(parts)
 
 
-def make_trainer(model, loss, splits, settings, checkpoint, *, quiet: bool):
+def device_arg(text):
+    """A device the machine has: "auto", "cpu", "cuda", "cuda:N" (CUDA needs CuPy and a GPU)."""
+    from chainrule.engine import DeviceError, device
+
+    try:
+        return device(text).check()
+    except (DeviceError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def make_trainer(model, loss, splits, settings, checkpoint, *, quiet: bool, device=None):
     """A chainrule.train.Trainer wired with the progress bar and the checkpoint writer."""
     from chainrule.train import TrainConfig, Trainer
 
@@ -374,7 +388,8 @@ def make_trainer(model, loss, splits, settings, checkpoint, *, quiet: bool):
     callbacks = [] if quiet else [_live_bar()]
     callbacks.append(_checkpoint_callback(CheckpointWriter(checkpoint)))
     validation = (splits.X_val, splits.y_val) if len(splits.y_val) else None
-    return Trainer(model, splits.X_train, splits.y_train, config, validation=validation, callbacks=callbacks)
+    return Trainer(model, splits.X_train, splits.y_train, config, validation=validation, callbacks=callbacks,
+                   device=device)
 
 
 class CheckpointWriter:

@@ -16,7 +16,7 @@ from chainrule.engine.api import (
     where, zeros, zeros_like,
 )
 from chainrule.engine.graph import Graph, trace
-from chainrule.engine.device import (
+from chainrule.engine.devices import (
     Device, DeviceError, device, device_of, register_backend, to_device, to_host, unregister_backend,
 )
 

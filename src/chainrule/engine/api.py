@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import backend, ops
-from chainrule.engine.device import device_of, to_device
+from chainrule.engine.devices import device_of, to_device
 from chainrule.engine.tensor import Tensor, _lift
 
 

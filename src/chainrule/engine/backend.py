@@ -14,7 +14,7 @@ float64 = np.float64
 _DEFAULT_FLOAT = np.dtype(np.float32)
 
 
-_MODULES = {}  # array type -> module, for backends registered by chainrule.engine.device
+_MODULES = {}  # array type -> module, for backends registered by chainrule.engine.devices
 
 
 def register_array_module(array_type, module) -> None:

@@ -126,7 +126,7 @@ class Function:
             data = ctx.forward(*[t.data for t in inputs], **params)
         except Exception:
             # Only on failure (free on the hot path): name both devices if the inputs span two.
-            from chainrule.engine.device import check_same_device
+            from chainrule.engine.devices import check_same_device
 
             check_same_device([t.data for t in inputs], repr(cls.name))
             raise

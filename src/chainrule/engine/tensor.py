@@ -82,7 +82,7 @@ class Tensor:
 
     @property
     def device(self):
-        """The :class:`~chainrule.engine.device.Device` holding the data (``cpu``, ``cuda:0``, …)."""
+        """The :class:`~chainrule.engine.devices.Device` holding the data (``cpu``, ``cuda:0``, …)."""
         return _device.device_of(self.data)
 
     @property
@@ -528,4 +528,4 @@ def _topological_order(root: Tensor) -> list:
 _function.Tensor = Tensor
 
 from chainrule.engine import ops as _ops  # noqa: E402  (the ops need Tensor defined)
-from chainrule.engine import device as _device  # noqa: E402
+from chainrule.engine import devices as _device  # noqa: E402

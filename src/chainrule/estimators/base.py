@@ -13,7 +13,8 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule import optim
-from chainrule.engine import Tensor, no_grad
+from chainrule.engine import Tensor, no_grad, to_device
+from chainrule.nn import module_device
 
 
 _SEED_MAX = np.iinfo(np.int32).max
@@ -74,7 +75,9 @@ def model_scores(model, X, chunk=8192):
     model.eval()
     try:
         with no_grad():
-            out = [model(Tensor(X[i:i + chunk], dtype=np.float64)).numpy() for i in range(0, len(X), chunk)]
+            dev = module_device(model)
+            out = [model(Tensor(to_device(X[i:i + chunk], dev), dtype=np.float64)).numpy()
+                   for i in range(0, len(X), chunk)]
     finally:
         model.train(was_training)
     out = np.concatenate(out).astype(np.float64, copy=False)

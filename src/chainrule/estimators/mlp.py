@@ -9,6 +9,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from chainrule.engine import device as as_device
 from chainrule import nn
 from chainrule.train import TrainConfig, Trainer
 from chainrule.estimators.base import (
@@ -19,7 +20,8 @@ from chainrule.estimators.base import (
 class _MLP(EpochTrainedEstimator):
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=1e-4,
                  batch_size="auto", learning_rate_init=1e-3, max_iter=200, shuffle=True, random_state=None,
-                 tol=1e-4, verbose=False, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10):
+                 tol=1e-4, verbose=False, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 device="cpu"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -34,6 +36,7 @@ class _MLP(EpochTrainedEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.device = device
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -46,6 +49,7 @@ class _MLP(EpochTrainedEstimator):
         nn.get_activation(ACTIVATION_ALIASES.get(self.activation, self.activation))
         check_float("alpha", self.alpha)
         check_float("learning_rate_init", self.learning_rate_init, low_open=True)
+        as_device(self.device).check()  # an unknown or unavailable device names itself
 
     def _new_model(self, X, y):
         self.n_outputs_ = self._output_width(y)
@@ -71,7 +75,7 @@ class _MLP(EpochTrainedEstimator):
     def _epoch(self, X, y):
         trainer = self._trainer
         if trainer is None:  # the first epoch, or the first after unpickling
-            trainer = self._trainer = Trainer(self._model, X, y, self._config)
+            trainer = self._trainer = Trainer(self._model, X, y, self._config, device=self.device)
             if self._resume is not None:
                 trainer.optimizer.load_state_dict(self._resume["optimizer"])
                 trainer.rng.bit_generator.state = self._resume["rng"]
@@ -143,6 +147,9 @@ class MLPClassifier(EpochTrainedClassifier, _MLP):
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
         Stop once more than this many epochs in a row made no improvement of ``tol``.
+    device : str or Device, default="cpu"
+        Where the network trains and predicts: "cpu", "cuda", "cuda:N" or "auto" (CUDA when CuPy
+        sees a GPU). Inputs and outputs stay NumPy arrays; batches are copied to the device.
 
     Attributes
     ----------
@@ -257,6 +264,9 @@ class MLPRegressor(RegressorMixin, _MLP):
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
         Stop once more than this many epochs in a row made no improvement of ``tol``.
+    device : str or Device, default="cpu"
+        Where the network trains and predicts: "cpu", "cuda", "cuda:N" or "auto" (CUDA when CuPy
+        sees a GPU). Inputs and outputs stay NumPy arrays; batches are copied to the device.
 
     Attributes
     ----------

@@ -12,7 +12,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from chainrule.engine import Tensor, device, device_of, to_device, to_host
-from chainrule.engine.device import CPU
+from chainrule.engine.devices import CPU
 
 
 class Parameter(Tensor):

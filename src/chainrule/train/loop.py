@@ -17,8 +17,10 @@ import numpy as np
 
 from chainrule import io, optim
 from chainrule.data import batches
-from chainrule.engine import Tensor, no_grad
-from chainrule.nn import Module
+from chainrule.engine import Tensor, device_of, no_grad, to_device
+from chainrule.engine.devices import CPU
+from chainrule.engine import device as as_device
+from chainrule.nn import Module, module_device
 from chainrule.nn import functional as F
 from chainrule.train.callbacks import Checkpoint, EarlyStopping, History, ProgressBar
 from chainrule.train.tasks import Task, TrainingDiverged, get_task
@@ -44,9 +46,12 @@ class TrainConfig:
 class Trainer:
     """The state of one training run: model, optimizer, schedule, random stream, history."""
 
-    def __init__(self, model: Module, X, y, config: TrainConfig, validation=None, callbacks=()):
+    def __init__(self, model: Module, X, y, config: TrainConfig, validation=None, callbacks=(), device=None):
         if not isinstance(model, Module):
             raise TypeError(f"fit() needs a chainrule Module to train; got {type(model).__name__}")
+        # The device is not part of the config: a checkpoint resumes on any device.
+        self.device = module_device(model) if device is None else as_device(device)
+        model.to(self.device)
         if not isinstance(config.epochs, int) or isinstance(config.epochs, bool) or config.epochs < 1:
             raise ValueError(f"epochs must be a positive integer; got {config.epochs!r}")
         if not isinstance(config.lr, (int, float)) or isinstance(config.lr, bool) or not config.lr > 0:
@@ -81,7 +86,7 @@ class Trainer:
         ``partial_fit``) can tell whether the data changed.
         """
         self.X, self.y = _check_xy(X, y, self.task)
-        _check_labels_fit(self.model, self.X, self.y, self.task)
+        _check_labels_fit(self.model, self.X, self.y, self.task, self.device)
         self.source = X
         size = self.config.batch_size
         self.batches_per_epoch = 1 if size is None else math.ceil(len(self.X) / size)
@@ -115,7 +120,9 @@ class Trainer:
         model.train()
         total, count = 0.0, 0
         for b, idx in enumerate(batches(len(self.X), self.config.batch_size, rng=self.rng, shuffle=self.config.shuffle)):
-            xb, yb = Tensor(self.X[idx]), self.y[idx]
+            # The data stays on the host; each batch is copied to the model's device (the targets
+            # follow the scores there inside the loss).
+            xb, yb = Tensor(to_device(self.X[idx], self.device)), self.y[idx]
             if self.derivative_free:
                 loss = opt.step(lambda: self.loss(model(xb), yb))
             else:
@@ -206,7 +213,7 @@ class Trainer:
 
 def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, epochs=10, batch_size=32,
         reg=0.0, schedule="none", seed=0, shuffle=True, validation=None, callbacks=(), early_stopping=None,
-        optimizer_options=None, checkpoint=None, resume=None, progress=False) -> History:
+        optimizer_options=None, checkpoint=None, resume=None, progress=False, device=None) -> History:
     """Train ``model`` on ``(X, y)`` and return its History (one record per epoch).
 
     Parameters
@@ -228,6 +235,10 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
         Patience in epochs on the validation loss (training loss without validation data).
     checkpoint, resume : path, optional
         Write the training state after every epoch / continue from such a file.
+    device : str or Device, optional
+        Train there ("cpu", "cuda", "cuda:N", "auto"): the model is moved, batches are copied
+        to it. By default the model's own device. Checkpoints hold host arrays, so a run saved
+        on one device resumes on another.
 
     Examples
     --------
@@ -249,7 +260,7 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
         callbacks.append(ProgressBar())
     if checkpoint is not None:
         callbacks.append(Checkpoint(checkpoint))
-    trainer = Trainer(model, X, y, config, validation=validation, callbacks=callbacks)
+    trainer = Trainer(model, X, y, config, validation=validation, callbacks=callbacks, device=device)
     if resume is not None:
         trainer.load_checkpoint(resume)
     return trainer.run()
@@ -257,19 +268,39 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
 
 @no_grad()
 def predict_scores(model: Module, X, batch_size: int = 8192) -> np.ndarray:
-    """The model's outputs for ``X``, computed in chunks under no_grad."""
-    X = np.asarray(X, dtype=np.float32)
+    """The model's outputs for ``X`` (host data), computed in chunks under no_grad on the model's
+    device; the result is a host array."""
+    X = host_data(X, "X", dtype=np.float32)
+    dev = module_device(model)
     was_training = model.training
     model.eval()
     try:
-        return np.concatenate([model(Tensor(X[i:i + batch_size])).numpy() for i in range(0, max(len(X), 1), batch_size)])
+        return np.concatenate([model(Tensor(to_device(X[i:i + batch_size], dev))).numpy()
+                               for i in range(0, max(len(X), 1), batch_size)])
     finally:
         model.train(was_training)
 
 
 # ====================================================================== validation helpers
+def host_data(value, what, dtype=None) -> np.ndarray:
+    """``value`` (array_like or a CPU tensor) as a NumPy array; data on a device is an error.
+
+    Training and prediction take host data and copy each batch to the model's device, so data
+    already on a device was put there by mistake (or for another model): say so, naming it.
+    """
+    if isinstance(value, Tensor):
+        value = value.data
+    where = device_of(value)
+    if where != CPU:
+        raise ValueError(
+            f"{what} is on {where}; training and prediction take host data (NumPy arrays) and copy each "
+            f"batch to the model's device themselves: pass {what}.numpy() (or .get())"
+        )
+    return np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+
+
 def _check_xy(X, y, task: Task):
-    X = np.asarray(X)
+    X = host_data(X, "X")
     if X.dtype.kind not in "fiub":
         raise TypeError(f"X must be numeric; got dtype {X.dtype}")
     if X.ndim != 2:
@@ -278,7 +309,7 @@ def _check_xy(X, y, task: Task):
     if not np.all(np.isfinite(X)):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"X contains {X[tuple(bad)]} at row {bad[0]}, column {bad[1]}; remove or impute non-finite values")
-    y = np.asarray(y)
+    y = host_data(y, "y")
     if len(y) != len(X):
         raise ValueError(f"X and y have different lengths: {len(X)} examples but {len(y)} targets")
     if len(X) == 0:
@@ -290,11 +321,11 @@ def _class_targets(y, task: Task):
     return (y > 0).astype(np.int64) if task.name == "binary-hinge" else y
 
 
-def _check_labels_fit(model, X, y, task: Task):
+def _check_labels_fit(model, X, y, task: Task, dev):
     if task.kind == "regression":
         return
     with no_grad():
-        out = model.eval()(Tensor(X[:1]))
+        out = model.eval()(Tensor(to_device(X[:1], dev)))
     model.train()
     width = out.shape[-1] if out.ndim > 1 else 1
     if task.kind == "binary":

@@ -87,7 +87,7 @@ class Device:
         """Raise :class:`DeviceError` unless this device can hold arrays here; return it."""
         count = self.backend.count()
         if self.index >= count:
-            have = "no device of this kind" if count == 0 else f"{count} ({self.type}:0..{self.type}:{count - 1})"
+            have = f"no {self.type} device" if count == 0 else f"only {self.type}:0..{self.type}:{count - 1}"
             raise DeviceError(f"device {str(self)!r} is not available: {self.backend.describe()} sees {have}")
         return self
 
