@@ -291,6 +291,38 @@ def test_module_to_moves_parameters_gradients_and_tensor_attributes(fake_gpu):
 
 
 # ====================================================================== optimizers
+def test_backward_with_a_gradient_from_another_device_is_an_error_naming_both(fake_gpu):
+    y = cr.ones(3, requires_grad=True, device="fake") * 2
+    with pytest.raises(DeviceError, match=r"backward\(\) \(output and gradient\) got tensors on two devices, "
+                                          r"fake:0 \(input 0\) and cpu \(input 1\)"):
+        y.backward(np.ones(3))
+    y.backward(cr.ones(3, device="fake"))
+
+
+def test_an_optimizer_follows_its_parameters_to_another_device(fake_gpu):
+    X = rng.standard_normal((8, 3)).astype(np.float32)
+    y = np.arange(8) % 2
+
+    def steps(net, opt, n, dev):
+        for _ in range(n):
+            opt.zero_grad()
+            F.cross_entropy(net(cr.tensor(X, device=dev)), y).backward()
+            opt.step()
+
+    ref = nn.MLP(3, [4], 2, rng=0)
+    ref_opt = optim.Adam(ref.parameters(), lr=0.1)
+    steps(ref, ref_opt, 4, "cpu")
+    net = nn.MLP(3, [4], 2, rng=0)
+    opt = optim.Adam(net.parameters(), lr=0.1)
+    steps(net, opt, 2, "cpu")
+    net.to("fake")  # after the optimizer has state: the state follows at the next step
+    steps(net, opt, 2, "fake")
+    assert all(cr.device_of(v) == cr.device("fake:0") for st in opt.state.values() for v in st.values()
+               if hasattr(v, "shape"))
+    for p, q in zip(ref.parameters(), net.parameters()):
+        same(p, q)
+
+
 @pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
 def test_every_optimizer_on_the_device_equals_the_cpu_and_keeps_its_state_there(fake_gpu, name):
     X = rng.standard_normal((16, 3)).astype(np.float32)

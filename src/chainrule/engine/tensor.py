@@ -250,6 +250,7 @@ class Tensor:
                 raise ValueError(
                     f"backward() got a gradient of shape {seed.shape} for an output of shape {self.shape}"
                 )
+            _device.check_same_device([self.data, seed], "backward() (output and gradient)")
         order = _topological_order(self)  # also clears the intermediate nodes' old .grad
         if self._ctx is None:
             self.grad = seed if self.grad is None else self.grad + seed
