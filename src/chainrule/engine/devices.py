@@ -187,18 +187,21 @@ class ToDevice(Function):
         return str(self.dev)
 
 
-def check_same_device(arrays, op) -> None:
-    """Raise :class:`DeviceError` naming both devices if ``arrays`` live on two devices."""
+def check_same_device(arrays, what, labels=None):
+    """The one device holding ``arrays`` (None if there are none); two devices raise
+    :class:`DeviceError` naming both, with the arrays' labels (by default "input i")."""
     first = None
     for i, a in enumerate(arrays):
         d = device_of(a)
+        label = f"input {i}" if labels is None else labels[i]
         if first is None:
-            first = (i, d)
+            first = (label, d)
         elif d != first[1]:
             raise DeviceError(
-                f"{op} got tensors on two devices, {first[1]} (input {first[0]}) and {d} (input {i}); "
-                f"move them to one device with .to(device) (chainrule never copies between devices silently)"
+                f"{what}: tensors on two devices, {first[1]} ({first[0]}) and {d} ({label}); move them to "
+                f"one device with .to(device) (chainrule never copies between devices silently)"
             )
+    return None if first is None else first[1]
 
 
 # ====================================================================== backends

@@ -12,7 +12,7 @@ from typing import Iterator, NamedTuple
 import numpy as np
 
 from chainrule.engine import Tensor, device, device_of, to_device, to_host
-from chainrule.engine.devices import CPU
+from chainrule.engine.devices import CPU, check_same_device
 
 
 class Parameter(Tensor):
@@ -254,14 +254,7 @@ def module_device(module: Module):
     >>> str(cr.nn.module_device(cr.nn.Linear(2, 2)))
     'cpu'
     """
-    found = None
-    for name, p in module.named_parameters():
-        d = device_of(p.data)
-        if found is None:
-            found = (name, d)
-        elif d != found[1]:
-            raise ValueError(
-                f"{type(module).__name__} has parameters on two devices: {found[0]!r} on {found[1]} and "
-                f"{name!r} on {d}; move it to one with .to(device)"
-            )
-    return CPU if found is None else found[1]
+    named = list(module.named_parameters())
+    found = check_same_device([p.data for _, p in named], f"{type(module).__name__}'s parameters",
+                              labels=[repr(name) for name, _ in named])
+    return CPU if found is None else found
