@@ -143,6 +143,9 @@ def add_parser(sub) -> None:
     g.add_argument("--device", type=device_arg, default="cpu", metavar="auto|cpu|cuda|cuda:N",
                    help="where to train: auto (CUDA when CuPy sees a GPU), cpu or cuda[:N] (default: cpu; "
                         "not a saved setting: a run resumes on any device)")
+    g.add_argument("--capture", action="store_true",
+                   help="record each batch shape's forward pass once and replay it: the same results, "
+                        "less Python per step (steps that cannot be captured, e.g. with dropout, say why)")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR",
                    help="the run folder, new or empty (default: runs/DATA-MODEL-YYYYmmdd-HHMMSS)")
@@ -321,7 +324,8 @@ def run(args) -> int:
                                        resume=resuming and checkpoint.exists(), quiet=quiet)
             test = {}
         else:
-            trainer = make_trainer(model, loss, splits, settings, checkpoint, quiet=quiet, device=args.device)
+            trainer = make_trainer(model, loss, splits, settings, checkpoint, quiet=quiet, device=args.device,
+                                   capture=args.capture)
             if resuming and checkpoint.exists():
                 trainer.load_checkpoint(checkpoint)
             trainer.run()
@@ -378,7 +382,7 @@ def device_arg(text):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def make_trainer(model, loss, splits, settings, checkpoint, *, quiet: bool, device=None):
+def make_trainer(model, loss, splits, settings, checkpoint, *, quiet: bool, device=None, capture=False):
     """A chainrule.train.Trainer wired with the progress bar and the checkpoint writer."""
     from chainrule.train import TrainConfig, Trainer
 
@@ -389,7 +393,7 @@ def make_trainer(model, loss, splits, settings, checkpoint, *, quiet: bool, devi
     callbacks.append(_checkpoint_callback(CheckpointWriter(checkpoint)))
     validation = (splits.X_val, splits.y_val) if len(splits.y_val) else None
     return Trainer(model, splits.X_train, splits.y_train, config, validation=validation, callbacks=callbacks,
-                   device=device)
+                   device=device, capture=capture)
 
 
 class CheckpointWriter:

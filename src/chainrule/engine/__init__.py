@@ -7,6 +7,7 @@ from chainrule.engine.function import (
     enable_grad,
     is_grad_enabled,
     no_grad,
+    recording,
     unbroadcast,
 )
 from chainrule.engine.tensor import Tensor
@@ -25,7 +26,7 @@ __all__ = [
     "unregister_backend",
     "Function", "Graph", "GraphFreedError", "Tensor", "arange", "backend", "cat", "clip",
     "concatenate", "enable_grad", "exp", "float32", "float64", "full", "full_like",
-    "is_grad_enabled", "linear", "log", "matmul", "maximum", "minimum", "no_grad", "ones",
+    "is_grad_enabled", "linear", "log", "matmul", "maximum", "minimum", "no_grad", "ones", "recording",
     "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "sigmoid", "sqrt", "stack",
     "tanh", "tensor", "trace", "unbroadcast", "where", "zeros", "zeros_like",
 ]

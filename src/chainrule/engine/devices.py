@@ -77,12 +77,6 @@ class Device:
     def backend(self):
         return _BACKENDS[self.type]
 
-    @property
-    def xp(self):
-        """The array module of this device (``numpy``, ``cupy``), after checking it is available."""
-        self.check()
-        return self.backend.module()
-
     def check(self) -> "Device":
         """Raise :class:`DeviceError` unless this device can hold arrays here; return it."""
         count = self.backend.count()
@@ -132,8 +126,8 @@ def device_of(array) -> Device:
     return CPU
 
 
-def to_device(array, dev, dtype=None):
-    """``array`` on device ``dev`` (the same object when it is already there and of ``dtype``).
+def to_device(array, dev):
+    """``array`` on device ``dev`` (the same object when it is already there).
 
     Between two devices that are not the CPU the data goes through the host.
 
@@ -143,18 +137,10 @@ def to_device(array, dev, dtype=None):
     True
     """
     dev = device(dev)
-    source = device_of(array)
-    if source != dev:
-        host = to_host(array)
-        if dtype is not None:
-            host = host.astype(dtype, copy=False)
-        if dev.type == "cpu":
-            return host
-        dev.check()
-        return dev.backend.from_host(host, dev.index)
-    if dtype is not None and array.dtype != dtype:
-        return array.astype(dtype)
-    return array
+    if device_of(array) == dev:
+        return array
+    host = to_host(array)
+    return host if dev.type == "cpu" else dev.check().backend.from_host(host, dev.index)
 
 
 def to_host(array, copy=False) -> np.ndarray:

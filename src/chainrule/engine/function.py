@@ -20,6 +20,7 @@ _FREED = object()  # marks a Function whose saved arrays backward() has released
 
 class _GradMode(threading.local):
     enabled = True
+    tape = None  # a list while ops are being recorded (see recording)
 
 
 _grad_mode = _GradMode()
@@ -69,6 +70,19 @@ class enable_grad(_SetGradEnabled):
 
     def __init__(self):
         super().__init__(True)
+
+
+class recording:
+    """Context manager: every op applied inside is appended to the list it returns, as
+    ``(function, inputs, params, output)``; ``chainrule.train``'s captured step replays them."""
+
+    def __enter__(self):
+        self.prev, _grad_mode.tape = _grad_mode.tape, []
+        return _grad_mode.tape
+
+    def __exit__(self, *exc):
+        _grad_mode.tape = self.prev
+        return False
 
 
 class GraphFreedError(RuntimeError, ValueError):
@@ -134,8 +148,12 @@ class Function:
             data = _np.asarray(data)
         if _grad_mode.enabled and True in needs:
             ctx.parents = inputs
-            return Tensor._make(data, True, ctx)
-        return Tensor._make(data, False, None)
+            out = Tensor._make(data, True, ctx)
+        else:
+            out = Tensor._make(data, False, None)
+        if _grad_mode.tape is not None:
+            _grad_mode.tape.append((ctx, inputs, params, out))
+        return out
 
 
 def unbroadcast(grad, shape, op="an op"):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from chainrule.engine.devices import CPU
 from chainrule.engine import device as as_device
 from chainrule.nn import Module, module_device
 from chainrule.nn import functional as F
+from chainrule.train.capture import CaptureWarning, CapturedSteps
 from chainrule.train.callbacks import Checkpoint, EarlyStopping, History, ProgressBar
 from chainrule.train.tasks import Task, TrainingDiverged, get_task
 
@@ -46,7 +48,8 @@ class TrainConfig:
 class Trainer:
     """The state of one training run: model, optimizer, schedule, random stream, history."""
 
-    def __init__(self, model: Module, X, y, config: TrainConfig, validation=None, callbacks=(), device=None):
+    def __init__(self, model: Module, X, y, config: TrainConfig, validation=None, callbacks=(), device=None,
+                 capture=False):
         if not isinstance(model, Module):
             raise TypeError(f"fit() needs a chainrule Module to train; got {type(model).__name__}")
         # The device is not part of the config: a checkpoint resumes on any device.
@@ -73,6 +76,11 @@ class Trainer:
             options.setdefault("rng", config.seed)  # the random searches draw from the run's seed
         self.optimizer = optim.make_optimizer(config.optimizer, model.parameters(), lr=config.lr, **options)
         self.derivative_free = isinstance(self.optimizer, (optim.RandomSearch, optim.RandomLocalSearch))
+        # Not part of the config either: capturing changes the speed, never the result.
+        self.captured = CapturedSteps() if capture and not self.derivative_free else None
+        if capture and self.derivative_free:
+            warnings.warn(f"capture: {config.optimizer} evaluates the model inside its closure; training uncaptured",
+                          CaptureWarning, stacklevel=2)
         self.schedule = optim.make_schedule(config.schedule, self.optimizer, config.epochs)
         self.rng = np.random.default_rng(config.seed)
         self.history = History()
@@ -125,6 +133,8 @@ class Trainer:
             xb, yb = Tensor(to_device(self.X[idx], self.device)), self.y[idx]
             if self.derivative_free:
                 loss = opt.step(lambda: self.loss(model(xb), yb))
+            elif self.captured is not None:
+                loss = self.captured.step(self, xb, yb)  # the same step, replayed (train/capture.py)
             else:
                 loss = self.loss(model(xb), yb)
                 opt.zero_grad()
@@ -213,7 +223,8 @@ class Trainer:
 
 def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, epochs=10, batch_size=32,
         reg=0.0, schedule="none", seed=0, shuffle=True, validation=None, callbacks=(), early_stopping=None,
-        optimizer_options=None, checkpoint=None, resume=None, progress=False, device=None) -> History:
+        optimizer_options=None, checkpoint=None, resume=None, progress=False, device=None,
+        capture=False) -> History:
     """Train ``model`` on ``(X, y)`` and return its History (one record per epoch).
 
     Parameters
@@ -239,6 +250,11 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
         Train there ("cpu", "cuda", "cuda:N", "auto"): the model is moved, batches are copied
         to it. By default the model's own device. Checkpoints hold host arrays, so a run saved
         on one device resumes on another.
+    capture : bool
+        Record each batch shape's forward pass once and replay it without rebuilding the graph
+        (``chainrule.train.capture``): the same results bit for bit, less Python per step. A
+        step that cannot be captured (Dropout, derivative-free optimizers) runs uncaptured with
+        a ``CaptureWarning`` saying why.
 
     Examples
     --------
@@ -260,7 +276,8 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
         callbacks.append(ProgressBar())
     if checkpoint is not None:
         callbacks.append(Checkpoint(checkpoint))
-    trainer = Trainer(model, X, y, config, validation=validation, callbacks=callbacks, device=device)
+    trainer = Trainer(model, X, y, config, validation=validation, callbacks=callbacks, device=device,
+                      capture=capture)
     if resume is not None:
         trainer.load_checkpoint(resume)
     return trainer.run()
