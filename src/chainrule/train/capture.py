@@ -38,7 +38,7 @@ class CapturedForward:
     """
 
     def __init__(self):
-        self.program, self.reason, self.out_slot, self.params = [], None, None, []
+        self.program, self.reason, self.out_slot, self.params, self.plan = [], None, None, [], None
 
     @classmethod
     def record(cls, model, x: Tensor):
@@ -90,43 +90,51 @@ class CapturedForward:
 
     def backward(self, grad) -> None:
         """Back-propagate ``grad`` (d loss / d output) to the parameters, as ``Tensor.backward``."""
-        grads = [None] * len(self.program)
+        plan = self.plan if self.plan is not None else self._plan()
+        values, grads = self.values, [None] * len(self.program)
         grads[self.out_slot] = grad
-        leaf = {}
-        for i in range(self.out_slot, -1, -1):
-            fn, refs, _, needs_grad = self.program[i]
+        for i, fn, targets in plan:
             g = grads[i]
-            if g is None or not needs_grad:
+            if g is None:
                 continue
             parent_grads = fn.backward(g)
             if type(parent_grads) is not tuple:
                 parent_grads = (parent_grads,)
-            for ref, pg, need in zip(refs, parent_grads, fn.needs):
+            for (slot, p, need), pg in zip(targets, parent_grads):
                 if pg is None or not need:
                     continue
-                if ref[0] == "s":
-                    shape, dtype = self.values[ref[1]].shape, self.values[ref[1]].dtype
+                like = values[slot] if p is None else p.data
+                if pg.shape != like.shape:
+                    pg = unbroadcast(pg, like.shape, repr(fn.name))
+                if pg.dtype != like.dtype:
+                    pg = pg.astype(like.dtype)
+                if p is None:
+                    prev = grads[slot]
+                    grads[slot] = pg if prev is None else prev + pg
                 else:
-                    shape, dtype = ref[1].data.shape, ref[1].data.dtype
-                if pg.shape != shape:
-                    pg = unbroadcast(pg, shape, repr(fn.name))
-                if pg.dtype != dtype:
-                    pg = pg.astype(dtype)
-                if ref[0] == "s":
-                    prev = grads[ref[1]]
-                    grads[ref[1]] = pg if prev is None else prev + pg
-                else:
-                    p = ref[1]
                     p.grad = pg if p.grad is None else p.grad + pg
-                    leaf[id(p)] = p
             grads[i] = None
-        for p in leaf.values():  # what the backward pass does when it reaches a leaf
+        for p in self.params:  # what the backward pass does when it reaches a leaf
             g = p.grad
+            if g is None:
+                continue
             if type(g) is not np.ndarray and isinstance(g, np.generic):
                 p.grad = np.asarray(g)
             elif g.ndim and 0 in g.strides:
                 p.grad = g.copy()
         self.values = None
+
+    def _plan(self):
+        # The ops that need a gradient, output first, each with where its inputs' gradients go:
+        # (slot, None) for an op's result, (None, parameter) for a parameter.
+        self.plan = []
+        for i in range(self.out_slot, -1, -1):
+            fn, refs, _, needs_grad = self.program[i]
+            if needs_grad:
+                targets = [(r[1], None, need) if r[0] == "s" else (None, r[1], need) if r[0] == "p"
+                           else (None, None, False) for r, need in zip(refs, fn.needs)]
+                self.plan.append((i, fn, targets))
+        return self.plan
 
 
 class CaptureWarning(UserWarning):
