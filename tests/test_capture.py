@@ -39,14 +39,19 @@ def assert_same_run(a, b):
 def test_capture_is_bit_identical_for_every_gradient_optimizer(optimizer):
     plain, captured = run(False, optimizer=optimizer), run(True, optimizer=optimizer)
     assert_same_run(plain, captured)
-    # Both batch shapes were recorded and replayed, not run uncaptured.
-    assert {s: type(c) for s, c in captured.captured.by_shape.items()} == \
-        {(32, 2): CapturedForward, (4, 2): CapturedForward}
+    # Both batch shapes were recorded and replayed whole (model, loss and L2 term).
+    assert {s: (type(c), c.whole) for s, c in captured.captured.by_shape.items()} == \
+        {(32, 2): (CapturedForward, True), (4, 2): (CapturedForward, True)}
 
 
-@pytest.mark.parametrize("loss", ["svm", "logistic", "binary-hinge", "mse"])
-def test_capture_is_bit_identical_for_every_loss(loss):
-    assert_same_run(run(False, loss=loss), run(True, loss=loss))
+@pytest.mark.parametrize("loss, whole", [("svm", True), ("logistic", False), ("binary-hinge", False),
+                                         ("mse", False)])
+def test_capture_is_bit_identical_for_every_loss(loss, whole):
+    # The binary losses and mse convert their targets (a cast, a tensor): the model alone is
+    # replayed and the loss runs as usual.
+    captured = run(True, loss=loss)
+    assert_same_run(run(False, loss=loss), captured)
+    assert all(c.whole is whole for c in captured.captured.by_shape.values())
 
 
 def test_replay_recomputes_every_step_from_the_current_parameters():
@@ -62,8 +67,8 @@ def test_replay_recomputes_every_step_from_the_current_parameters():
 
 
 def test_a_dropout_mask_cannot_be_captured_and_the_step_runs_uncaptured():
-    with pytest.warns(CaptureWarning, match=r"shape \((32|4), 2\) train uncaptured: the forward pass makes a "
-                                            r"tensor of shape \((32|4), 16\) from data .*Dropout mask"):
+    with pytest.warns(CaptureWarning, match=r"shape \((32|4), 2\) train uncaptured: the step makes a tensor "
+                                            r"of shape \((32|4), 16\) from data .*Dropout mask"):
         captured = run(True, model=nn.MLP(2, [16, 16], 3, dropout=0.2, rng=0))
     assert captured.captured.by_shape[(32, 2)] is False
     assert_same_run(run(False, model=nn.MLP(2, [16, 16], 3, dropout=0.2, rng=0)), captured)
@@ -76,19 +81,24 @@ def test_derivative_free_optimizers_train_uncaptured_and_say_why():
     assert_same_run(run(False, optimizer="random-search", optimizer_options={"rng": 0}), captured)
 
 
-def test_a_parameter_used_twice_is_not_captured():
+def test_a_parameter_used_twice_is_captured_whole_but_not_alone():
     class Twice(nn.Module):  # one weight applied twice: its gradient is a sum whose order matters
-        def __init__(self):
+        def __init__(self, width=3):
             super().__init__()
             self.layer = nn.Linear(2, 2, rng=0)
-            self.out = nn.Linear(2, 3, rng=1)
+            self.out = nn.Linear(2, width, rng=1)
 
         def forward(self, x):
             return self.out(self.layer(self.layer(x).tanh()))
 
-    with pytest.warns(CaptureWarning, match=r"a parameter of shape \(2, 2\) feeds 2 ops"):
-        captured = run(True, model=Twice())
+    # With the loss, the backward pass is replayed in Tensor.backward's own order: exact.
+    captured = run(True, model=Twice())
+    assert all(c.whole for c in captured.captured.by_shape.values())
     assert_same_run(run(False, model=Twice()), captured)
+    # Alone (a loss that casts its targets), the sums' order is not guaranteed: refused.
+    with pytest.warns(CaptureWarning, match=r"a parameter of shape \(2, 2\) feeds 2 ops"):
+        captured = run(True, loss="mse", model=Twice(1))
+    assert_same_run(run(False, loss="mse", model=Twice(1)), captured)
 
 
 def test_capture_on_the_fake_gpu_equals_the_cpu(fake_gpu):

@@ -144,7 +144,7 @@ def add_parser(sub) -> None:
                    help="where to train: auto (CUDA when CuPy sees a GPU), cpu or cuda[:N] (default: cpu; "
                         "not a saved setting: a run resumes on any device)")
     g.add_argument("--capture", action="store_true",
-                   help="record each batch shape's forward pass once and replay it: the same results, "
+                   help="record each batch shape's step once and replay it: the same results, "
                         "less Python per step (steps that cannot be captured, e.g. with dropout, say why)")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR",

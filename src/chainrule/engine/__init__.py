@@ -10,7 +10,7 @@ from chainrule.engine.function import (
     recording,
     unbroadcast,
 )
-from chainrule.engine.tensor import Tensor
+from chainrule.engine.tensor import Tensor, topological_order
 from chainrule.engine.api import (
     arange, cat, clip, concatenate, exp, full, full_like, linear, log, matmul, maximum, minimum,
     ones, ones_like, rand, rand_like, randn, randn_like, relu, sigmoid, sqrt, stack, tanh, tensor,
@@ -28,5 +28,5 @@ __all__ = [
     "concatenate", "enable_grad", "exp", "float32", "float64", "full", "full_like",
     "is_grad_enabled", "linear", "log", "matmul", "maximum", "minimum", "no_grad", "ones", "recording",
     "ones_like", "rand", "rand_like", "randn", "randn_like", "relu", "sigmoid", "sqrt", "stack",
-    "tanh", "tensor", "trace", "unbroadcast", "where", "zeros", "zeros_like",
+    "tanh", "tensor", "topological_order", "trace", "unbroadcast", "where", "zeros", "zeros_like",
 ]

@@ -501,6 +501,12 @@ def _index_arrays(index):
     return index
 
 
+def topological_order(root: Tensor) -> list:
+    """The nodes of ``root``'s graph that require a gradient, each after its inputs: the order
+    ``backward()`` visits in reverse (a captured training step replays it)."""
+    return _topological_order(root)
+
+
 def _topological_order(root: Tensor) -> list:
     """Nodes that require grad, each after all of its inputs; iterative (no recursion limit).
 

@@ -1,23 +1,28 @@
-"""The captured training step: record a model's forward pass once, replay it without the graph.
+"""The captured training step: record a step's ops once, replay them without building the graph.
 
 A small network spends most of a training step in Python, not in arithmetic: building a Tensor
 and a graph node per op, checking inputs, sorting the graph for the backward pass. For a fixed
 model and batch shape the ops are the same every step, so :class:`CapturedForward` records them
 once (``chainrule.engine.recording``) and then calls each op's ``forward`` and ``backward`` on
-arrays directly. The loss (with its checks of the targets) and the optimizer step run as usual.
+arrays directly. The optimizer step runs as usual.
 
-Replay calls the same functions on the same arrays in an order the backward pass could take, so
-the results are bit-identical to the uncaptured step. What the recording cannot promise, it
-refuses, and the step then runs uncaptured (``reason`` says why):
+Two depths, the deeper tried first:
 
-- a tensor made from data during the forward pass (a Dropout mask: new random numbers each
-  step) would be replayed frozen;
-- a tensor used by more than two ops would receive its gradient as a sum of three or more terms,
-  whose rounding depends on their order.
+- **the whole step** (model, loss and L2 term): the batch's targets are substituted for the
+  recorded ones (they were checked once for the whole data set), and the backward pass is
+  replayed in the very order ``Tensor.backward`` uses (``topological_order``);
+- **the model only**, when the loss converts its targets (a copy to another device, a cast):
+  the loss then runs as usual on the replayed output. Its gradient sums meet the loss's in an
+  order that only commutativity makes equal, so a tensor may feed at most two of the model's ops
+  and a parameter one.
 
-A new batch shape (the last, smaller batch of an epoch) is recorded separately. A forward pass
-that branches in Python on the data's *values* is not detected: it would replay the branch
-taken when it was recorded.
+Either way the results are bit-identical to the uncaptured step: the same functions on the
+same arrays in an order whose sums round alike. What a recording cannot promise, it refuses,
+and that batch shape trains uncaptured (``reason`` says why): a tensor made from data during the
+step (a Dropout mask would be replayed frozen), an op argument made from data that is not the
+targets. A new batch shape (the smaller last batch of an epoch) is recorded once more. A forward
+pass that branches in Python on its data's *values* is not detected: it would replay the
+branch taken when it was recorded.
 """
 from __future__ import annotations
 
@@ -25,62 +30,89 @@ import warnings
 
 import numpy as np
 
-from chainrule.engine import Tensor, recording, unbroadcast
+from chainrule.engine import Tensor, backend, recording, topological_order, unbroadcast
 
 
 class CapturedForward:
-    """A recorded forward pass of ``model`` for inputs of one shape, replayable on arrays.
+    """A recorded forward pass (of the model, or of the model and its loss) for one batch shape.
 
-    ``CapturedForward.record(model, x)`` runs ``model(x)`` once (returning its ordinary output
-    Tensor, graph and all) and keeps the ops it ran; ``capture.reason`` is None when it can be
-    replayed, or the reason it cannot. ``forward(x_array)`` replays the ops and returns the
-    output array; ``backward(grad)`` then adds each parameter's gradient to its ``.grad``.
+    ``CapturedForward.record(model, x)`` runs ``model(x)`` once (``record(model, x, loss, y)``
+    also ``loss(out, y)``), returns the ordinary result Tensor, graph and all, and keeps the ops
+    it ran; ``capture.reason`` is None when they can be replayed, or the reason they cannot.
+    ``forward(x_array, y)`` replays the ops and returns the result array; ``backward(grad)``
+    then adds each parameter's gradient to its ``.grad`` exactly as ``Tensor.backward`` would.
     """
 
     def __init__(self):
-        self.program, self.reason, self.out_slot, self.params, self.plan = [], None, None, [], None
+        self.program, self.plan, self.params, self.reason, self.out_slot, self.values = [], [], [], None, None, None
 
     @classmethod
-    def record(cls, model, x: Tensor):
+    def record(cls, model, x: Tensor, loss=None, target=None):
         self = cls()
+        self.whole = loss is not None
         with recording() as tape:
             out = model(x)
+            result = out if loss is None else loss(out, target)
         params = {id(p): p for p in model.parameters()}
         slots, uses = {id(x): ("x",)}, {}
-        for i, (fn, inputs, kwargs, result) in enumerate(tape):
+        for i, (fn, inputs, kwargs, output) in enumerate(tape):
             refs = []
             for t in inputs:
-                ref = slots.get(id(t))
-                if ref is None and id(t) in params:
-                    ref = ("p", params[id(t)])
-                    self.params.append(params[id(t)])
-                elif ref is None:
+                ref = slots.get(id(t)) or (("p", params[id(t)]) if id(t) in params else None)
+                if ref is None:
                     if t.requires_grad or t.data.ndim:
-                        self.reason = (f"the forward pass makes a tensor of shape {t.shape} from data ({fn.name} "
-                                       f"input): replayed, it would not change between steps (a Dropout mask?)")
-                        return out, self
+                        return result, self._refuse(f"the step makes a tensor of shape {t.shape} from data "
+                                                    f"({fn.name} input): replayed, it would not change between "
+                                                    f"steps (a Dropout mask?)")
                     ref = ("c", t.data)  # a Python number lifted into the graph: the same every step
                 uses[id(t)] = uses.get(id(t), 0) + 1
-                if uses[id(t)] > (1 if ref[0] == "p" else 2):
-                    self.reason = (f"a {'parameter' if ref[0] == 'p' else 'tensor'} of shape {t.shape} feeds "
-                                   f"{uses[id(t)]} ops: its gradient's sum could round differently from the "
-                                   f"uncaptured step's")
-                    return out, self
+                if loss is None and uses[id(t)] > (1 if ref[0] == "p" else 2):
+                    return result, self._refuse(
+                        f"a {'parameter' if ref[0] == 'p' else 'tensor'} of shape {t.shape} feeds {uses[id(t)]} "
+                        f"ops: its gradient's sum could round differently from the uncaptured step's")
                 refs.append(ref)
-            slots[id(result)] = ("s", i)
-            self.program.append((fn, refs, kwargs, result.requires_grad))
-        if id(out) not in slots or slots[id(out)][0] != "s":
-            self.reason = "the model's output was not computed by an op"
-            return out, self
-        self.out_slot = slots[id(out)][1]
-        self.params = list({id(p): p for p in self.params}.values())
-        return out, self
+            arrays = [k for k, v in kwargs.items() if getattr(v, "ndim", 0) and v is not target]
+            if arrays:
+                return result, self._refuse(f"{fn.name}'s argument {arrays[0]!r} is an array made during the step")
+            targets = [k for k, v in kwargs.items() if v is target and target is not None]
+            slots[id(output)] = ("s", i)
+            self.program.append((fn, refs, kwargs, targets))
+        if slots.get(id(result), ("",))[0] != "s":
+            return result, self._refuse("the result was not computed by an op")
+        self.out_slot = slots[id(result)][1]
+        self.params = [p for p in params.values() if p.requires_grad]
+        order = topological_order(result) if loss is not None else [output for *_, output in tape]
+        self._make_plan(order, slots, params)
+        return result, self
 
-    def forward(self, x):
+    def _refuse(self, reason):
+        self.reason = reason
+        return self
+
+    def _make_plan(self, order, slots, params):
+        # Backward's visits: ("op", i, fn, [(slot, parameter, needs)]) or ("leaf", parameter).
+        for node in reversed(order):
+            if id(node) in params:
+                self.plan.append(("leaf", params[id(node)]))
+                continue
+            slot = slots.get(id(node))
+            if slot is None or slot[0] != "s" or not node.requires_grad:
+                continue
+            fn, refs, *_ = self.program[slot[1]]
+            targets = [(r[1], None, need) if r[0] == "s" else (None, r[1], need) if r[0] == "p" else (None, None, False)
+                       for r, need in zip(refs, fn.needs)]
+            self.plan.append(("op", slot[1], fn, targets))
+        if not any(step[0] == "leaf" for step in self.plan):  # the model only: leaves after every op
+            self.plan.extend(("leaf", p) for p in self.params)
+
+    def forward(self, x, target=None):
+        """Replay the recorded ops on input array ``x`` (and ``target``); returns the result array."""
         values = []
-        for fn, refs, kwargs, _ in self.program:
+        for fn, refs, kwargs, targets in self.program:
             arrays = [x if r[0] == "x" else r[1].data if r[0] == "p" else values[r[1]] if r[0] == "s" else r[1]
                       for r in refs]
+            if targets:
+                kwargs = dict(kwargs, **{k: target for k in targets})
             data = fn.forward(*arrays, **kwargs)
             if isinstance(data, np.generic):
                 data = np.asarray(data)
@@ -89,11 +121,19 @@ class CapturedForward:
         return values[self.out_slot]
 
     def backward(self, grad) -> None:
-        """Back-propagate ``grad`` (d loss / d output) to the parameters, as ``Tensor.backward``."""
-        plan = self.plan if self.plan is not None else self._plan()
+        """Back-propagate ``grad`` (of the result) to the parameters, as ``Tensor.backward`` does."""
         values, grads = self.values, [None] * len(self.program)
         grads[self.out_slot] = grad
-        for i, fn, targets in plan:
+        for step in self.plan:
+            if step[0] == "leaf":  # what the backward pass does when it reaches a parameter
+                p = step[1]
+                g = p.grad
+                if g is not None and type(g) is not np.ndarray and isinstance(g, np.generic):
+                    p.grad = np.asarray(g)
+                elif g is not None and g.ndim and 0 in g.strides:
+                    p.grad = g.copy()
+                continue
+            _, i, fn, targets = step
             g = grads[i]
             if g is None:
                 continue
@@ -114,27 +154,7 @@ class CapturedForward:
                 else:
                     p.grad = pg if p.grad is None else p.grad + pg
             grads[i] = None
-        for p in self.params:  # what the backward pass does when it reaches a leaf
-            g = p.grad
-            if g is None:
-                continue
-            if type(g) is not np.ndarray and isinstance(g, np.generic):
-                p.grad = np.asarray(g)
-            elif g.ndim and 0 in g.strides:
-                p.grad = g.copy()
         self.values = None
-
-    def _plan(self):
-        # The ops that need a gradient, output first, each with where its inputs' gradients go:
-        # (slot, None) for an op's result, (None, parameter) for a parameter.
-        self.plan = []
-        for i in range(self.out_slot, -1, -1):
-            fn, refs, _, needs_grad = self.program[i]
-            if needs_grad:
-                targets = [(r[1], None, need) if r[0] == "s" else (None, r[1], need) if r[0] == "p"
-                           else (None, None, False) for r, need in zip(refs, fn.needs)]
-                self.plan.append((i, fn, targets))
-        return self.plan
 
 
 class CaptureWarning(UserWarning):
@@ -142,27 +162,37 @@ class CaptureWarning(UserWarning):
 
 
 class CapturedSteps:
-    """The captured forward passes of one training run, one per batch shape (see the module)."""
+    """The captured steps of one training run, one per batch shape (see the module)."""
 
     def __init__(self):
         self.by_shape, self.reasons = {}, {}
 
     def step(self, trainer, xb: Tensor, yb):
-        """One training step of ``trainer`` on ``(xb, yb)``: replayed when captured; returns the loss."""
+        """One training step of ``trainer`` on ``(xb, yb)``, replayed when captured; returns the loss."""
         model, opt = trainer.model, trainer.optimizer
         capture = self.by_shape.get(xb.shape)
-        if capture is None:
-            out, capture = CapturedForward.record(model, xb)
+        if capture is None or capture == "model":
+            whole = capture is None
+            result, capture = (CapturedForward.record(model, xb, trainer.loss, yb) if whole
+                               else CapturedForward.record(model, xb))
             if capture.reason is None:
                 self.by_shape[xb.shape] = capture
+            elif whole:
+                self.by_shape[xb.shape] = "model"  # next time, try the model alone
             else:
                 self.reasons[xb.shape] = capture.reason
                 self.by_shape[xb.shape] = False
                 warnings.warn(f"capture: batches of shape {xb.shape} train uncaptured: {capture.reason}",
                               CaptureWarning, stacklevel=4)
-            return _plain_step(trainer, out, yb)
+            return _plain_step(trainer, result if whole else trainer.loss(result, yb))
         if capture is False:  # this shape cannot be captured
-            return _plain_step(trainer, model(xb), yb)
+            return _plain_step(trainer, trainer.loss(model(xb), yb))
+        if capture.whole:
+            value = capture.forward(xb.data, yb)
+            opt.zero_grad()
+            capture.backward(backend.array_module(value).ones_like(value))  # backward()'s seed
+            opt.step()
+            return Tensor._make(value, False, None)
         out = Tensor._make(capture.forward(xb.data), True, None)
         loss = trainer.loss(out, yb)
         opt.zero_grad()
@@ -172,8 +202,7 @@ class CapturedSteps:
         return loss
 
 
-def _plain_step(trainer, out, yb):
-    loss = trainer.loss(out, yb)
+def _plain_step(trainer, loss):
     trainer.optimizer.zero_grad()
     loss.backward(keep_grads=False)
     trainer.optimizer.step()

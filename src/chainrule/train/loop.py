@@ -251,10 +251,10 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
         to it. By default the model's own device. Checkpoints hold host arrays, so a run saved
         on one device resumes on another.
     capture : bool
-        Record each batch shape's forward pass once and replay it without rebuilding the graph
-        (``chainrule.train.capture``): the same results bit for bit, less Python per step. A
-        step that cannot be captured (Dropout, derivative-free optimizers) runs uncaptured with
-        a ``CaptureWarning`` saying why.
+        Record each batch shape's step (model, loss, L2 term) once and replay it without
+        building the graph (``chainrule.train.capture``): the same results bit for bit, less
+        Python per step. A step that cannot be captured (Dropout, derivative-free optimizers)
+        runs uncaptured with a ``CaptureWarning`` saying why.
 
     Examples
     --------
