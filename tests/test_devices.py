@@ -390,6 +390,25 @@ def test_fit_on_the_device_equals_fit_on_the_cpu(fake_gpu, loss, targets):
     same(pa, pb)
 
 
+def test_training_on_a_second_gpu_computes_there(fake_gpu):
+    # CuPy makes new arrays on its current GPU (the fake too): the loop makes it the model's.
+    X = rng.standard_normal((40, 2)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    a, b = nn.MLP(2, [4], 2, rng=0), nn.MLP(2, [4], 2, rng=0)
+    fit(a, X, y, epochs=2, reg=0.1, validation=(X, y))
+    fit(b, X, y, epochs=2, reg=0.1, validation=(X, y), device="fake:1")
+    assert nn.module_device(b) == cr.device("fake:1")
+    for k, v in a.state_dict().items():
+        same(v, b.state_dict()[k])
+    same(cr.train.predict_scores(a, X), cr.train.predict_scores(b, X))
+    from chainrule.estimators import MLPRegressor
+
+    est = MLPRegressor(hidden_layer_sizes=(4,), max_iter=2, random_state=0, device="fake:1")
+    with pytest.warns(Warning):
+        est.fit(X, X[:, 0])
+    assert est.predict(X).shape == (40,)
+
+
 def test_a_checkpoint_written_on_the_device_resumes_on_the_cpu(fake_gpu, tmp_path):
     X = rng.standard_normal((32, 2)).astype(np.float32)
     y = (X[:, 0] > 0).astype(int)

@@ -76,8 +76,9 @@ def model_scores(model, X, chunk=8192):
     try:
         with no_grad():
             dev = module_device(model)
-            out = [model(Tensor(to_device(X[i:i + chunk], dev), dtype=np.float64)).numpy()
-                   for i in range(0, len(X), chunk)]
+            with dev.use():  # CuPy makes new arrays on its current GPU: make it the model's
+                out = [model(Tensor(to_device(X[i:i + chunk], dev), dtype=np.float64)).numpy()
+                       for i in range(0, len(X), chunk)]
     finally:
         model.train(was_training)
     out = np.concatenate(out).astype(np.float64, copy=False)

@@ -117,6 +117,10 @@ class Trainer:
         return self.history
 
     def train_epoch(self) -> dict:
+        with self.device.use():  # CuPy makes new arrays on its current GPU: make it the model's
+            return self._train_epoch()
+
+    def _train_epoch(self) -> dict:
         start = time.perf_counter()
         model, opt, task = self.model, self.optimizer, self.task
         group = opt.param_groups[0]
@@ -292,8 +296,9 @@ def predict_scores(model: Module, X, batch_size: int = 8192) -> np.ndarray:
     was_training = model.training
     model.eval()
     try:
-        return np.concatenate([model(Tensor(to_device(X[i:i + batch_size], dev))).numpy()
-                               for i in range(0, max(len(X), 1), batch_size)])
+        with dev.use():  # CuPy makes new arrays on its current GPU: make it the model's
+            return np.concatenate([model(Tensor(to_device(X[i:i + batch_size], dev))).numpy()
+                                   for i in range(0, max(len(X), 1), batch_size)])
     finally:
         model.train(was_training)
 
@@ -341,7 +346,7 @@ def _class_targets(y, task: Task):
 def _check_labels_fit(model, X, y, task: Task, dev):
     if task.kind == "regression":
         return
-    with no_grad():
+    with no_grad(), dev.use():
         out = model.eval()(Tensor(to_device(X[:1], dev)))
     model.train()
     width = out.shape[-1] if out.ndim > 1 else 1
