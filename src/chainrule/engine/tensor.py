@@ -503,7 +503,13 @@ def _index_arrays(index):
 
 def topological_order(root: Tensor) -> list:
     """The nodes of ``root``'s graph that require a gradient, each after its inputs: the order
-    ``backward()`` visits in reverse (a captured training step replays it)."""
+    ``backward()`` visits in reverse (a captured training step replays it).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(2.0, requires_grad=True)
+    >>> [t._op for t in cr.topological_order((x * x).exp())]
+    [None, 'mul', 'exp']
+    """
     return _topological_order(root)
 
 
