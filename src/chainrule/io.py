@@ -37,6 +37,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from chainrule.engine import to_host
+
 __all__ = [
     "FORMAT_VERSION",
     "FormatError",
@@ -219,7 +221,7 @@ def _check_array_name(name: Any) -> None:
 
 
 def _prepare_array(name: str, value: Any) -> np.ndarray:
-    array = np.asarray(value)
+    array = to_host(value)  # files hold host arrays, whatever device the values came from
     if array.dtype.hasobject:
         raise ValueError(
             f"array {name!r} has dtype object, which cannot be stored without pickle"
@@ -499,8 +501,12 @@ def save_model(path: str | os.PathLike, model, meta: Mapping[str, Any] | None = 
     return save_archive(path, model.state_dict(), header, kind="model")
 
 
-def load_model(path: str | os.PathLike):
-    """Load a model saved by :func:`save_model`: ``(model, meta)``, shapes and dtypes checked."""
+def load_model(path: str | os.PathLike, device=None):
+    """Load a model saved by :func:`save_model`: ``(model, meta)``, shapes and dtypes checked.
+
+    The file holds host arrays whatever device the model was trained on; the model is built on
+    the CPU, or moved to ``device`` ("cuda", "cuda:N", a Device) when one is given.
+    """
     path = Path(path)
     arrays, meta = load_archive(path, kind="model")
     spec = meta.get("model")
@@ -520,4 +526,6 @@ def load_model(path: str | os.PathLike):
         model.load_state_dict(arrays, strict=True)
     except (TypeError, ValueError) as exc:
         raise _invalid(path, str(exc)) from exc
+    if device is not None:
+        model.to(device)
     return model, meta

@@ -27,7 +27,7 @@ from chainrule.cli.common import (
     Formatter, MadeDirs, UsageError, batch_size_arg, check_output_dir, data_label, emit_json,
     nonnegative_float, nonnegative_int, positive_float, positive_int, registry_names, say,
 )
-from chainrule.runs import MODELS, RUN_FILES, RunSettings, network_losses, option_name
+from chainrule.runs import MODELS, RUN_FILES, RUN_ONLY, RunSettings, network_losses, option_name
 
 PREPROCESSING_CHOICES = ("standardize", "mean-image", "none")
 SETTINGS = tuple(f.name for f in dataclasses.fields(RunSettings))
@@ -111,6 +111,12 @@ def add_parser(sub) -> None:
     g.add_argument("--seed", type=nonnegative_int,
                    help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
                         "order of the batches (default: 0)")
+    g.add_argument("--device", metavar="auto|cpu|cuda|cuda:N",
+                   help="where to train: auto (CUDA when CuPy sees a GPU), cpu or cuda[:N] (default: cpu; "
+                        "a resumed run may change it)")
+    g.add_argument("--capture", action="store_true", default=None,
+                   help="record each batch shape's step once and replay it: the same results, "
+                        "less Python per step (steps that cannot be captured, e.g. with dropout, say why)")
     g = p.add_argument_group("output")
     g.add_argument("--out", metavar="DIR",
                    help="the run folder, new or empty (default: runs/DATA-MODEL-YYYYmmdd-HHMMSS)")
@@ -127,10 +133,10 @@ def resolve_settings(args) -> tuple[RunSettings, Path, bool]:
     given = {k: getattr(args, k) for k in SETTINGS if getattr(args, k, None) is not None}
     if args.resume is not None:
         run_dir = _resume_dir(args)
-        saved = read_config(run_dir)
+        saved = read_config(run_dir, {k: v for k, v in given.items() if k in RUN_ONLY})
         now = saved.to_dict()
         clashes = [f"{option_name(k)} {_show(v)} (the run has {_show(now.get(k))})"
-                   for k, v in given.items() if _normal(k, v) != now.get(k)]
+                   for k, v in given.items() if k not in RUN_ONLY and _normal(k, v) != now.get(k)]
         if clashes:
             raise UsageError(
                 f"--resume continues {run_dir} with its saved settings; these options differ: "
@@ -175,8 +181,8 @@ def _resume_dir(args) -> Path:
     return run_dir
 
 
-def read_config(run_dir: Path) -> RunSettings:
-    """The settings saved in a run folder's config.json."""
+def read_config(run_dir: Path, changes=None) -> RunSettings:
+    """The settings saved in a run folder's config.json, with ``changes`` (of :data:`RUN_ONLY`) applied."""
     import json
 
     path = run_dir / "config.json"
@@ -191,9 +197,12 @@ def read_config(run_dir: Path) -> RunSettings:
         raise UsageError(f"{path} is not the configuration of a chainrule training run")
     if config["format"] == 1 and settings.get("batch_size") is None and settings.get("model") != "perceptron":
         settings = {**settings, "batch_size": "full"}  # format 1 wrote the full batch as null
+    changes = changes or {}
     try:
-        return RunSettings.from_dict(settings)
+        return RunSettings.from_dict({**settings, **changes})
     except (TypeError, ValueError) as exc:
+        if any(str(exc).startswith(option_name(k)) for k in changes):
+            raise UsageError(str(exc)) from None  # an option given now (--device cuda), not the file
         raise UsageError(f"{path} is not the configuration of a chainrule training run ({exc})") from None
 
 

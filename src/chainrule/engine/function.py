@@ -20,6 +20,7 @@ _FREED = object()  # marks a Function whose saved arrays backward() has released
 
 class _GradMode(threading.local):
     enabled = True
+    tape = None  # a list while ops are being recorded (see recording)
 
 
 _grad_mode = _GradMode()
@@ -69,6 +70,27 @@ class enable_grad(_SetGradEnabled):
 
     def __init__(self):
         super().__init__(True)
+
+
+class recording:
+    """Context manager: every op applied inside is appended to the list it returns, as
+    ``(function, inputs, params, output)``; ``chainrule.train``'s captured step replays them.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> with cr.recording() as tape:
+    ...     y = (x * 3).sum()
+    >>> [fn.name for fn, inputs, params, out in tape], tape[-1][3] is y
+    (['mul', 'sum'], True)
+    """
+
+    def __enter__(self):
+        self.prev, _grad_mode.tape = _grad_mode.tape, []
+        return _grad_mode.tape
+
+    def __exit__(self, *exc):
+        _grad_mode.tape = self.prev
+        return False
 
 
 class GraphFreedError(RuntimeError, ValueError):
@@ -122,13 +144,24 @@ class Function:
         needs = tuple([t.requires_grad for t in inputs])
         ctx.needs = needs
         ctx.saved = ()
-        data = ctx.forward(*[t.data for t in inputs], **params)
+        try:
+            data = ctx.forward(*[t.data for t in inputs], **params)
+        except Exception:
+            # Only on failure (free on the hot path): name both devices if the inputs span two.
+            from chainrule.engine.devices import check_same_device
+
+            check_same_device([t.data for t in inputs], repr(cls.name))
+            raise
         if isinstance(data, _np.generic):  # NumPy turns 0-d results into scalars; keep arrays
             data = _np.asarray(data)
         if _grad_mode.enabled and True in needs:
             ctx.parents = inputs
-            return Tensor._make(data, True, ctx)
-        return Tensor._make(data, False, None)
+            out = Tensor._make(data, True, ctx)
+        else:
+            out = Tensor._make(data, False, None)
+        if _grad_mode.tape is not None:
+            _grad_mode.tape.append((ctx, inputs, params, out))
+        return out
 
 
 def unbroadcast(grad, shape, op="an op"):

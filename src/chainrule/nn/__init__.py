@@ -5,7 +5,7 @@ from chainrule.nn.layers import (
     get_activation,
 )
 from chainrule.nn.losses import BCEWithLogitsLoss, BinaryHingeLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss
-from chainrule.nn.module import Module, Parameter
+from chainrule.nn.module import Module, Parameter, module_device
 from chainrule.nn.counting import ModelSummary, summary
 from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.cnn import CNN
@@ -17,7 +17,7 @@ __all__ = [
     "ACTIVATIONS", "BCEWithLogitsLoss", "BinaryHingeLoss", "CrossEntropyLoss", "Dropout", "Identity",
     "LeakyReLU", "Linear", "MLP", "MSELoss", "Module", "ModelSummary", "MulticlassHingeLoss",
     "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "get_activation", "init",
-    "summary",
+    "module_device", "summary",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
     "CNN", "Conv1d", "Conv2d", "Dropout2d", "Flatten", "MaxPool1d", "MaxPool2d", "Unflatten",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.engine import Tensor, ops
+from chainrule.engine import Tensor, device_of, ops, to_device
 from chainrule.nn import functional as F
 from chainrule.nn.init import as_rng, get_init
 from chainrule.nn.module import Module, Parameter
@@ -108,8 +108,10 @@ class Dropout(Module):
         x = _as_tensor(x)
         if not self.training or self.p == 0:
             return x
+        # Drawn on the host from the layer's seeded generator, then copied to x's device: the
+        # same seed drops the same entries on every device.
         keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
-        return x * Tensor(keep.astype(x.dtype) / (1 - self.p), dtype=x.dtype)
+        return x * Tensor(to_device(keep.astype(x.dtype) / (1 - self.p), device_of(x.data)), dtype=x.dtype)
 
     def extra_repr(self):
         return f"p={self.p}"
