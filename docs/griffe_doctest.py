@@ -12,7 +12,9 @@ extension rewrites each such run of doctest lines, when griffe loads a docstring
 
 Doctest directives (``# doctest: +SKIP``) are dropped from the displayed code. Sphinx roles
 such as ``:class:`Optimizer``` or ``:func:`~chainrule.viz.draw``` (which Markdown would show
-verbatim) become inline code. The source files are not changed: the doctests still run as they are.
+verbatim) become inline code. The source files are not changed: the doctests still run as they are. A docstring with the
+``{parameters}`` / ``{attributes}`` placeholders of the estimators' shared documentation is read
+from the imported class, where they are filled in.
 """
 from __future__ import annotations
 
@@ -70,13 +72,26 @@ def fence_doctests(text: str) -> str:
     return "\n".join(out)
 
 
+def _filled_docstring(path: str) -> str:
+    """The docstring a class has at run time: the estimators' shared parameter documentation is
+    written once and filled in by ``chainrule.estimators.base.documented`` when they are defined."""
+    import importlib
+    import inspect
+
+    module, _, name = path.rpartition(".")
+    return inspect.cleandoc(getattr(importlib.import_module(module), name).__doc__)
+
+
 class DoctestFences(griffe.Extension):
     """Rewrite bare doctest runs in every docstring griffe loads (see the module docstring)."""
 
     def on_instance(self, *, node, obj, agent, **kwargs) -> None:
         if obj.docstring is None:
             return
-        value = _ROLE.sub(_role_to_code, obj.docstring.value)
+        value = obj.docstring.value
+        if any(f"{{{name}}}" in value for name in ("parameters", "attributes", "sections")):
+            value = _filled_docstring(obj.path)
+        value = _ROLE.sub(_role_to_code, value)
         if ">>>" in value:
             value = fence_doctests(value)
         obj.docstring.value = value

@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 
 from chainrule import cli, io
-from chainrule.cli.train import DEFAULTS, LOSSES
+from chainrule.runs import network_losses
 from chainrule.data import DATASETS
 from chainrule.data import download as download_module
-from chainrule.train import TASKS
+from chainrule.train import get_task
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -108,7 +108,11 @@ def test_default_train_reaches_97_percent_and_writes_the_run_folder(default_run)
     run_dir, out, seconds = default_run
     assert seconds < 60
     assert out["test"]["accuracy"] >= 0.97
-    assert out["epochs"] == 30 and out["settings"] == {**DEFAULTS, "lr": 1e-3}
+    assert out["epochs"] == 30 and out["settings"] == {
+        "data": "digits", "n_samples": None, "noise": None, "label_column": None, "data_dir": None,
+        "preprocess": "standardize", "model": "mlp", "hidden": [128], "activation": "relu", "loss": None,
+        "optimizer": "adam", "lr": 1e-3, "schedule": "none", "reg": 0.0, "epochs": 30, "batch_size": 32,
+        "seed": 0, "test_size": 0.25, "val_size": 0.1, "patience": None}
     for name in ("model.npz", "config.json", "metrics.json", "metrics.csv", "checkpoint.npz", "curves.png",
                  "weights.png"):
         assert (run_dir / name).is_file(), name
@@ -391,7 +395,8 @@ def test_datasets_and_help_for_every_command(tmp_path):
         assert res.stdout.startswith(f"usage: chainrule {name}")
         for word in words:
             assert word in res.stdout, (name, word)
-    assert set(LOSSES) == set(TASKS)  # train --loss offers exactly the losses fit() knows
+    # train --loss offers losses fit() knows, and not the perceptron's criterion (a model's own rule)
+    assert all(get_task(name).networks for name in network_losses()) and "perceptron" not in network_losses()
 
 
 # ====================================================================== bad inputs
@@ -547,3 +552,14 @@ def test_random_search_trains_through_fit_with_lr_as_the_draw_scale(tmp_path):
     assert [r["evaluations"] for r in history] == list(range(1, 31))  # one draw per full-batch epoch
     assert history[0]["lr"] == 2  # the scale of the draws
     assert out["test"]["accuracy"] >= 0.5  # the best of 30 random linear classifiers; chance is 1/3
+
+
+@pytest.mark.parametrize("epochs", ["1", "5"])
+def test_a_diverging_run_exits_1_and_writes_no_model_or_checkpoint(tmp_path, epochs):
+    res = run_cli("train", "--data", "spiral", "--optimizer", "sgd", "--lr", "1e30", "--batch-size", "full",
+                  "--epochs", epochs, "--out", "run", "--json", cwd=tmp_path)
+    assert res.returncode == 1 and res.stdout == "" and "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainrule: error: after the last step of epoch 1 the ")
+    assert "smaller learning rate (--lr)" in lines[0]
+    assert not (tmp_path / "run").exists()  # nothing of the run is left: no model, no checkpoint

@@ -610,3 +610,93 @@ def test_permission_error_from_the_folder_is_named(
     monkeypatch.setattr(cio.tempfile, "mkstemp", refuse)
     with pytest.raises(PermissionError, match=f"folder {tmp_path} is not writable"):
         save_archive(tmp_path / "a.npz", {}, {}, kind="model")
+
+
+# --------------------------------------------------------------------------------------------
+# models: save_model / load_model
+# --------------------------------------------------------------------------------------------
+
+
+def _models():
+    import chainrule as cr
+
+    return [
+        cr.nn.MLP(3, [5, 4], 2, activation="tanh", rng=1),
+        cr.nn.Linear(3, 2, rng=2),
+        cr.models.LinearClassifier(3, 4, loss="svm", reg=1e-3, margin=2.0, seed=3),
+        cr.models.LogisticRegression(3, reg=0.5, seed=4),
+        cr.models.BinarySVM(3, seed=5),
+        cr.models.Perceptron(3, 3, lr=0.5, epochs=7, seed=6),
+    ]
+
+
+@pytest.mark.parametrize("model", _models(), ids=lambda m: type(m).__name__)
+def test_save_model_and_load_model_rebuild_the_same_model(tmp_path, model):
+    import chainrule as cr
+
+    path = cio.save_model(tmp_path / "m.npz", model, {"classes": ["a", "b"], "note": {"x": 1}})
+    back, meta = cio.load_model(path)
+    assert type(back) is type(model) and back.get_config() == model.get_config()
+    assert meta["classes"] == ["a", "b"] and meta["note"] == {"x": 1}
+    for (name, p), (name2, q) in zip(model.named_parameters(), back.named_parameters()):
+        assert name == name2 and p.dtype == q.dtype and np.array_equal(p.numpy(), q.numpy())
+    X = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    assert np.array_equal(back(cr.Tensor(X)).numpy(), model(cr.Tensor(X)).numpy())
+
+
+def test_save_model_refuses_what_load_model_could_not_rebuild(tmp_path):
+    import chainrule as cr
+
+    with pytest.raises(TypeError, match=r"cannot save a Sequential: expected one of \['BinarySVM'"):
+        cio.save_model(tmp_path / "s.npz", cr.nn.Sequential(cr.nn.Linear(2, 2)))
+    with pytest.raises(ValueError, match="meta may not set the key 'model'"):
+        cio.save_model(tmp_path / "m.npz", cr.nn.Linear(2, 2), {"model": "mine"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_load_model_names_what_is_wrong_with_a_model_file(tmp_path):
+    import chainrule as cr
+
+    good = cr.nn.Linear(3, 2, rng=0)
+    arrays = good.state_dict()
+    cases = [
+        ({"model": {"class": "Transformer", "config": {}}}, arrays, "does not name one of"),
+        ({"model": {"class": "Linear", "config": {"in_features": -1, "out_features": 2}}}, arrays,
+         "the Linear config .* is invalid"),
+        ({"model": {"class": "Linear", "config": good.get_config()}}, {"weight": arrays["weight"]}, "bias"),
+        ({"model": {"class": "Linear", "config": good.get_config()}},
+         {**arrays, "weight": arrays["weight"].astype(np.float64)}, "array 'weight' has dtype float64, expected float32"),
+        ({"model": {"class": "Linear", "config": good.get_config()}},
+         {**arrays, "weight": np.zeros((2, 4), np.float32)}, "weight"),
+    ]
+    for i, (meta, arr, message) in enumerate(cases):
+        path = save_archive(tmp_path / f"bad{i}.npz", arr, meta, kind="model")
+        with pytest.raises(FormatError, match=message):
+            cio.load_model(path)
+
+
+def test_a_registered_model_class_can_be_saved_and_loaded(tmp_path):
+    import chainrule as cr
+
+    class Scaled(cr.nn.Module):
+        def __init__(self, n):
+            super().__init__()
+            self.n = n
+            self.scale = cr.nn.Parameter(np.full(n, 2.0, np.float32))
+
+        def get_config(self):
+            return {"n": self.n}
+
+        def forward(self, x):
+            return x * self.scale
+
+    with pytest.raises(TypeError, match="cannot save a Scaled"):
+        cio.save_model(tmp_path / "a.npz", Scaled(3))
+    cio.register_model_class(Scaled)
+    try:
+        back, _ = cio.load_model(cio.save_model(tmp_path / "b.npz", Scaled(3)))
+        assert isinstance(back, Scaled) and back.scale.numpy().tolist() == [2.0, 2.0, 2.0]
+    finally:
+        cio.MODEL_CLASSES.pop("Scaled")
+    with pytest.raises(TypeError, match="a model class must be a chainrule Module with get_config"):
+        cio.register_model_class(int)

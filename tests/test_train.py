@@ -97,8 +97,10 @@ def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_last_good_parame
     net = cr.nn.MLP(2, [16], 3, rng=0)
     fit(net, X, y, lr=0.1, epochs=1, batch_size=None)
     good = [p.data.copy() for p in net.parameters()]
-    # Epoch 1's loss is finite, its step overflows, epoch 2's loss is nan: back to epoch 1's start.
-    with pytest.warns(RuntimeWarning), pytest.raises(TrainingDiverged, match=r"nan at epoch 2, batch 1 .*start of epoch 1\. Try a smaller --lr"):
+    # Epoch 1's loss is finite but its one step overflows: the check after the last step catches it
+    # (it does not wait for epoch 2's loss), and the model is back at epoch 1's start.
+    with pytest.warns(RuntimeWarning), pytest.raises(
+            TrainingDiverged, match=r"after the last step of epoch 1 the training loss became nan .*start of epoch 1"):
         fit(net, X * 1e3, y, lr=1e30, epochs=5, batch_size=None)
     assert all(np.array_equal(p.data, g) for p, g in zip(net.parameters(), good))
     net2 = cr.nn.MLP(2, [16], 3, rng=0)
@@ -214,3 +216,118 @@ def test_set_data_switches_the_training_data_and_checks_it(spiral):
     assert trainer.history.final["evaluations"] == 3
     with pytest.raises(ValueError, match="label 5 is out of range"):
         trainer.set_data(X[:2], np.array([0, 5]))
+
+
+# ====================================================================== the one loop
+def test_every_epoch_draws_a_new_order_from_the_runs_generator(spiral):
+    """An independent loop: epoch e visits the e-th rng.permutation(N) of default_rng(seed)."""
+    X, y = spiral
+    X = X.astype(np.float32)
+    net = cr.nn.Linear(2, 3, init="small", rng=0)
+    ref = cr.nn.Linear(2, 3, init="small", rng=0)
+    fit(net, X, y, optimizer="sgd", lr=0.5, epochs=3, batch_size=50, seed=7)
+    opt = cr.optim.SGD(ref.parameters(), lr=0.5)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), 50):
+            idx = order[start:start + 50]
+            loss = cr.nn.functional.cross_entropy(ref(cr.Tensor(X[idx])), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert np.array_equal(net.weight.numpy(), ref.weight.numpy())
+    # The same order every epoch (a generator reseeded per epoch) would end elsewhere.
+    same = cr.nn.Linear(2, 3, init="small", rng=0)
+    opt = cr.optim.SGD(same.parameters(), lr=0.5)
+    order = np.random.default_rng(7).permutation(len(X))
+    for _ in range(3):
+        for start in range(0, len(X), 50):
+            idx = order[start:start + 50]
+            loss = cr.nn.functional.cross_entropy(same(cr.Tensor(X[idx])), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    assert not np.array_equal(net.weight.numpy(), same.weight.numpy())
+
+
+@pytest.mark.parametrize("patience", [1, 2, 3])
+def test_early_stopping_stops_at_the_end_of_the_patience_th_epoch_without_progress(spiral, patience):
+    X, y = spiral
+    script = [1.0, 0.5, 0.4] + [0.6] * 10  # best at epoch 3, then no progress
+
+    class Scripted(Callback):
+        def on_epoch_end(self, trainer, record):
+            record["val_loss"] = script[record["epoch"] - 1]
+
+    net = cr.nn.Linear(2, 3, rng=0)
+    history = fit(net, X, y, epochs=12, validation=(X, y), callbacks=[Scripted()], early_stopping=patience)
+    assert len(history) == 3 + patience
+
+
+def test_a_callback_can_stop_training_after_a_batch(spiral):
+    X, y = spiral
+
+    class Budget(Callback):
+        def on_batch_end(self, trainer, loss):
+            return trainer.evaluations >= 5
+
+    history = fit(cr.nn.Linear(2, 3, rng=0), X, y, epochs=10, batch_size=30, callbacks=[Budget()])
+    assert len(history) == 1 and history.final["evaluations"] == 5
+
+
+def test_the_step_follows_what_model_and_optimizer_declare():
+    from chainrule.train import AnalyticStep, AutodiffStep, ClosureStep, RuleStep, choose_step
+
+    class Plain:
+        pass
+
+    class Analytic:
+        def analytic_loss(self, X, y, reg, grad=True):
+            return 0.0, {}
+
+    class Rule:
+        def update_rule(self, X, y, lr):
+            return 0.0, 0
+
+    class Closure:
+        requires_closure = True
+
+    class Gradient:
+        requires_closure, uses_grad = False, True
+
+    assert choose_step(Plain(), Gradient()) is AutodiffStep
+    assert choose_step(Analytic(), Gradient()) is AnalyticStep
+    assert choose_step(Analytic(), Closure()) is ClosureStep
+    assert choose_step(Plain(), Closure()) is ClosureStep
+    assert choose_step(Rule(), None) is RuleStep
+
+
+def test_linear_models_train_with_their_analytic_gradient_in_the_one_loop(digits):
+    X, y, _, _ = digits
+    model = cr.models.LinearClassifier(64, 10, loss="svm", reg=1e-3)
+    trainer = cr.train.Trainer(model, X, y, cr.train.TrainConfig(loss="svm", lr=0.1, epochs=1, reg=1e-3))
+    assert trainer.step.name == "analytic"
+    reference = cr.models.LinearClassifier(64, 10, loss="svm", reg=1e-3).fit(X, y, lr=0.1, epochs=1, batch_size=32)
+    trainer.run()
+    assert np.array_equal(model.weight.numpy(), reference.weight.numpy())
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_validation_loss_that_is_not_finite_is_a_divergence(spiral):
+    X, y = spiral
+    net = cr.nn.MLP(2, [8], 3, rng=0)
+    with pytest.raises(TrainingDiverged, match="after the last step of epoch 1 the validation loss became"):
+        fit(net, X, y, epochs=3, validation=(X * 1e38, y))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_diverged_run_never_writes_its_state_to_the_checkpoint(tmp_path, spiral):
+    X, y = spiral
+    ckpt = tmp_path / "ckpt.npz"
+    net = cr.nn.MLP(2, [8], 3, rng=0)
+    fit(net, X, y, epochs=2, checkpoint=ckpt, batch_size=None)
+    with pytest.raises(TrainingDiverged):
+        fit(net, X * 1e3, y, lr=1e30, epochs=5, batch_size=None, checkpoint=ckpt)
+    arrays, meta = cr.io.load_archive(ckpt, kind="checkpoint")  # refuses non-finite arrays
+    assert meta["epoch"] == 2

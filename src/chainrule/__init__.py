@@ -16,8 +16,29 @@ from chainrule._version import __version__
 from chainrule.engine import *  # noqa: F401,F403  (the engine's public names are the package's)
 from chainrule.engine import __all__ as _engine_all
 from chainrule.gradcheck import GradcheckError, gradcheck, numerical_gradient
+# nn, optim and models are cheap (NumPy only) and models registers its classes with io.load_model.
 from chainrule import nn, optim, models  # noqa: E402
-from chainrule.train import fit  # noqa: E402
+
+# Loaded on first use (PEP 562): `import chainrule.engine` does not load the training loop, the
+# runs, the plots or scikit-learn's wrappers.
+_LAZY_MODULES = ("data", "estimators", "expr", "io", "metrics", "runs", "train", "viz")
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"chainrule.{name}")
+    if name == "fit":
+        from chainrule.train import fit
+
+        return fit
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY_MODULES) | {"fit"})
+
 
 __all__ = [
     "__version__", "GradcheckError", "fit", "gradcheck", "models", "nn", "numerical_gradient", "optim",

@@ -84,10 +84,23 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def _write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write(file)`` on a temporary file next to ``path``, then move it onto ``path``."""
+def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *, make_parents: bool = False) -> Path:
+    """Call ``write(file)`` on a temporary file next to ``path``, then move it onto ``path``.
+
+    The one atomic write of chainrule (archives, JSON, text, plots, drawings): a reader sees the
+    old file or the new one, never a mix, and a failed write leaves nothing behind. The file gets
+    the mode a plain ``open()`` would give it. ``make_parents`` creates missing folders first.
+
+    >>> import tempfile, pathlib
+    >>> p = write_atomic(pathlib.Path(tempfile.mkdtemp()) / "new" / "a.bin", lambda f: f.write(b"hi"),
+    ...                  make_parents=True)
+    >>> p.read_bytes()
+    b'hi'
+    """
     path = Path(path)
     folder = path.parent
+    if make_parents:
+        folder.mkdir(parents=True, exist_ok=True)
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
         raise FileNotFoundError(f"cannot write {path}: the folder {folder} {what}")
@@ -132,7 +145,7 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, encoding: str = "ut
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     data = text.encode(encoding)
-    return _write_atomic(path, lambda file: file.write(data))
+    return write_atomic(path, lambda file: file.write(data))
 
 
 def write_json_atomic(
@@ -286,7 +299,7 @@ def save_archive(
                 with archive.open(name + ".npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, array, allow_pickle=False)
 
-    return _write_atomic(path, write)
+    return write_atomic(path, write)
 
 
 def load_archive(
@@ -439,16 +452,27 @@ def _check_array(
 # --------------------------------------------------------------------------------------------
 
 
-def _model_classes() -> dict:
-    """The Module classes a model file may name: nn's MLP and Linear, and chainrule.models'."""
-    from chainrule import models, nn
+#: Module classes a model file may name, by class name, beyond nn's MLP and Linear: the layers
+#: above io add theirs with :func:`register_model_class` (chainrule.models registers the classic
+#: models when it is imported, which ``import chainrule`` does).
+MODEL_CLASSES: dict = {}
 
-    classes = {"MLP": nn.MLP, "Linear": nn.Linear}
-    for name in getattr(models, "__all__", ()):
-        cls = getattr(models, name, None)
-        if isinstance(cls, type) and issubclass(cls, nn.Module) and hasattr(cls, "get_config"):
-            classes[name] = cls
-    return classes
+
+def register_model_class(cls) -> type:
+    """Let :func:`load_model` rebuild ``cls`` (a Module with ``get_config()``); returns ``cls``."""
+    from chainrule import nn
+
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module) and hasattr(cls, "get_config")):
+        raise TypeError(f"a model class must be a chainrule Module with get_config(); got {cls!r}")
+    MODEL_CLASSES[cls.__name__] = cls
+    return cls
+
+
+def _model_classes() -> dict:
+    """The Module classes a model file may name: nn's MLP and Linear, and the registered ones."""
+    from chainrule import nn
+
+    return {"MLP": nn.MLP, "Linear": nn.Linear, **MODEL_CLASSES}
 
 
 def save_model(path: str | os.PathLike, model, meta: Mapping[str, Any] | None = None) -> Path:

@@ -1,4 +1,4 @@
-"""What the `chainrule` subcommands share: errors, output, data preparation and model heads.
+"""What the `chainrule` subcommands share: argument types, errors, output, files, saved models.
 
 Nothing outside the CLI imports this module. Heavy libraries (scikit-learn, matplotlib, tqdm)
 are imported by the functions that need them, so ``chainrule --help`` and the commands that
@@ -11,7 +11,6 @@ import json
 import os
 import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -225,261 +224,6 @@ def load_data(name, *, seed=0, n_samples=None, noise=None, data_dir=None, label_
                         label_column=label_column)
 
 
-@dataclass
-class Splits:
-    """The train / validation / test parts of a dataset, before and after preprocessing."""
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_val: np.ndarray
-    y_val: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    raw_train: np.ndarray  # the training part before preprocessing (for pictures in data space)
-    preprocess: dict = field(default_factory=lambda: {"kind": "none"})
-
-
-def split_data(ds, *, test_size: float, val_size: float, seed: int) -> tuple:
-    """Seeded (train, val, test) parts, stratified by class; val_size is a fraction of what test leaves.
-
-    Sets published with an official split (mnist, fashion-mnist, cifar10) keep their test part.
-    A set too small to stratify (a part would hold fewer examples than there are classes) is
-    split without stratification.
-    """
-    if ds.split is not None:
-        train, test = ds.official_split()
-        parts = _split(train.X, train.y, val_size, 0.0, seed, ds.task == "classification")
-        return parts.X_train, parts.y_train, parts.X_test, parts.y_test, test.X, test.y
-    return _split(ds.X, ds.y, test_size, val_size * (1 - test_size), seed, ds.task == "classification")
-
-
-def _split(X, y, test_size, val_size, seed, stratify):
-    from chainrule.data import train_val_test_split
-
-    if stratify:
-        try:
-            return train_val_test_split(X, y, test_size=test_size, val_size=val_size, seed=seed, stratify=True)
-        except ValueError:
-            pass  # scikit-learn's verdict: too few examples of some class for every part
-    return train_val_test_split(X, y, test_size=test_size, val_size=val_size, seed=seed, stratify=False)
-
-
-PREPROCESSING = ("standardize", "mean-image", "none")
-
-
-def fit_preprocess(kind: str, X_train: np.ndarray) -> dict:
-    """Fit a preprocessing step on the training part; a JSON-able description of it."""
-    from chainrule.data import MeanImage, Standardizer
-
-    if kind == "standardize":
-        s = Standardizer().fit(X_train)
-        return {"kind": kind, "mean": s.mean_.tolist(), "scale": s.scale_.tolist()}
-    if kind == "mean-image":
-        m = MeanImage().fit(X_train)
-        return {"kind": kind, "mean": m.mean_.tolist()}
-    return {"kind": "none"}
-
-
-def apply_preprocess(spec: dict | None, X: np.ndarray) -> np.ndarray:
-    """Apply a saved preprocessing description (``fit_preprocess``'s output) to ``X``."""
-    from chainrule.data import MeanImage, Standardizer
-
-    X = np.asarray(X, dtype=np.float32)
-    kind = (spec or {}).get("kind", "none")
-    if kind == "standardize":
-        return Standardizer.from_dict({"mean": spec["mean"], "scale": spec["scale"]}).transform(X)
-    if kind == "mean-image":
-        return MeanImage.from_dict({"mean": spec["mean"]}).transform(X)
-    if kind == "none":
-        return X
-    raise ValueError(f"unknown preprocessing {kind!r} in the model file; expected one of {list(PREPROCESSING)}")
-
-
-def prepare(ds, *, test_size: float, val_size: float, seed: int, preprocess: str) -> Splits:
-    """Split ``ds`` and preprocess every part with statistics of the training part only."""
-    X_tr, y_tr, X_va, y_va, X_te, y_te = split_data(ds, test_size=test_size, val_size=val_size, seed=seed)
-    spec = fit_preprocess(preprocess, X_tr)
-    return Splits(apply_preprocess(spec, X_tr), y_tr, apply_preprocess(spec, X_va), y_va,
-                  apply_preprocess(spec, X_te), y_te, np.asarray(X_tr, dtype=np.float32), spec)
-
-
-# ====================================================================== model heads
-# How a trained model's outputs read: the loss it was trained with decides whether its scores
-# are turned into probabilities (softmax, sigmoid) or shown as they are (SVM, perceptron).
-LOSS_OUTPUT = {
-    "cross-entropy": "softmax",
-    "softmax": "softmax",
-    "svm": "scores",
-    "hinge": "scores",
-    "perceptron": "scores",
-    "logistic": "sigmoid",
-    "binary-hinge": "binary-scores",
-    "mse": "regression",
-}
-
-
-def implied_loss(model) -> str:
-    """The loss a classic model is defined by; None for a network (its loss is a choice)."""
-    from chainrule import models
-
-    if isinstance(model, models.LinearModel):
-        return {"softmax": "cross-entropy", "svm": "svm", "logistic": "logistic",
-                "binary_svm": "binary-hinge", "perceptron": "perceptron"}[model.loss]
-    return None
-
-
-@dataclass
-class Head:
-    """Turns a model's raw outputs into labels, probabilities or scores, with column names."""
-
-    model: object
-    loss: str
-    classes: list
-
-    @property
-    def output(self) -> str:
-        out = LOSS_OUTPUT[self.loss]
-        if out == "scores" and self.n_outputs == 1:
-            return "binary-scores"
-        return out
-
-    @property
-    def n_outputs(self) -> int:
-        return int(getattr(self.model, "n_outputs", 0) or _out_features(self.model))
-
-    @property
-    def is_regression(self) -> bool:
-        return self.loss == "mse"
-
-    def scores(self, X) -> np.ndarray:
-        """Raw outputs: (N, K) for multiclass models, (N,) for one-output models."""
-        from chainrule.train import predict_scores
-
-        s = predict_scores(self.model, X).astype(np.float64)
-        return s[:, 0] if s.ndim == 2 and s.shape[1] == 1 else s
-
-    def predict(self, X) -> np.ndarray:
-        """Labels 0..K-1 (regression: the predicted values)."""
-        s = self.scores(X)
-        if self.is_regression:
-            return s
-        if s.ndim == 1:
-            # The classic models take sign(0) = +1 (models.LinearModel.predict does the same).
-            return (s >= 0).astype(np.int64)
-        return s.argmax(axis=1)
-
-    def columns(self, X) -> tuple[list, np.ndarray, np.ndarray]:
-        """``(names, values, labels)``: the per-class output columns and the predicted labels."""
-        s = self.scores(X)
-        labels = self.predict(X)
-        out = self.output
-        if out == "regression":
-            return ["prediction"], s[:, None], labels
-        if out == "softmax":
-            e = np.exp(s - s.max(axis=1, keepdims=True))
-            return [f"p({c})" for c in self.classes], e / e.sum(axis=1, keepdims=True), labels
-        if out == "sigmoid":
-            # σ(−s) rather than 1 − σ(s): a confident model's small probability stays accurate.
-            return [f"p({c})" for c in self.classes[:2]], np.column_stack([_sigmoid(-s), _sigmoid(s)]), labels
-        if out == "binary-scores":
-            return [f"score({self.classes[1]} vs {self.classes[0]})"], s[:, None], labels
-        return [f"score({c})" for c in self.classes], s, labels
-
-
-def _out_features(model) -> int:
-    last = None
-    for _, p in model.named_parameters():
-        last = p
-    if last is None:
-        raise ValueError(f"the model {type(model).__name__} has no parameters")
-    return int(last.shape[0])
-
-
-def _sigmoid(s):
-    out = np.empty_like(s, dtype=np.float64)
-    pos = s >= 0
-    out[pos] = 1 / (1 + np.exp(-s[pos]))
-    e = np.exp(s[~pos])
-    out[~pos] = e / (1 + e)
-    return out
-
-
-def in_features(model) -> int:
-    """The input width of a model (its first weight matrix's columns)."""
-    for _, p in model.named_parameters():
-        if p.ndim == 2:
-            return int(p.shape[1])
-    raise ValueError(f"cannot tell the input width of {type(model).__name__}")
-
-
-# ====================================================================== metrics
-def classification_metrics(y_true, y_pred, classes) -> dict:
-    """Accuracy, per-class precision / recall / support and the confusion matrix.
-
-    Rows of the confusion matrix are the true classes, columns the predicted ones. A class that
-    is never predicted has precision ``None`` (undefined), one without examples recall ``None``.
-    """
-    K = len(classes)
-    y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
-    cm = np.zeros((K, K), dtype=np.int64)
-    np.add.at(cm, (y_true, y_pred), 1)
-    per_class = []
-    for k, name in enumerate(classes):
-        tp = int(cm[k, k])
-        predicted, support = int(cm[:, k].sum()), int(cm[k, :].sum())
-        per_class.append({
-            "class": str(name),
-            "precision": tp / predicted if predicted else None,
-            "recall": tp / support if support else None,
-            "support": support,
-        })
-    n = len(y_true)
-    return {
-        "n": n,
-        "accuracy": float(np.mean(y_true == y_pred)) if n else None,
-        "per_class": per_class,
-        "confusion_matrix": cm.tolist(),
-    }
-
-
-def regression_metrics(y_true, y_pred) -> dict:
-    """Mean squared error, mean absolute error and R² of predictions."""
-    y_true = np.asarray(y_true, dtype=np.float64)
-    y_pred = np.asarray(y_pred, dtype=np.float64).reshape(y_true.shape)
-    err = y_pred - y_true
-    var = float(np.var(y_true))
-    return {
-        "n": len(y_true),
-        "mse": float(np.mean(err ** 2)),
-        "mae": float(np.mean(np.abs(err))),
-        "r2": 1 - float(np.mean(err ** 2)) / var if var > 0 else None,
-    }
-
-
-def format_metrics_table(metrics: dict) -> str:
-    """The per-class table and the confusion matrix as text."""
-    rows = [("class", "precision", "recall", "support")]
-    for r in metrics["per_class"]:
-        rows.append((r["class"], _pct(r["precision"]), _pct(r["recall"]), str(r["support"])))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-             for row in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    names = [r["class"] for r in metrics["per_class"]]
-    cm = metrics["confusion_matrix"]
-    width = max([len(n) for n in names] + [len(str(v)) for row in cm for v in row] + [4])
-    lines += ["", "confusion matrix (rows: true class, columns: predicted class)",
-              " " * (width + 2) + " ".join(n[:width].rjust(width) for n in names)]
-    for name, row in zip(names, cm):
-        lines.append(name[:width].rjust(width) + "  " + " ".join(str(v).rjust(width) for v in row))
-    return "\n".join(lines)
-
-
-def _pct(v) -> str:
-    return "-" if v is None else f"{v:.2%}"
-
-
 # ====================================================================== naming
 def slug(text: str) -> str:
     """A file-name-safe version of ``text`` (for default run-folder names)."""
@@ -502,14 +246,16 @@ class SavedModel:
 
     def __init__(self, path: Path):
         from chainrule import io
+        from chainrule.runs import Head, implied_loss, in_features
+        from chainrule.train import TASKS, get_task
 
         self.path = path
         self.model, meta = io.load_model(path)
         self.meta = meta
         self.loss = meta.get("loss") or implied_loss(self.model) or "cross-entropy"
-        if self.loss not in LOSS_OUTPUT:
+        if not isinstance(self.loss, str) or self.loss not in TASKS:
             raise UsageError(f"{path}: unknown loss {self.loss!r} in the model file")
-        self.task = "regression" if self.loss == "mse" else "classification"
+        self.task = "regression" if get_task(self.loss).kind == "regression" else "classification"
         width = Head(self.model, self.loss, []).n_outputs
         classes = meta.get("classes")
         if self.task == "classification" and not classes:
@@ -522,6 +268,8 @@ class SavedModel:
         self.head = Head(self.model, self.loss, self.classes)
 
     def transform(self, X) -> np.ndarray:
+        from chainrule.data import apply_preprocess
+
         X = np.asarray(X, dtype=np.float32)
         if X.shape[1] != self.n_features:
             raise UsageError(f"the model expects {self.n_features} features per example; the data has {X.shape[1]}")

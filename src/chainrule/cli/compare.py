@@ -4,9 +4,9 @@ Every strategy starts from the same initial weights and may evaluate the loss ``
 times. One loss evaluation is one forward pass of the loss on one batch: random search and
 random local search evaluate the full training set per step (and never use a gradient);
 full-batch gradient descent pays one evaluation per step too, mini-batch gradient descent one
-per mini-batch, SGD one per example. Budgets are counted one evaluation at a time, so this
-command drives the optimizers itself, with the same loss (``train.get_task`` plus
-``λ Σ W²``) and the same batching (``data.batches``) as ``chainrule.train.fit``.
+per mini-batch, SGD one per example. Every strategy trains in the one loop
+(``chainrule.train.Trainer``, the loss plus ``λ Σ W²``); the budget is a callback (:class:`Budget`)
+that stops it after the batch that spends the last evaluation.
 
 The curves are the full training loss (with the L2 term) measured every few evaluations; that
 measuring is not charged to the budget, nor to the wall time.
@@ -24,7 +24,7 @@ import numpy as np
 from chainrule.optim.strategies import BY_NAME, STRATEGIES, Strategy
 from chainrule.cli.common import (
     Formatter, UsageError, check_output_dir, data_label, emit_json, load_data, nonnegative_float,
-    nonnegative_int, positive_int, prepare, say, strategy_step,
+    nonnegative_int, positive_int, say, strategy_step,
 )
 
 
@@ -82,7 +82,9 @@ def run(args) -> int:
                    label_column=args.label_column)
     if ds.task != "classification" or ds.n_classes < 2:
         raise UsageError(f"compare needs a classification dataset with 2 or more classes; {ds.name} is not one")
-    splits = prepare(ds, test_size=0.25, val_size=0.0, seed=args.seed, preprocess="standardize")
+    from chainrule.data import prepare_split
+
+    _, splits, _ = prepare_split(ds, test_size=0.25, val_size=0.0, seed=args.seed, preprocess="standardize")
     loss_name = "svm" if args.model == "svm" else "cross-entropy"
 
     def make_model():
@@ -131,70 +133,80 @@ def _default_dir(args) -> Path:
     return Path("runs") / f"compare-{data_label(args.data)}-{args.model}-{stamp}"
 
 
+class Budget:
+    """A callback of the one loop: stop at ``budget`` loss evaluations; sample the full loss on the way.
+
+    A search's evaluations are its optimizer's own count (it scores the whole training set per
+    try); a gradient strategy pays one per batch. The sampling of the curve is not charged to
+    the wall time, nor is the loop's evaluation after each epoch.
+    """
+
+    def __init__(self, budget: int, full_loss, every: int):
+        self.budget, self.full_loss, self.every = budget, full_loss, every
+        self.xs, self.ys, self.seconds, self.evaluations = [0], [full_loss()], 0.0, 0
+        self.clock = None
+
+    def on_train_begin(self, trainer):
+        self.clock = time.perf_counter()
+
+    def on_batch_end(self, trainer, loss):
+        self.seconds += time.perf_counter() - self.clock
+        opt = trainer.optimizer
+        self.evaluations = opt.loss_evaluations if opt.requires_closure else trainer.evaluations
+        done = self.evaluations >= self.budget
+        if self.evaluations % self.every == 0 or done:
+            self.xs.append(self.evaluations)
+            self.ys.append(self.full_loss())
+        self.clock = time.perf_counter()
+        return done
+
+    def on_epoch_end(self, trainer, record):
+        self.clock = time.perf_counter()
+
+    def on_train_end(self, trainer):
+        pass
+
+
 def run_strategy(strategy: Strategy, make_model, splits, loss_name: str, *, reg: float, budget: int,
                  batch_size: int, seed: int) -> dict:
     """Train a fresh model with one strategy for ``budget`` loss evaluations; its result row."""
-    from chainrule import optim
-    from chainrule.data import batches
     from chainrule.engine import Tensor, no_grad
-    from chainrule.nn import functional as F
-    from chainrule.train import get_task
+    from chainrule.train import TrainConfig, Trainer, TrainingDiverged, predict_scores
 
     model = make_model()
-    task = get_task(loss_name)
-    X, y = splits.X_train, task.targets(splits.y_train)
-    Xfull = Tensor(X)
-
-    def objective(xb, yb):
-        loss = task(model(xb), yb)
-        return loss + F.l2(model, reg) if reg else loss
+    size = strategy.batch_size(batch_size)
+    n = len(splits.y_train)
+    per_epoch = 1 if size is None else math.ceil(n / size)
+    config = TrainConfig(loss=loss_name, optimizer=strategy.optimizer, lr=strategy.step, batch_size=size,
+                         epochs=math.ceil(budget / per_epoch) + 1, reg=reg, seed=seed)
+    trainer = Trainer(model, splits.X_train, splits.y_train, config)
+    Xfull, y = Tensor(trainer.X), trainer.y
 
     def full_loss() -> float:
         with no_grad():
-            return float(objective(Xfull, y).item())
+            return float(trainer.loss(model(Xfull), y).item())
 
-    search = strategy.optimizer in ("random-search", "random-local-search")
-    if search:
-        key = "scale" if strategy.optimizer == "random-search" else "step_size"
-        opt = optim.make_optimizer(strategy.optimizer, model.parameters(), **{key: strategy.step, "rng": seed})
-    else:
-        opt = optim.make_optimizer(strategy.optimizer, model.parameters(), lr=strategy.step)
-    size = strategy.batch_size(batch_size)
-    every = max(1, budget // CURVE_POINTS)
-    xs, ys = [0], [full_loss()]
-    rng = np.random.default_rng(seed)
-    evaluations, seconds, diverged = 0, 0.0, False
-    while evaluations < budget and not diverged:
-        for idx in batches(len(X), size, rng=rng):
-            began = time.perf_counter()
-            if search:
-                opt.step(lambda: objective(Xfull, y))
-                evaluations = opt.loss_evaluations
-            else:
-                loss = objective(Tensor(X[idx]), y[idx])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-                evaluations += 1
-                diverged = not math.isfinite(float(loss.item()))
-            seconds += time.perf_counter() - began
-            if evaluations % every == 0 or evaluations >= budget or diverged:
-                xs.append(evaluations)
-                ys.append(full_loss())
-            if evaluations >= budget or diverged:
-                break
-    from chainrule.train import predict_scores
+    counter = Budget(budget, full_loss, max(1, budget // CURVE_POINTS))
+    trainer.callbacks.append(counter)
+    diverged = False
+    try:
+        trainer.run()
+    except TrainingDiverged:
+        diverged = True
+        counter.xs.append(counter.evaluations)
+        counter.ys.append(math.nan)
 
     def accuracy(Xp, yp):
         return float(np.mean(predict_scores(model, Xp).argmax(axis=1) == yp)) if len(yp) else None
 
+    xs, ys = counter.xs, counter.ys
     final = ys[-1]
     return {
         "strategy": strategy.name, "optimizer": strategy.optimizer,
         "batch_size": "full" if size is None else size, "step": strategy.step,
         "final_loss": final if math.isfinite(final) else None, "diverged": diverged or not math.isfinite(final),
         "train_acc": accuracy(splits.X_train, splits.y_train), "test_acc": accuracy(splits.X_test, splits.y_test),
-        "seconds": seconds, "evaluations": int(evaluations),
+        "seconds": counter.seconds, "evaluations": int(counter.evaluations),
         "curve": {"evaluations": xs, "loss": [v if math.isfinite(v) else None for v in ys]},
     }
 

@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.cli.common import (
-    Formatter, SavedModel, UsageError, check_output_dir, classification_metrics, emit_json,
-    format_metrics_table, load_data, model_path, nonnegative_int, positive_int, regression_metrics, say, split_data,
+    Formatter, SavedModel, UsageError, check_output_dir, emit_json, load_data, model_path, nonnegative_int,
+    positive_int, say,
 )
+from chainrule.metrics import classification_metrics, format_metrics_table, regression_metrics
 
 SPLITS = ("test", "val", "train", "all")
 DEFAULT_SPLIT = {"test_size": 0.25, "val_size": 0.1, "seed": 0}
@@ -118,10 +119,11 @@ def _same_data(a: str, b: str) -> bool:
 def _pick_split(ds, split: str, saved: dict):
     if split == "all":
         return ds.X, ds.y
-    parts = split_data(ds, test_size=saved.get("test_size", 0.25), val_size=saved.get("val_size", 0.1),
-                       seed=saved.get("seed", 0))
-    X_tr, y_tr, X_va, y_va, X_te, y_te = parts
-    return {"train": (X_tr, y_tr), "val": (X_va, y_va), "test": (X_te, y_te)}[split]
+    from chainrule.data import split_dataset
+
+    s = split_dataset(ds, test_size=saved.get("test_size", 0.25), val_size=saved.get("val_size", 0.1),
+                      seed=saved.get("seed", 0))
+    return {"train": (s.X_train, s.y_train), "val": (s.X_val, s.y_val), "test": (s.X_test, s.y_test)}[split]
 
 
 def _map_labels(y, data_classes, model_classes) -> np.ndarray:

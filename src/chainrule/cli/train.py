@@ -1,9 +1,11 @@
 """``chainrule train``: one training run, from a dataset name to a folder of results.
 
-A run folder holds, each file written whole or not at all (temporary file + ``os.replace``)::
+The run itself is :mod:`chainrule.runs` (``RunSettings`` → ``train_run`` → ``write_run``); this
+module turns the options into settings, owns the run folder and reports. A run folder holds,
+each file written whole or not at all (temporary file + ``os.replace``)::
 
     config.json       the run's settings (written before training; ``--resume`` reads it)
-    checkpoint.npz    the whole training state after the latest epoch (see CheckpointWriter)
+    checkpoint.npz    the whole training state after the latest epoch (chainrule.train.Checkpoint)
     model.npz         the trained model, with the preprocessing statistics and class names
     metrics.json      final and per-epoch metrics, test accuracy
     metrics.csv       one row per epoch
@@ -12,60 +14,27 @@ A run folder holds, each file written whole or not at all (temporary file + ``os
     weights.png       for image data: a linear model's weight rows (or an MLP's first layer)
 
 A run killed at any moment (Ctrl-C, ``kill -9``, a power cut) continues with
-``chainrule train --resume RUN_DIR`` and ends with the same weights as an uninterrupted run.
+``chainrule train --resume RUN_DIR`` and ends with the same weights as an uninterrupted run. A
+run whose loss diverges writes no model and no checkpoint of the diverged state, and exits 1.
 """
 from __future__ import annotations
 
-import time
+import dataclasses
 from datetime import datetime
 from pathlib import Path
 
-import numpy as np
-
 from chainrule.cli.common import (
-    PREPROCESSING, Formatter, Head, MadeDirs, UsageError, apply_preprocess, check_output_dir, classification_metrics,
-    batch_size_arg, data_label, emit_json, load_data, nonnegative_float, nonnegative_int, positive_float,
-    positive_int, prepare, regression_metrics, registry_names, say,
+    Formatter, MadeDirs, UsageError, batch_size_arg, check_output_dir, data_label, emit_json,
+    nonnegative_float, nonnegative_int, positive_float, positive_int, registry_names, say,
 )
+from chainrule.runs import MODELS, RUN_FILES, RunSettings, network_losses, option_name
+
+PREPROCESSING_CHOICES = ("standardize", "mean-image", "none")
+SETTINGS = tuple(f.name for f in dataclasses.fields(RunSettings))
 
 
 class Interrupted(Exception):
     """Ctrl-C during a run: reported on one line, exit code 130."""
-
-
-MODELS = ("mlp", "softmax", "svm", "perceptron", "logistic", "binary-svm")
-LOSSES = ("cross-entropy", "softmax", "svm", "hinge", "logistic", "binary-hinge", "mse")
-LOSS_ALIASES = {"softmax": "cross-entropy", "hinge": "svm"}
-# The loss each classic model is defined by (an MLP's loss is a choice, cross-entropy by default).
-MODEL_LOSS = {"softmax": "cross-entropy", "svm": "svm", "logistic": "logistic",
-              "binary-svm": "binary-hinge", "perceptron": "perceptron"}
-BINARY_MODELS = ("logistic", "binary-svm")
-
-# The defaults of `chainrule train` with no arguments: an MLP on digits that reaches >= 97 % test
-# accuracy in a few seconds on two cores.
-DEFAULTS = {
-    "data": "digits", "n_samples": None, "noise": None, "label_column": None, "data_dir": None,
-    "preprocess": "standardize", "model": "mlp", "hidden": [128], "activation": "relu",
-    "loss": None, "optimizer": "adam", "lr": None, "schedule": "none", "reg": 0.0, "epochs": 30,
-    "batch_size": 32, "seed": 0, "test_size": 0.25, "val_size": 0.1,
-}
-DEFAULT_LR = {"perceptron": 1.0}
-DEFAULT_LR_OTHER = 1e-3
-# Options that only some models take: giving one to another model is an error, not a no-op.
-ONLY_FOR = {
-    "hidden": ("mlp",), "activation": ("mlp",),
-    "optimizer": tuple(m for m in MODELS if m != "perceptron"),
-    "schedule": tuple(m for m in MODELS if m != "perceptron"),
-    "batch_size": tuple(m for m in MODELS if m != "perceptron"),
-    "reg": tuple(m for m in MODELS if m != "perceptron"),
-}
-RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "metrics.csv",
-             "curves.png", "decision_regions.png", "weights.png", "confusion.png")
-CONFIG_FORMAT = 1
-
-
-def option_name(key: str) -> str:
-    return "--" + key.replace("_", "-")
 
 
 # ====================================================================== the parser
@@ -112,7 +81,7 @@ def add_parser(sub) -> None:
     g.add_argument("--noise", type=nonnegative_float, help="synthetic sets only: their noise level")
     g.add_argument("--data-dir", metavar="DIR",
                    help="where downloaded datasets are kept (default: $CHAINRULE_DATA or the platform's cache)")
-    g.add_argument("--preprocess", choices=PREPROCESSING,
+    g.add_argument("--preprocess", choices=PREPROCESSING_CHOICES,
                    help="standardize every feature (default), subtract the mean image, or nothing; "
                         "fitted on the training part")
     g = p.add_argument_group("model")
@@ -123,7 +92,7 @@ def add_parser(sub) -> None:
                    help="mlp: hidden layer sizes, e.g. --hidden 256 128 (default: 128)")
     g.add_argument("--activation", choices=registry_names("chainrule.nn", "ACTIVATIONS"),
                    help="mlp: the hidden layers' activation (default: relu)")
-    g.add_argument("--loss", choices=LOSSES,
+    g.add_argument("--loss", choices=network_losses(),
                    help="mlp: cross-entropy (= softmax, default), svm (= hinge), logistic or binary-hinge "
                         "(two classes), mse (numeric targets). The other models have their own loss")
     g = p.add_argument_group("optimization")
@@ -136,6 +105,9 @@ def add_parser(sub) -> None:
     g.add_argument("--epochs", type=positive_int, help="passes over the training data (default: 30)")
     g.add_argument("--batch-size", type=batch_size_arg, metavar="full|N",
                    help="'full' (vanilla gradient descent), N (mini-batch) or 1 (SGD) (default: 32)")
+    g.add_argument("--patience", type=positive_int, metavar="N",
+                   help="stop after N epochs without a better validation loss, keeping the best weights "
+                        "(default: train every epoch)")
     g.add_argument("--seed", type=nonnegative_int,
                    help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
                         "order of the batches (default: 0)")
@@ -150,54 +122,45 @@ def add_parser(sub) -> None:
 
 
 # ====================================================================== settings
-def resolve_settings(args) -> tuple[dict, Path, bool]:
+def resolve_settings(args) -> tuple[RunSettings, Path, bool]:
     """The run's settings, its folder and whether it resumes one; UsageError for bad combinations."""
-    given = {k: getattr(args, k) for k in DEFAULTS if getattr(args, k, None) is not None}
-    if given.get("batch_size") == "full":
-        given["batch_size"] = None  # the full batch; the option's absence is None too
-    if "loss" in given:
-        given["loss"] = LOSS_ALIASES.get(given["loss"], given["loss"])
+    given = {k: getattr(args, k) for k in SETTINGS if getattr(args, k, None) is not None}
     if args.resume is not None:
         run_dir = _resume_dir(args)
         saved = read_config(run_dir)
-        clashes = [f"{option_name(k)} {_show(v)} (the run has {_show(saved.get(k))})"
-                   for k, v in given.items() if saved.get(k) != v]
+        now = saved.to_dict()
+        clashes = [f"{option_name(k)} {_show(v)} (the run has {_show(now.get(k))})"
+                   for k, v in given.items() if _normal(k, v) != now.get(k)]
         if clashes:
             raise UsageError(
                 f"--resume continues {run_dir} with its saved settings; these options differ: "
                 f"{'; '.join(clashes)}. Drop them, or start a new run with another --out"
             )
         return saved, run_dir, True
-    settings = {**DEFAULTS, **given}
-    model = settings["model"]
-    for key, models in ONLY_FOR.items():
-        if key in given and model not in models:
-            raise UsageError(f"{option_name(key)} does not apply to --model {model}"
-                             + (" (it trains with its own update rule)" if model == "perceptron" else ""))
-    if "loss" in given and model != "mlp" and given["loss"] != MODEL_LOSS[model]:
-        raise UsageError(f"--model {model} is trained with the {MODEL_LOSS[model]} loss; "
-                         f"--loss {given['loss']} needs --model mlp")
-    if settings["lr"] is None:
-        settings["lr"] = DEFAULT_LR.get(model, DEFAULT_LR_OTHER)
-    if model == "perceptron":
-        for key in ONLY_FOR:
-            if model not in ONLY_FOR[key]:
-                settings[key] = None
-    if model != "mlp":
-        settings["hidden"] = settings["activation"] = None
-    if settings["data_dir"] is not None:
-        settings["data_dir"] = str(Path(settings["data_dir"]).expanduser().resolve())
-    if str(settings["data"]).lower().endswith((".csv", ".npz")):
-        settings["data"] = str(Path(settings["data"]).expanduser().resolve())
+    try:
+        settings = RunSettings(**given)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     run_dir = Path(args.out) if args.out is not None else _default_run_dir(settings)
     check_new_run_dir(run_dir)
     return settings, run_dir, False
 
 
+def _normal(key, value):
+    """An option's value as the settings store it (a path resolved, a loss by its own name)."""
+    from chainrule.train import get_task
+
+    if key == "loss":
+        return get_task(value).name
+    if key == "data_dir" or (key == "data" and str(value).lower().endswith((".csv", ".npz"))):
+        return str(Path(value).expanduser().resolve())
+    return value
+
+
 def _show(v) -> str:
     if isinstance(v, list):
         return " ".join(map(str, v))
-    return "full" if v is None else str(v)
+    return "none" if v is None else str(v)
 
 
 def _resume_dir(args) -> Path:
@@ -212,7 +175,7 @@ def _resume_dir(args) -> Path:
     return run_dir
 
 
-def read_config(run_dir: Path) -> dict:
+def read_config(run_dir: Path) -> RunSettings:
     """The settings saved in a run folder's config.json."""
     import json
 
@@ -224,9 +187,14 @@ def read_config(run_dir: Path) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UsageError(f"{path} is not valid JSON ({exc})") from None
     settings = config.get("settings") if isinstance(config, dict) else None
-    if not isinstance(settings, dict) or set(settings) != set(DEFAULTS) or config.get("command") != "train":
+    if not isinstance(settings, dict) or config.get("command") != "train" or config.get("format") not in (1, 2):
         raise UsageError(f"{path} is not the configuration of a chainrule training run")
-    return settings
+    if config["format"] == 1 and settings.get("batch_size") is None and settings.get("model") != "perceptron":
+        settings = {**settings, "batch_size": "full"}  # format 1 wrote the full batch as null
+    try:
+        return RunSettings.from_dict(settings)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{path} is not the configuration of a chainrule training run ({exc})") from None
 
 
 def check_new_run_dir(run_dir: Path) -> None:
@@ -238,9 +206,9 @@ def check_new_run_dir(run_dir: Path) -> None:
         raise UsageError(f"--out {run_dir} is a folder that is not empty; choose another --out")
 
 
-def _default_run_dir(settings: dict) -> Path:
+def _default_run_dir(settings: RunSettings) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("runs") / f"{data_label(settings['data'])}-{settings['model']}-{stamp}"
+    base = Path("runs") / f"{data_label(settings.data)}-{settings.model}-{stamp}"
     run_dir, n = base, 1
     while run_dir.exists():
         n += 1
@@ -248,85 +216,40 @@ def _default_run_dir(settings: dict) -> Path:
     return run_dir
 
 
-# ====================================================================== model
-def build_model(settings: dict, ds):
-    """A fresh model for ``ds`` and the loss that trains it; UsageError when they do not fit."""
-    from chainrule import models, nn
-
-    model_name, seed = settings["model"], settings["seed"]
-    D = ds.n_features
-    if ds.task == "regression":
-        if model_name != "mlp":
-            raise UsageError(f"{ds.name} has numeric targets (regression); only --model mlp "
-                             f"(with the squared-error loss) can fit them, not --model {model_name}")
-        if settings["loss"] not in (None, "mse"):
-            raise UsageError(f"{ds.name} has numeric targets (regression); use --loss mse, "
-                             f"not --loss {settings['loss']}")
-        return nn.MLP(D, settings["hidden"], 1, activation=settings["activation"], rng=seed), "mse"
-    K = ds.n_classes
-    present = len(np.unique(ds.y))
-    if K < 2 or present < 2:
-        raise UsageError(f"{ds.name} has {present} class(es) in its labels; a classifier needs 2 or more")
-    loss = settings["loss"] or MODEL_LOSS.get(model_name, "cross-entropy")
-    if loss == "mse":
-        raise UsageError(f"--loss mse is for numeric targets; {ds.name} has {K} classes "
-                         "(use cross-entropy or svm)")
-    binary = model_name in BINARY_MODELS or loss in ("logistic", "binary-hinge")
-    if binary and K != 2:
-        what = f"--model {model_name}" if model_name in BINARY_MODELS else f"--loss {loss}"
-        raise UsageError(f"{what} is a binary classifier but {ds.name} has {K} classes "
-                         f"{ds.classes[:10]}; use --model softmax, svm, perceptron or mlp")
-    reg = settings["reg"] or 0.0
-    if model_name == "mlp":
-        out = 1 if binary else K
-        return nn.MLP(D, settings["hidden"], out, activation=settings["activation"], rng=seed), loss
-    if model_name in ("softmax", "svm"):
-        return models.LinearClassifier(D, K, loss=model_name, reg=reg, seed=seed), loss
-    if model_name == "logistic":
-        return models.LogisticRegression(D, reg=reg, seed=seed), loss
-    if model_name == "binary-svm":
-        return models.BinarySVM(D, reg=reg, seed=seed), loss
-    return models.Perceptron(D, K, lr=settings["lr"], epochs=settings["epochs"], seed=seed), "perceptron"
-
-
 # ====================================================================== the command
 def run(args) -> int:
     """``chainrule train``: see the module docstring and ``chainrule train --help``."""
+    from chainrule import runs
+    from chainrule.train import Checkpoint
+
     settings, run_dir, resuming = resolve_settings(args)
     quiet = bool(args.json)
     checkpoint = run_dir / "checkpoint.npz"
+    state = None
     if resuming:
         _remove_stale_temporaries(run_dir)
         if checkpoint.exists():
-            _check_checkpoint(checkpoint, perceptron=settings["model"] == "perceptron")
-    ds = load_data(settings["data"], seed=settings["seed"], n_samples=settings["n_samples"],
-                   noise=settings["noise"], data_dir=settings["data_dir"],
-                   label_column=settings["label_column"])
-    model, loss = build_model(settings, ds)
-    splits = prepare(ds, test_size=settings["test_size"], val_size=settings["val_size"],
-                     seed=settings["seed"], preprocess=settings["preprocess"])
+            state = runs.read_checkpoint(checkpoint)
+    try:
+        prepared = runs.prepare_run(settings)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     dirs = MadeDirs()
     try:
         if not resuming:
             dirs.make(run_dir)
-            _write_config(run_dir, settings, dirs)
-        say(_banner(settings, ds, model, splits, run_dir, resuming and checkpoint.exists()), quiet=quiet)
-        began = time.perf_counter()
-        if loss == "perceptron":
-            records = train_perceptron(model, splits, settings, checkpoint,
-                                       resume=resuming and checkpoint.exists(), quiet=quiet)
-            test = {}
-        else:
-            trainer = make_trainer(model, loss, splits, settings, checkpoint, quiet=quiet)
-            if resuming and checkpoint.exists():
-                trainer.load_checkpoint(checkpoint)
-            trainer.run()
-            records = trainer.history.records
-            test = trainer.evaluate(splits.X_test, trainer.task.targets(splits.y_test),
-                                    prefix="test_") if len(splits.y_test) else {}
-        seconds = time.perf_counter() - began
+            dirs.wrote(runs.write_config(run_dir, settings))
+        say(_banner(settings, prepared, run_dir, state is not None), quiet=quiet)
+        callbacks = ([] if quiet else [_live_bar()]) + [Checkpoint(checkpoint, every=1.0)]
+        try:
+            result = runs.train_run(settings, callbacks=callbacks, resume=state, prepared=prepared)
+        except ValueError as exc:
+            if state is not None:
+                raise UsageError(f"{checkpoint} cannot continue this run ({exc}); delete it to start again") from None
+            raise
         # Inside the try: Ctrl-C while the model and plots are written still names the checkpoint.
-        return _finish(model, loss, ds, splits, settings, run_dir, records, test, seconds, quiet)
+        files = runs.write_run(run_dir, result)
+        return _report(result, run_dir, files, quiet)
     except KeyboardInterrupt:
         done = _checkpoint_epoch(checkpoint)
         where = (f"the checkpoint of epoch {done} is in {checkpoint}; continue with "
@@ -341,82 +264,20 @@ def run(args) -> int:
         raise
 
 
-def _write_config(run_dir: Path, settings: dict, dirs: MadeDirs) -> None:
-    from chainrule import __version__, io
-
-    config = {"format": CONFIG_FORMAT, "command": "train", "chainrule_version": __version__,
-              "created": datetime.now().isoformat(timespec="seconds"), "settings": settings}
-    dirs.wrote(io.write_json_atomic(run_dir / "config.json", config))
-
-
-def _banner(settings, ds, model, splits, run_dir, resuming) -> str:
-    what = settings["model"] + (f" {settings['hidden']} {settings['activation']}" if settings["model"] == "mlp" else "")
+def _banner(settings: RunSettings, prepared, run_dir, resuming) -> str:
+    ds, split, model = prepared.dataset, prepared.split, prepared.model
+    what = settings.model + (f" {settings.hidden} {settings.activation}" if settings.model == "mlp" else "")
     parts = [f"{'resuming' if resuming else 'training'} {what} on {ds.name}: "
-             f"{len(splits.y_train)} train / {len(splits.y_val)} validation / {len(splits.y_test)} test "
+             f"{len(split.y_train)} train / {len(split.y_val)} validation / {len(split.y_test)} test "
              f"examples, {ds.n_features} features",
              f"{'' if ds.task == 'regression' else f', {ds.n_classes} classes'}"]
-    if settings["model"] == "perceptron":
-        parts.append(f"; perceptron rule, lr {settings['lr']:g}, {settings['epochs']} epochs")
+    if settings.model == "perceptron":
+        parts.append(f"; perceptron rule, lr {settings.lr:g}, {settings.epochs} epochs")
     else:
-        batch = "full batch" if settings["batch_size"] is None else f"batch {settings['batch_size']}"
-        parts.append(f"; {settings['optimizer']} lr {settings['lr']:g}, {batch}, {settings['epochs']} epochs")
+        batch = "full batch" if settings.batch_size == "full" else f"batch {settings.batch_size}"
+        parts.append(f"; {settings.optimizer} lr {settings.lr:g}, {batch}, {settings.epochs} epochs")
     parts.append(f"; {model.num_parameters()} parameters -> {run_dir}")
     return "".join(parts)
-
-
-def make_trainer(model, loss, splits, settings, checkpoint, *, quiet: bool):
-    """A chainrule.train.Trainer wired with the progress bar and the checkpoint writer."""
-    from chainrule.train import TrainConfig, Trainer
-
-    config = TrainConfig(loss=loss, optimizer=settings["optimizer"], lr=settings["lr"],
-                         epochs=settings["epochs"], batch_size=settings["batch_size"],
-                         reg=settings["reg"] or 0.0, schedule=settings["schedule"], seed=settings["seed"])
-    callbacks = [] if quiet else [_live_bar()]
-    callbacks.append(_checkpoint_callback(CheckpointWriter(checkpoint)))
-    validation = (splits.X_val, splits.y_val) if len(splits.y_val) else None
-    return Trainer(model, splits.X_train, splits.y_train, config, validation=validation, callbacks=callbacks)
-
-
-class CheckpointWriter:
-    """Writes the training state after epochs, atomically, at most once every ``every`` seconds.
-
-    The state of every finished epoch is kept in memory; it is written when the first epoch
-    ends, when ``every`` seconds have passed since the last write, after the last epoch, and
-    by :meth:`flush` when training stops for any other reason (Ctrl-C, divergence). A run
-    killed outright resumes from an older epoch and replays the same epochs, so it still ends
-    with the same weights; the throttle only spares a run of many tiny epochs an fsync each.
-    """
-
-    def __init__(self, path: Path, every: float = 1.0):
-        self.path, self.every = Path(path), every
-        self.pending, self.last = None, None
-
-    def offer(self, arrays: dict, meta: dict, *, last: bool = False) -> None:
-        import copy
-
-        self.pending = ({k: np.array(v, copy=True) for k, v in arrays.items()}, copy.deepcopy(meta))
-        if last or self.last is None or time.monotonic() - self.last >= self.every:
-            self.flush()
-
-    def flush(self) -> None:
-        from chainrule import io
-
-        if self.pending is not None:
-            io.save_archive(self.path, *self.pending, kind="checkpoint")
-            self.pending, self.last = None, time.monotonic()
-
-
-def _checkpoint_callback(writer: CheckpointWriter):
-    from chainrule.train import Callback
-
-    class WriteCheckpoint(Callback):
-        def on_epoch_end(self, trainer, record):
-            writer.offer(*trainer.state(), last=trainer.epoch >= trainer.config.epochs)
-
-        def on_train_end(self, trainer):
-            writer.flush()
-
-    return WriteCheckpoint()
 
 
 def _live_bar():
@@ -451,18 +312,6 @@ def _remove_stale_temporaries(run_dir: Path) -> None:
                 pass
 
 
-def _check_checkpoint(path: Path, *, perceptron: bool) -> None:
-    from chainrule import io
-
-    _, meta = io.load_archive(path, kind="checkpoint")
-    needed = ("trainer", "epoch", "history", "settings") if perceptron else \
-        ("epoch", "evaluations", "config", "optimizer", "rng", "history")
-    missing = [k for k in needed if k not in meta]
-    if missing:
-        raise UsageError(f"{path} is not a checkpoint of this run (it lacks {', '.join(missing)}); "
-                         "delete it to start the run again")
-
-
 def _checkpoint_epoch(path: Path):
     from chainrule import io
 
@@ -472,149 +321,19 @@ def _checkpoint_epoch(path: Path):
         return None
 
 
-# ====================================================================== the perceptron's own loop
-def train_perceptron(model, splits, settings, checkpoint: Path, *, resume: bool, quiet: bool) -> list:
-    """Epochs of the perceptron rule (``Perceptron.fit``), checkpointed after each one.
-
-    Epoch e visits the examples in an order drawn from ``SeedSequence([seed, e])``, so a resumed
-    run repeats exactly what an uninterrupted one does. Training stops after a pass without
-    mistakes, like ``Perceptron.fit``.
-    """
-    from chainrule import io
-    from chainrule.train import format_record
-
-    epochs, seed = settings["epochs"], settings["seed"]
-    records, start = [], 0
-    if resume:
-        arrays, meta = io.load_archive(checkpoint, kind="checkpoint")
-        if meta.get("trainer") != "perceptron" or meta.get("settings") != settings:
-            raise UsageError(f"{checkpoint} was written by a run with other settings; delete it to start again")
-        model.load_state_dict({"weight": arrays["weight"], "bias": arrays["bias"]})
-        records, start = list(meta["history"]), int(meta["epoch"])
-    X, y = splits.X_train, splits.y_train
-    writer = CheckpointWriter(checkpoint)
-    try:
-        for epoch in range(start, epochs):
-            if records and records[-1]["mistakes"] == 0:
-                break
-            began = time.perf_counter()
-            order_seed = int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-            model.fit(X, y, epochs=1, seed=order_seed)
-            record = {"epoch": epoch + 1, "loss": model.loss_and_grad(X, y)[0],
-                      "mistakes": int(model.history_[0]), "train_acc": model.score(X, y)}
-            if len(splits.y_val):
-                record["val_loss"] = model.loss_and_grad(splits.X_val, splits.y_val)[0]
-                record["val_acc"] = model.score(splits.X_val, splits.y_val)
-            record.update(lr=settings["lr"], seconds=time.perf_counter() - began,
-                          evaluations=(epoch + 1) * len(y))
-            records.append(record)
-            writer.offer({"weight": model.weight.numpy(), "bias": model.bias.numpy()},
-                         {"trainer": "perceptron", "epoch": epoch + 1, "history": records, "settings": settings},
-                         last=epoch + 1 == epochs or record["mistakes"] == 0)
-            say(format_record(record, epochs) + f"  mistakes {record['mistakes']}", quiet=quiet)
-    finally:
-        writer.flush()
-    return records
-
-
-# ====================================================================== results
-def model_meta(settings: dict, ds, loss: str, preprocess: dict) -> dict:
-    """What evaluate / predict need besides the weights: classes, preprocessing, the loss."""
-    from chainrule import __version__
-
-    return {
-        "chainrule_version": __version__,
-        "task": ds.task,
-        "loss": loss,
-        "classes": list(ds.classes),
-        "feature_names": ds.feature_names,
-        "image_shape": list(ds.image_shape) if ds.image_shape else None,
-        "preprocess": preprocess,
-        "data": {k: settings[k] for k in ("data", "n_samples", "noise", "label_column", "data_dir",
-                                          "seed", "test_size", "val_size")},
-        "name": ds.name,
-    }
-
-
-def _finish(model, loss, ds, splits, settings, run_dir, records, test, seconds, quiet) -> int:
-    from chainrule import io
-
-    head = Head(model, loss, list(ds.classes))
-    files = {}
-    meta = model_meta(settings, ds, loss, splits.preprocess)
-    if ds.task == "regression":
-        summary = regression_metrics(splits.y_test, head.predict(splits.X_test)) if len(splits.y_test) else {}
-    else:
-        summary = classification_metrics(splits.y_test, head.predict(splits.X_test), ds.classes) \
-            if len(splits.y_test) else {}
-    if "test_loss" in test:
-        summary["loss"] = test["test_loss"]
-    files["model"] = io.save_model(run_dir / "model.npz", model, meta)
-    metrics = {"epochs": len(records), "seconds": seconds, "final": records[-1] if records else {},
-               "test": summary, "history": records}
-    files["metrics"] = io.write_json_atomic(run_dir / "metrics.json", metrics)
-    files["metrics_csv"] = io.write_text_atomic(run_dir / "metrics.csv", _records_csv(records))
-    files["checkpoint"] = run_dir / "checkpoint.npz"
-    files.update(_plots(model, head, ds, splits, records, run_dir))
-    files = {k: str(v) for k, v in files.items()}
+def _report(result, run_dir: Path, files: dict, quiet: bool) -> int:
+    files = {k: str(v) for k, v in files.items() if k != "config"}
+    summary, records, seconds = result.metrics["test"], result.history, result.seconds
     if quiet:
-        emit_json({"run_dir": str(run_dir), "settings": settings, "epochs": len(records), "seconds": seconds,
-                   "final": records[-1] if records else {}, "test": summary, "files": files})
+        emit_json({"run_dir": str(run_dir), "settings": result.settings.to_dict(), "epochs": len(records),
+                   "seconds": seconds, "final": records[-1] if records else {}, "test": summary, "files": files})
         return 0
-    if ds.task == "regression":
-        result = f"test MSE {summary['mse']:.4g}" if summary else "no test examples"
+    if result.dataset.task == "regression":
+        text = f"test MSE {summary['mse']:.4g}" if summary else "no test examples"
     else:
-        result = f"test accuracy {summary['accuracy']:.2%}" if summary else "no test examples"
+        text = f"test accuracy {summary['accuracy']:.2%}" if summary else "no test examples"
         if "loss" in summary:
-            result += f" (test loss {summary['loss']:.4f})"
-    say(f"done: {result} after {len(records)} epochs in {seconds:.1f}s")
+            text += f" (test loss {summary['loss']:.4f})"
+    say(f"done: {text} after {len(records)} epochs in {seconds:.1f}s")
     say(f"run folder {run_dir}: " + ", ".join(Path(v).name for v in files.values()))
     return 0
-
-
-def _records_csv(records: list) -> str:
-    keys = ["epoch", "loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "evaluations"]
-    keys = list(dict.fromkeys(keys + [k for r in records for k in r]))  # then extras ("mistakes")
-    rows = [",".join(keys)]
-    for r in records:
-        rows.append(",".join("" if r.get(k) is None else f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k])
-                             for k in keys))
-    return "\n".join(rows) + "\n"
-
-
-def _plots(model, head, ds, splits, records, run_dir: Path) -> dict:
-    from chainrule import viz
-
-    files = {}
-    if records:
-        files["curves"] = viz.plot_history(records, run_dir / "curves.png")
-    if ds.task == "classification" and ds.n_features == 2:
-        spec = splits.preprocess
-        files["decision_regions"] = viz.plot_decision_regions(
-            lambda grid: head.predict(apply_preprocess(spec, grid)), splits.raw_train, splits.y_train,
-            run_dir / "decision_regions.png", class_names=list(ds.classes))
-    if ds.image_shape is not None and _image_shape_ok(ds.image_shape):
-        W, names = weight_rows(model, head)
-        files["weights"] = viz.plot_weight_images(W, ds.image_shape, run_dir / "weights.png", class_names=names)
-    return files
-
-
-def _image_shape_ok(shape) -> bool:
-    return len(shape) == 2 or (len(shape) == 3 and shape[2] == 3)
-
-
-MAX_UNIT_IMAGES = 20
-
-
-def weight_rows(model, head):
-    """The weight rows to show as images: a linear model's per-class templates, else first-layer units."""
-    from chainrule import nn
-
-    if isinstance(model, nn.MLP):
-        first = next(m for m in model if isinstance(m, nn.Linear))
-        W = first.weight.numpy()[:MAX_UNIT_IMAGES]
-        return W, [f"unit {i}" for i in range(len(W))]
-    W = model.weight.numpy()
-    if len(W) == 1:
-        return W, [f"{head.classes[1]} vs {head.classes[0]}"]
-    return W, list(head.classes)

@@ -17,11 +17,19 @@ from .dataset import Dataset
 from .datasets import DATASETS, DatasetSpec, load_dataset
 from .download import DownloadError, cache_dir, fetch, sha256_file
 from .formats import MissingFileError, read_cifar_binary, read_csv, read_idx, read_npz
-from .preprocess import MeanImage, Split, Standardizer, batches, train_val_test_split
+from .preprocess import (
+    PREPROCESSING, MeanImage, Split, Standardizer, apply_preprocess, batches, fit_preprocess, prepare_split,
+    split_dataset, train_val_test_split,
+)
 from .synthetic import blobs, bumps, circles, gaussians, moons, plane, spiral, xor
 
 __all__ = [
     "DATASETS",
+    "PREPROCESSING",
+    "apply_preprocess",
+    "fit_preprocess",
+    "prepare_split",
+    "split_dataset",
     "Dataset",
     "DatasetSpec",
     "DownloadError",

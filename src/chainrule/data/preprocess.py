@@ -308,3 +308,77 @@ def batches(
     # A generator function would only validate on the first next(); return one instead.
     starts = range(0, n, max(step, 1))
     return (order[i : i + step].astype(np.int64, copy=False) for i in starts)
+
+
+# ====================================================================== a dataset's run split
+#: The preprocessing a run can fit on its training part (``chainrule train --preprocess``).
+PREPROCESSING = ("standardize", "mean-image", "none")
+
+
+def fit_preprocess(kind: str, X_train) -> dict:
+    """Fit the preprocessing ``kind`` on the training part; a JSON-able description of it.
+
+    >>> fit_preprocess("standardize", np.array([[0.0, 1.0], [2.0, 3.0]]))
+    {'kind': 'standardize', 'mean': [1.0, 2.0], 'scale': [1.0, 1.0]}
+    """
+    if kind == "standardize":
+        s = Standardizer().fit(X_train)
+        return {"kind": kind, "mean": s.mean_.tolist(), "scale": s.scale_.tolist()}
+    if kind == "mean-image":
+        m = MeanImage().fit(X_train)
+        return {"kind": kind, "mean": m.mean_.tolist()}
+    if kind == "none":
+        return {"kind": "none"}
+    raise ValueError(f"unknown preprocessing {kind!r}; expected one of {list(PREPROCESSING)}")
+
+
+def apply_preprocess(spec: dict | None, X) -> np.ndarray:
+    """Apply a description written by :func:`fit_preprocess` to ``X`` (float32 out).
+
+    >>> spec = {"kind": "standardize", "mean": [1.0, 2.0], "scale": [1.0, 1.0]}
+    >>> apply_preprocess(spec, np.array([[1.0, 4.0]])).tolist()
+    [[0.0, 2.0]]
+    """
+    X = np.asarray(X, dtype=np.float32)
+    kind = (spec or {}).get("kind", "none")
+    if kind == "standardize":
+        return Standardizer.from_dict({"mean": spec["mean"], "scale": spec["scale"]}).transform(X)
+    if kind == "mean-image":
+        return MeanImage.from_dict({"mean": spec["mean"]}).transform(X)
+    if kind == "none":
+        return X
+    raise ValueError(f"unknown preprocessing {kind!r} in the model file; expected one of {list(PREPROCESSING)}")
+
+
+def split_dataset(ds, *, test_size: float = 0.25, val_size: float = 0.1, seed: int = 0) -> Split:
+    """The seeded train / validation / test split of a :class:`Dataset`, stratified by class.
+
+    ``val_size`` is a fraction of what the test part leaves. Sets published with an official
+    split (mnist, fashion-mnist, cifar10) keep their test part. A set too small to stratify (a
+    part would hold fewer examples than there are classes) is split without stratification.
+    """
+    classes = ds.task == "classification"
+    if ds.split is not None:
+        train, test = ds.official_split()
+        parts = _stratified_split(train.X, train.y, val_size, 0.0, seed, classes)
+        return Split(parts.X_train, parts.y_train, parts.X_test, parts.y_test, test.X, test.y)
+    return _stratified_split(ds.X, ds.y, test_size, val_size * (1 - test_size), seed, classes)
+
+
+def _stratified_split(X, y, test_size, val_size, seed, stratify) -> Split:
+    if stratify:
+        try:
+            return train_val_test_split(X, y, test_size=test_size, val_size=val_size, seed=seed, stratify=True)
+        except ValueError:
+            pass  # scikit-learn's verdict: too few examples of some class for every part
+    return train_val_test_split(X, y, test_size=test_size, val_size=val_size, seed=seed, stratify=False)
+
+
+def prepare_split(ds, *, test_size: float = 0.25, val_size: float = 0.1, seed: int = 0,
+                  preprocess: str = "standardize") -> tuple[Split, Split, dict]:
+    """``(raw, prepared, spec)``: :func:`split_dataset`, and every part preprocessed with the
+    statistics of the training part only (``spec``, from :func:`fit_preprocess`)."""
+    raw = split_dataset(ds, test_size=test_size, val_size=val_size, seed=seed)
+    spec = fit_preprocess(preprocess, raw.X_train)
+    prepared = Split(*(apply_preprocess(spec, a) if i % 2 == 0 else a for i, a in enumerate(raw)))
+    return raw, prepared, spec

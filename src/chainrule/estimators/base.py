@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 import warnings
 
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule import optim
 from chainrule.engine import Tensor, no_grad
+from chainrule.train import EarlyStopping, Trainer
 
 
 _SEED_MAX = np.iinfo(np.int32).max
@@ -56,9 +58,9 @@ def draw_seed(rng) -> int:
 
 
 def optimizer_options(solver, rng) -> dict:
-    """Seed the derivative-free optimizers, which draw random weights, from ``random_state`` too."""
+    """Seed an optimizer that draws random numbers (``needs_rng``: the searches) from ``random_state`` too."""
     factory = optim.OPTIMIZERS.get(str(solver).lower().replace("_", "-"))
-    if isinstance(factory, type) and issubclass(factory, (optim.RandomSearch, optim.RandomLocalSearch)):
+    if getattr(getattr(factory, "func", factory), "needs_rng", False):
         return {"rng": draw_seed(rng)}
     return {}
 
@@ -81,17 +83,155 @@ def model_scores(model, X, chunk=8192):
     return out.reshape(len(X), -1)
 
 
-# ====================================================================== the shared epoch loop
-class EpochTrainedEstimator(BaseEstimator):
-    """What every estimator here shares: input checks, the epoch loop, stopping, partial_fit.
+# ====================================================================== documentation, written once
+# The numpydoc entries the estimators share: name → (type, description). A family's own wording
+# is a ``_parameter_docs`` / ``_attribute_docs`` dict on its class; :func:`documented` writes each
+# class's Parameters (in its constructor's order, with its defaults) and shared Attributes.
+PARAMETER_DOCS = {
+    'alpha': ('float', 'L2 strength: the objective is ``mean Lᵢ + (alpha / 2) Σw²``.'),
+    'solver': ('str', 'A chainrule optimizer name: "sgd" (the lecture\'s ``W −= lr · dW``), "momentum",\n"nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free\n"random-search" / "random-local-search".'),
+    'batch_size': ('int or "auto"', 'Examples per step: 1 is stochastic gradient descent, ``n_samples`` or more is full-batch\ngradient descent, "auto" is ``min(200, n_samples)`` (the MLPs\' default).'),
+    'learning_rate_init': ('float', "The optimizer's learning rate."),
+    'max_iter': ('int', 'The most epochs (passes over the data).'),
+    'tol': ('float', 'The improvement of the loss (or validation score) that counts as progress.'),
+    'n_iter_no_change': ('int', "Stop once more than this many epochs in a row made no improvement of ``tol``\n(``max_iter``, ``tol`` and ``n_iter_no_change`` default to scikit-learn's SGDClassifier's)."),
+    'early_stopping': ('bool', 'Hold out ``validation_fraction`` of the data, stop when its accuracy stops improving, and\nkeep the weights of the best epoch.'),
+    'validation_fraction': ('float', ''),
+    'shuffle': ('bool', 'Visit the examples in a new random order every epoch.'),
+    'random_state': ('int, RandomState instance or None', "Seeds the initial weights (the lecture's 0.01·randn), the order of the examples and the\nvalidation split."),
+    'verbose': ('bool', 'Print the loss after every epoch.'),
+    'hidden_layer_sizes': ('int or tuple of int', 'The number of neurons in each hidden layer.'),
+    'activation': ('{"relu", "tanh", "logistic", "sigmoid", "leaky-relu", "identity"}', 'The hidden layers\' activation ("logistic" is scikit-learn\'s name for the sigmoid).'),
+    'eta0': ('float', "α, the step of the rule (scikit-learn's Perceptron calls it ``eta0``)."),
+}
 
-    A subclass provides ``_new_model(X, y)`` (builds ``self._model`` for encoded targets),
-    ``_epoch(X, y) -> float`` (one pass, returns the mean training loss) and
-    ``_internal_score(X, y)`` (accuracy or R² on encoded targets, for early stopping).
+ATTRIBUTE_DOCS = {
+    'classes_': ('ndarray of shape (n_classes,)', ''),
+    'n_features_in_': ('int', ''),
+    'feature_names_in_': ('ndarray of str', 'Only when ``X`` had string column names (e.g. a pandas DataFrame).'),
+    'loss_curve_': ('list of float', 'The mean training loss of every epoch (regularization included).'),
+    'best_loss_': ('float or None', ''),
+    'validation_scores_': ('list of float or None', ''),
+    'best_validation_score_': ('float or None', ''),
+    'n_iter_': ('int', 'The epochs run.'),
+}
+
+
+def _default_text(value) -> str:
+    if isinstance(value, float) and value != 0 and abs(value) < 1e-2:
+        mantissa, exponent = f"{value:.0e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    if isinstance(value, str):
+        return f'"{value}"'
+    return repr(value)
+
+
+def _entries(docs: dict, names, defaults=None) -> list:
+    lines = []
+    for name in names:
+        kind, text = docs[name]
+        head = f"{name} : {kind}" + (f", default={_default_text(defaults[name])}" if defaults is not None else "")
+        lines.append(head)
+        lines += ["    " + line for line in text.splitlines()]
+    return lines
+
+
+def _merged(cls, attr: str, base: dict) -> dict:
+    out = dict(base)
+    for klass in reversed(cls.__mro__):
+        out.update(klass.__dict__.get(attr, {}))
+    return out
+
+
+def documented(cls):
+    """Class decorator: fill the placeholders of ``cls``'s docstring with the shared documentation.
+
+    ``{parameters}`` becomes one numpydoc entry per constructor argument, in order, with its
+    default; ``{attributes}`` the class's own attributes (``_own_attributes``, nearest in the MRO)
+    then the shared ones named in ``_shared_attributes``; ``{sections}`` both, under their
+    Parameters and Attributes headers.
+    """
+    import inspect
+
+    params = {k: v.default for k, v in inspect.signature(cls.__init__).parameters.items() if k != "self"}
+    own = next((k.__dict__["_own_attributes"] for k in cls.__mro__ if "_own_attributes" in k.__dict__), {})
+    parameters = _entries(_merged(cls, "_parameter_docs", PARAMETER_DOCS), params, params)
+    attributes = _entries(own, own) + _entries(_merged(cls, "_attribute_docs", ATTRIBUTE_DOCS),
+                                               getattr(cls, "_shared_attributes", ()))
+    fill = {"parameters": parameters, "attributes": attributes,
+            "sections": ["Parameters", "----------", *parameters, "", "Attributes", "----------", *attributes]}
+
+    def expand(match):
+        indent = match.group(1)
+        return "\n".join(indent + line if line else "" for line in fill[match.group(2)])
+
+    cls.__doc__ = re.sub(r"^( *)\{(parameters|attributes|sections)\}$", expand, cls.__doc__, flags=re.M)
+    return cls
+
+
+# ====================================================================== the one loop, for scikit-learn
+class Progress:
+    """The callback through which an estimator follows the one loop (chainrule.train.Trainer).
+
+    After each epoch it records scikit-learn's attributes (``n_iter_``, ``loss_curve_``,
+    ``validation_scores_``, ``best_loss_``, ``best_validation_score_``) and asks the one
+    early-stopping rule, :class:`chainrule.train.EarlyStopping`, whether to stop: scikit-learn's
+    "no improvement by ``tol`` in more than ``n_iter_no_change`` epochs" is
+    ``EarlyStopping(patience=n_iter_no_change + 1, min_delta=tol)`` on the training loss, or on
+    the held-out score with ``early_stopping=True`` (whose best weights are restored at the end).
+    ``stop=False`` (partial_fit) records without stopping.
     """
 
-    # The perceptron stops after a pass without mistakes: every later pass would change nothing.
-    _stop_at_zero_loss = False
+    def __init__(self, estimator, validation=None, *, stop=True):
+        self.est, self.validation, self.stop = estimator, validation, stop
+        monitor = "val_score" if validation is not None else "estimator_loss"
+        self.rule = EarlyStopping(patience=estimator.n_iter_no_change + 1, monitor=monitor,
+                                  min_delta=float(estimator.tol), restore_best=validation is not None)
+        if validation is None and estimator.best_loss_ is not None:
+            self.rule.best, self.rule.wait = estimator.best_loss_, estimator._no_improvement_count
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_batch_end(self, trainer, loss):
+        pass
+
+    def on_epoch_end(self, trainer, record):
+        est = self.est
+        loss = est._epoch_loss(record, len(trainer.X))
+        record["estimator_loss"] = loss
+        est.n_iter_ += 1
+        est.loss_curve_.append(loss)
+        if est.verbose:
+            print(f"Iteration {est.n_iter_}, loss = {loss:.8f}")
+        if self.validation is not None:
+            record["val_score"] = est._internal_score(*self.validation)
+            est.validation_scores_.append(record["val_score"])
+        stop = self.rule.on_epoch_end(trainer, record)
+        if self.validation is not None:
+            est.best_validation_score_ = -self.rule.best
+        else:
+            est.best_loss_ = self.rule.best
+        est._no_improvement_count = self.rule.wait
+        if stop and self.stop and est.verbose:
+            what = "validation score" if self.validation is not None else "training loss"
+            print(f"The {what} did not improve more than tol={est.tol} for {est.n_iter_no_change} "
+                  "consecutive epochs. Stopping.")
+        return stop and self.stop
+
+    def on_train_end(self, trainer):
+        self.rule.on_train_end(trainer)
+
+
+class EpochTrainedEstimator(BaseEstimator):
+    """What every estimator here shares: input checks, fit and partial_fit over the one loop.
+
+    A subclass provides ``_new_model(X, y)``, which builds ``self._model`` for encoded targets
+    and ``self._config`` (its :class:`chainrule.train.TrainConfig`), and
+    ``_internal_score(X, y)`` (accuracy or R² on encoded targets, for early stopping).
+    ``_epoch_loss(record, n)`` is the loss an epoch reports (``loss_curve_``); by default the
+    loop's mean training loss.
+    """
 
     def _check_loop_params(self):
         check_int("max_iter", self.max_iter)
@@ -104,6 +244,17 @@ class EpochTrainedEstimator(BaseEstimator):
         if not (isinstance(batch_size, str) and batch_size == "auto"):
             check_int("batch_size", batch_size)
 
+    def _epoch_loss(self, record, n_samples):
+        return float(record["loss"])
+
+    def fit(self, X, y):
+        """Train on ``X`` (n_samples, n_features) and targets ``y``, from fresh weights; returns self."""
+        return self._fit(X, y, incremental=False)
+
+    def partial_fit(self, X, y):
+        """One epoch over ``X``, ``y``, continuing from the current weights and optimizer state."""
+        return self._fit(X, y, incremental=True)
+
     # ---------------------------------------------------------------- fit / partial_fit
     def _fit(self, X, y, *, incremental, classes=None):
         first = not incremental or not hasattr(self, "_model")
@@ -111,83 +262,66 @@ class EpochTrainedEstimator(BaseEstimator):
         X, y = self._validate_xy(X, y, reset=first, classes=classes, incremental=incremental)
         if first:
             self._rng = check_random_state(self.random_state)
-            self._new_model(X, y)
             self.n_iter_ = 0
             self.loss_curve_ = []
             self.best_loss_ = np.inf
             self._no_improvement_count = 0
             self.validation_scores_ = None
             self.best_validation_score_ = None
+            self._new_model(X, y)
+            self._trainer = self._resume = None
         if incremental:
-            self._record(self._epoch(X, y))
+            trainer = self._trainer_for(X, y, Progress(self, stop=False))
+            trainer.config.epochs = trainer.epoch + 1
+            trainer.run()
             return self
-        self._run_epochs(X, y)
-        return self
-
-    def _run_epochs(self, X, y):
-        X_val = y_val = None
+        validation = None
         if self.early_stopping:
             stratify = y if isinstance(self, ClassifierMixin) else None
             X, X_val, y, y_val = train_test_split(
                 X, y, test_size=self.validation_fraction, random_state=draw_seed(self._rng), stratify=stratify
             )
+            validation = (X_val, y_val)
             self.validation_scores_, self.best_validation_score_ = [], -np.inf
             self.best_loss_ = None
-            best_state = self._model.state_dict()
-        for _ in range(self.max_iter):
-            loss = self._epoch(X, y)
-            self._record(loss)
-            if self.early_stopping:
-                score = self._internal_score(X_val, y_val)
-                self.validation_scores_.append(score)
-                progress = score >= self.best_validation_score_ + self.tol
-                self._no_improvement_count = 0 if progress else self._no_improvement_count + 1
-                if score > self.best_validation_score_:
-                    self.best_validation_score_ = score
-                    best_state = self._model.state_dict()
-            if self._stop_at_zero_loss and loss == 0.0:
-                break
-            if self._no_improvement_count > self.n_iter_no_change:
-                what = "validation score" if self.early_stopping else "training loss"
-                if self.verbose:
-                    print(f"The {what} did not improve more than tol={self.tol} for {self.n_iter_no_change} "
-                          "consecutive epochs. Stopping.")
-                break
-        else:
+        trainer = self._trainer_for(X, y, Progress(self, validation))
+        trainer.config.epochs = trainer.epoch + int(self.max_iter)
+        trainer.run()
+        if not trainer.stop_training:
             warnings.warn(
                 f"{type(self).__name__}: the maximum number of iterations ({self.max_iter}) was reached and "
                 "the optimization hasn't converged yet.",
                 ConvergenceWarning,
             )
-        if self.early_stopping:
-            self._model.load_state_dict(best_state)
+        return self
 
-    def _record(self, loss):
-        loss = float(loss)
-        self.n_iter_ += 1
-        self.loss_curve_.append(loss)
-        if self.verbose:
-            print(f"Iteration {self.n_iter_}, loss = {loss:.8f}")
-        if self.best_loss_ is not None:  # None while early stopping watches the validation score
-            self._no_improvement_count = self._no_improvement_count + 1 if loss > self.best_loss_ - self.tol else 0
-            self.best_loss_ = min(self.best_loss_, loss)
+    def _trainer_for(self, X, y, progress):
+        """The estimator's Trainer, made on the first call (or after unpickling), fed ``(X, y)``."""
+        trainer = self._trainer
+        if trainer is None:
+            trainer = self._trainer = Trainer(self._model, X, y, self._config, callbacks=[progress])
+            if self._resume is not None:  # unpickled: continue where the pickled estimator was
+                trainer.load_state(*self._resume)
+                self._resume = None
+        else:
+            trainer.callbacks = [progress]
+            if trainer.source is not X:  # partial_fit's next batch, or fit's (validation) split
+                trainer.set_data(X, y)
+        return trainer
 
     def __getstate__(self):
-        # chainrule's optimizers are not picklable (they cache closures) but their state_dict is:
+        # chainrule's optimizers are not picklable (they cache closures) but a training state is:
         # pickle that, and rebuild the optimizer (and training loop) on the next partial_fit.
         state = dict(super().__getstate__())
-        trainer, optimizer = state.pop("_trainer", None), state.pop("_optimizer", None)
+        trainer = state.pop("_trainer", None)
         if trainer is not None:
-            state["_resume"] = {"optimizer": trainer.optimizer.state_dict(), "rng": trainer.rng.bit_generator.state,
-                                "epoch": trainer.epoch}
-        elif optimizer is not None:
-            state["_resume"] = {"optimizer": optimizer.state_dict()}
+            state["_resume"] = trainer.state()
         return state
 
     def __setstate__(self, state):
         super().__setstate__(state)
         if "_resume" in state:
-            self._trainer = self._optimizer = None
+            self._trainer = None
 
     def _validate_X(self, X):
         check_is_fitted(self)
@@ -241,6 +375,10 @@ class EpochTrainedClassifier(ClassifierMixin, EpochTrainedEstimator):
 
     def _internal_score(self, X, y):
         return float(np.mean(self._predict_codes(X) == y))
+
+    def partial_fit(self, X, y, classes=None):
+        """One epoch over ``X``, ``y``; ``classes`` (all labels) is required on the first call."""
+        return self._fit(X, y, incremental=True, classes=classes)
 
     def predict(self, X):
         """The predicted class label of each row of ``X``, shape (n_samples,)."""

@@ -5,10 +5,11 @@ import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.utils.validation import check_is_fitted
 
-from chainrule import models, optim
+from chainrule import models
 from chainrule.estimators.base import (
-    check_float, draw_seed, EpochTrainedClassifier, model_scores, optimizer_options, resolve_batch_size,
+    documented, EpochTrainedClassifier, check_float, draw_seed, model_scores, optimizer_options, resolve_batch_size,
 )
+from chainrule.train import TrainConfig
 
 
 class _LinearScores:
@@ -44,6 +45,11 @@ class _LinearScores:
 
 
 class _LinearClassifierBase(_LinearScores, EpochTrainedClassifier):
+    _shared_attributes = (
+        'classes_', 'n_features_in_', 'feature_names_in_', 'loss_curve_', 'best_loss_',
+        'validation_scores_', 'best_validation_score_', 'n_iter_'
+    )
+
     def __init__(self, *, alpha=1e-4, solver="sgd", batch_size=32, learning_rate_init=0.05, max_iter=1000,
                  tol=1e-3, n_iter_no_change=5, early_stopping=False, validation_fraction=0.1, shuffle=True,
                  random_state=None, verbose=False):
@@ -60,14 +66,6 @@ class _LinearClassifierBase(_LinearScores, EpochTrainedClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and labels ``y``; returns self."""
-        return self._fit(X, y, incremental=False)
-
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over ``X``, ``y``; ``classes`` (all labels) is required on the first call."""
-        return self._fit(X, y, incremental=True, classes=classes)
-
     def _check_params(self):
         self._check_loop_params()
         check_float("alpha", self.alpha)
@@ -75,82 +73,23 @@ class _LinearClassifierBase(_LinearScores, EpochTrainedClassifier):
 
     def _new_model(self, X, y):
         # The model's objective is mean loss + λΣW²; scikit-learn's SGD models use (alpha / 2)ΣW².
-        self._model = self._make_model(X.shape[1], len(self.classes_), float(self.alpha) / 2, draw_seed(self._rng))
-        self._optimizer = self._resume = None
-
-    def _epoch(self, X, y):
-        self._model.fit(X, y, lr=float(self.learning_rate_init), epochs=1,
-                        batch_size=resolve_batch_size(self.batch_size, len(X)), optimizer=self._reuse_optimizer,
-                        seed=draw_seed(self._rng), shuffle=bool(self.shuffle))
-        return self._model.history_[-1]
-
-    def _reuse_optimizer(self, params, lr):
-        # models' fit() builds an optimizer per call; handing back the same one keeps its state
-        # (momentum, Adam's moments) from epoch to epoch and across partial_fit calls.
-        if self._optimizer is None:
-            options = optimizer_options(self.solver, self._rng)
-            self._optimizer = optim.make_optimizer(self.solver, params, lr=lr, **options)
-            if self._resume is not None:  # unpickled: continue where the pickled estimator was
-                self._optimizer.load_state_dict(self._resume["optimizer"])
-                self._resume = None
-        return self._optimizer
+        reg = float(self.alpha) / 2
+        self._model = self._make_model(X.shape[1], len(self.classes_), reg, draw_seed(self._rng))
+        self._config = TrainConfig(loss=self._model.task_name, optimizer=self.solver,
+                                   lr=float(self.learning_rate_init), epochs=int(self.max_iter),
+                                   batch_size=resolve_batch_size(self.batch_size, len(X)), reg=reg,
+                                   seed=draw_seed(self._rng), shuffle=bool(self.shuffle),
+                                   optimizer_options=optimizer_options(self.solver, self._rng))
 
 
+@documented
 class SoftmaxClassifier(_LinearClassifierBase):
     """The lecture's softmax classifier: scores ``Wx + b``, softmax cross-entropy, L2 on W.
 
     ``chainrule.models.LinearClassifier(loss="softmax")`` trained on its analytic gradient
     ``(p − onehot(y)) xᵀ``; multinomial logistic regression in scikit-learn's terms.
 
-    Parameters
-    ----------
-    alpha : float, default=1e-4
-        L2 strength: the objective is ``mean Lᵢ + (alpha / 2) ΣW²`` (scikit-learn's SGD scaling;
-        the lecture's λ is alpha / 2).
-    solver : str, default="sgd"
-        A chainrule optimizer name: "sgd" (the lecture's ``W −= lr · dW``), "momentum",
-        "nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free
-        "random-search" / "random-local-search".
-    batch_size : int or "auto", default=32
-        Examples per step: 1 is stochastic gradient descent, ``n_samples`` or more is full-batch
-        gradient descent, "auto" is ``min(200, n_samples)`` (the MLPs' default).
-    learning_rate_init : float, default=0.05
-        The optimizer's learning rate.
-    max_iter : int, default=1000
-        The most epochs (passes over the data).
-    tol : float, default=1e-3
-        The improvement of the loss (or validation score) that counts as progress.
-    n_iter_no_change : int, default=5
-        Stop once more than this many epochs in a row made no improvement of ``tol``
-        (``max_iter``, ``tol`` and ``n_iter_no_change`` default to scikit-learn's SGDClassifier's).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its accuracy stops improving, and
-        keep the weights of the best epoch.
-    validation_fraction : float, default=0.1
-    shuffle : bool, default=True
-        Visit the examples in a new random order every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights (the lecture's 0.01·randn), the order of the examples and the
-        validation split.
-    verbose : bool, default=False
-        Print the loss after every epoch.
-
-    Attributes
-    ----------
-    coef_ : ndarray of shape (n_classes, n_features)
-        W, one row per class (two rows for two classes).
-    intercept_ : ndarray of shape (n_classes,)
-    classes_ : ndarray of shape (n_classes,)
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when ``X`` had string column names (e.g. a pandas DataFrame).
-    loss_curve_ : list of float
-        The mean training loss of every epoch (regularization included).
-    best_loss_ : float or None
-    validation_scores_ : list of float or None
-    best_validation_score_ : float or None
-    n_iter_ : int
-        The epochs run.
+    {sections}
 
     Examples
     --------
@@ -164,6 +103,15 @@ class SoftmaxClassifier(_LinearClassifierBase):
     (True, (3, 4), 1.0)
     """
 
+    _own_attributes = {
+        'coef_': ('ndarray of shape (n_classes, n_features)', 'W, one row per class (two rows for two classes).'),
+        'intercept_': ('ndarray of shape (n_classes,)', ''),
+    }
+
+    _parameter_docs = {
+        'alpha': ('float', "L2 strength: the objective is ``mean Lᵢ + (alpha / 2) ΣW²`` (scikit-learn's SGD scaling;\nthe lecture's λ is alpha / 2)."),
+    }
+
     def _make_model(self, n_features, n_classes, reg, seed):
         return models.LinearClassifier(n_features, n_classes, loss="softmax", reg=reg, seed=seed)
 
@@ -176,6 +124,7 @@ class SoftmaxClassifier(_LinearClassifierBase):
         return log_softmax(self._checked_scores(X), axis=1)
 
 
+@documented
 class LinearSVMClassifier(_LinearClassifierBase):
     """The lecture's multiclass SVM: scores ``Wx + b``, the Weston–Watkins hinge loss, L2 on W.
 
@@ -183,54 +132,7 @@ class LinearSVMClassifier(_LinearClassifierBase):
     trained on its analytic gradient. Scores are not probabilities, so there is no
     ``predict_proba``.
 
-    Parameters
-    ----------
-    alpha : float, default=1e-4
-        L2 strength: the objective is ``mean Lᵢ + (alpha / 2) ΣW²`` (the lecture's λ is
-        alpha / 2).
-    solver : str, default="sgd"
-        A chainrule optimizer name: "sgd" (the lecture's ``W −= lr · dW``), "momentum",
-        "nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free
-        "random-search" / "random-local-search".
-    batch_size : int or "auto", default=32
-        Examples per step: 1 is stochastic gradient descent, ``n_samples`` or more is full-batch
-        gradient descent, "auto" is ``min(200, n_samples)`` (the MLPs' default).
-    learning_rate_init : float, default=0.05
-        The optimizer's learning rate.
-    max_iter : int, default=1000
-        The most epochs (passes over the data).
-    tol : float, default=1e-3
-        The improvement of the loss (or validation score) that counts as progress.
-    n_iter_no_change : int, default=5
-        Stop once more than this many epochs in a row made no improvement of ``tol``
-        (``max_iter``, ``tol`` and ``n_iter_no_change`` default to scikit-learn's SGDClassifier's).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its accuracy stops improving, and
-        keep the weights of the best epoch.
-    validation_fraction : float, default=0.1
-    shuffle : bool, default=True
-        Visit the examples in a new random order every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights (the lecture's 0.01·randn), the order of the examples and the
-        validation split.
-    verbose : bool, default=False
-        Print the loss after every epoch.
-
-    Attributes
-    ----------
-    coef_ : ndarray of shape (n_classes, n_features)
-    intercept_ : ndarray of shape (n_classes,)
-    classes_ : ndarray of shape (n_classes,)
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when ``X`` had string column names (e.g. a pandas DataFrame).
-    loss_curve_ : list of float
-        The mean training loss of every epoch (regularization included).
-    best_loss_ : float or None
-    validation_scores_ : list of float or None
-    best_validation_score_ : float or None
-    n_iter_ : int
-        The epochs run.
+    {sections}
 
     Examples
     --------
@@ -243,11 +145,24 @@ class LinearSVMClassifier(_LinearClassifierBase):
     True
     """
 
+    _own_attributes = {
+        'coef_': ('ndarray of shape (n_classes, n_features)', ''),
+        'intercept_': ('ndarray of shape (n_classes,)', ''),
+    }
+
+    _parameter_docs = {
+        'alpha': ('float', "L2 strength: the objective is ``mean Lᵢ + (alpha / 2) ΣW²`` (the lecture's λ is\nalpha / 2)."),
+    }
+
     def _make_model(self, n_features, n_classes, reg, seed):
         return models.LinearClassifier(n_features, n_classes, loss="svm", reg=reg, seed=seed)
 
 
 class _BinaryClassifierBase(_LinearClassifierBase):
+    _own_attributes = {
+        'coef_': ('ndarray of shape (1, n_features)', ''),
+        'intercept_': ('ndarray of shape (1,)', ''),
+    }
     _binary_only = True
 
     def __sklearn_tags__(self):
@@ -256,6 +171,7 @@ class _BinaryClassifierBase(_LinearClassifierBase):
         return tags
 
 
+@documented
 class LogisticRegressionClassifier(_BinaryClassifierBase):
     """Logistic regression, the lecture's binary softmax neuron ``σ(w·x + b)``; two classes only.
 
@@ -263,53 +179,7 @@ class LogisticRegressionClassifier(_BinaryClassifierBase):
     cross-entropy from the logit, L2 on w. More than two classes raise a ValueError (use
     :class:`SoftmaxClassifier`).
 
-    Parameters
-    ----------
-    alpha : float, default=1e-4
-        L2 strength: the objective is ``mean Lᵢ + (alpha / 2) Σw²``.
-    solver : str, default="sgd"
-        A chainrule optimizer name: "sgd" (the lecture's ``W −= lr · dW``), "momentum",
-        "nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free
-        "random-search" / "random-local-search".
-    batch_size : int or "auto", default=32
-        Examples per step: 1 is stochastic gradient descent, ``n_samples`` or more is full-batch
-        gradient descent, "auto" is ``min(200, n_samples)`` (the MLPs' default).
-    learning_rate_init : float, default=0.05
-        The optimizer's learning rate.
-    max_iter : int, default=1000
-        The most epochs (passes over the data).
-    tol : float, default=1e-3
-        The improvement of the loss (or validation score) that counts as progress.
-    n_iter_no_change : int, default=5
-        Stop once more than this many epochs in a row made no improvement of ``tol``
-        (``max_iter``, ``tol`` and ``n_iter_no_change`` default to scikit-learn's SGDClassifier's).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its accuracy stops improving, and
-        keep the weights of the best epoch.
-    validation_fraction : float, default=0.1
-    shuffle : bool, default=True
-        Visit the examples in a new random order every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights (the lecture's 0.01·randn), the order of the examples and the
-        validation split.
-    verbose : bool, default=False
-        Print the loss after every epoch.
-
-    Attributes
-    ----------
-    coef_ : ndarray of shape (1, n_features)
-    intercept_ : ndarray of shape (1,)
-    classes_ : ndarray of shape (n_classes,)
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when ``X`` had string column names (e.g. a pandas DataFrame).
-    loss_curve_ : list of float
-        The mean training loss of every epoch (regularization included).
-    best_loss_ : float or None
-    validation_scores_ : list of float or None
-    best_validation_score_ : float or None
-    n_iter_ : int
-        The epochs run.
+    {sections}
 
     Examples
     --------
@@ -322,6 +192,8 @@ class LogisticRegressionClassifier(_BinaryClassifierBase):
     >>> clf.score(X, y) > 0.95, clf.coef_.shape, clf.predict_proba(X[:2]).shape
     (True, (1, 30), (2, 2))
     """
+
+
 
     def _make_model(self, n_features, n_classes, reg, seed):
         return models.LogisticRegression(n_features, reg=reg, seed=seed)
@@ -337,59 +209,14 @@ class LogisticRegressionClassifier(_BinaryClassifierBase):
         return np.column_stack([log_expit(-s), log_expit(s)])
 
 
+@documented
 class BinarySVMClassifier(_BinaryClassifierBase):
     """A binary SVM: the hinge loss ``max(0, 1 − t·(w·x + b))`` on one neuron; two classes only.
 
     ``chainrule.models.BinarySVM`` with ``t = −1`` for ``classes_[0]`` and ``+1`` for
     ``classes_[1]``. More than two classes raise a ValueError (use :class:`LinearSVMClassifier`).
 
-    Parameters
-    ----------
-    alpha : float, default=1e-4
-        L2 strength: the objective is ``mean Lᵢ + (alpha / 2) Σw²``.
-    solver : str, default="sgd"
-        A chainrule optimizer name: "sgd" (the lecture's ``W −= lr · dW``), "momentum",
-        "nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free
-        "random-search" / "random-local-search".
-    batch_size : int or "auto", default=32
-        Examples per step: 1 is stochastic gradient descent, ``n_samples`` or more is full-batch
-        gradient descent, "auto" is ``min(200, n_samples)`` (the MLPs' default).
-    learning_rate_init : float, default=0.05
-        The optimizer's learning rate.
-    max_iter : int, default=1000
-        The most epochs (passes over the data).
-    tol : float, default=1e-3
-        The improvement of the loss (or validation score) that counts as progress.
-    n_iter_no_change : int, default=5
-        Stop once more than this many epochs in a row made no improvement of ``tol``
-        (``max_iter``, ``tol`` and ``n_iter_no_change`` default to scikit-learn's SGDClassifier's).
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its accuracy stops improving, and
-        keep the weights of the best epoch.
-    validation_fraction : float, default=0.1
-    shuffle : bool, default=True
-        Visit the examples in a new random order every epoch.
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights (the lecture's 0.01·randn), the order of the examples and the
-        validation split.
-    verbose : bool, default=False
-        Print the loss after every epoch.
-
-    Attributes
-    ----------
-    coef_ : ndarray of shape (1, n_features)
-    intercept_ : ndarray of shape (1,)
-    classes_ : ndarray of shape (n_classes,)
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when ``X`` had string column names (e.g. a pandas DataFrame).
-    loss_curve_ : list of float
-        The mean training loss of every epoch (regularization included).
-    best_loss_ : float or None
-    validation_scores_ : list of float or None
-    best_validation_score_ : float or None
-    n_iter_ : int
-        The epochs run.
+    {sections}
 
     Examples
     --------
@@ -402,10 +229,13 @@ class BinarySVMClassifier(_BinaryClassifierBase):
     True
     """
 
+
+
     def _make_model(self, n_features, n_classes, reg, seed):
         return models.BinarySVM(n_features, reg=reg, seed=seed)
 
 
+@documented
 class PerceptronClassifier(_LinearScores, EpochTrainedClassifier):
     """The lecture's perceptron: ``y′ = sign(w·x + b)`` and, per example, ``w ← w + α(y − y′)x``.
 
@@ -417,23 +247,7 @@ class PerceptronClassifier(_LinearScores, EpochTrainedClassifier):
 
     Parameters
     ----------
-    eta0 : float, default=1.0
-        α, the step of the rule (scikit-learn's Perceptron calls it ``eta0``).
-    max_iter : int, default=1000
-        The most passes over the data.
-    tol : float, default=1e-3
-        The improvement of the mistake rate that counts as progress.
-    n_iter_no_change : int, default=5
-        Stop once more than this many passes in a row made no improvement of ``tol``.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its accuracy stops improving, and
-        keep the weights of the best pass.
-    validation_fraction : float, default=0.1
-    shuffle : bool, default=True
-        Visit the examples in a new random order every pass (otherwise in their given order).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights (0.01·randn), the order of the examples and the validation split.
-    verbose : bool, default=False
+    {parameters}
 
     Attributes
     ----------
@@ -457,7 +271,15 @@ class PerceptronClassifier(_LinearScores, EpochTrainedClassifier):
     (1.0, 0.0, (1, 4))
     """
 
-    _stop_at_zero_loss = True
+    _parameter_docs = {
+        'max_iter': ('int', 'The most passes over the data.'),
+        'tol': ('float', 'The improvement of the mistake rate that counts as progress.'),
+        'n_iter_no_change': ('int', 'Stop once more than this many passes in a row made no improvement of ``tol``.'),
+        'early_stopping': ('bool', 'Hold out ``validation_fraction`` of the data, stop when its accuracy stops improving, and\nkeep the weights of the best pass.'),
+        'shuffle': ('bool', 'Visit the examples in a new random order every pass (otherwise in their given order).'),
+        'random_state': ('int, RandomState instance or None', 'Seeds the initial weights (0.01·randn), the order of the examples and the validation split.'),
+        'verbose': ('bool', ''),
+    }
 
     def __init__(self, *, eta0=1.0, max_iter=1000, tol=1e-3, n_iter_no_change=5, early_stopping=False,
                  validation_fraction=0.1, shuffle=True, random_state=None, verbose=False):
@@ -471,14 +293,6 @@ class PerceptronClassifier(_LinearScores, EpochTrainedClassifier):
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(self, X, y):
-        """Run the perceptron rule over ``X`` and labels ``y``; returns self."""
-        return self._fit(X, y, incremental=False)
-
-    def partial_fit(self, X, y, classes=None):
-        """One pass of the rule over ``X``, ``y``; ``classes`` is required on the first call."""
-        return self._fit(X, y, incremental=True, classes=classes)
-
     def _check_params(self):
         self._check_loop_params()
         check_float("eta0", self.eta0, low_open=True)
@@ -486,7 +300,8 @@ class PerceptronClassifier(_LinearScores, EpochTrainedClassifier):
     def _new_model(self, X, y):
         self._model = models.Perceptron(X.shape[1], len(self.classes_), lr=float(self.eta0), epochs=1,
                                         shuffle=bool(self.shuffle), seed=draw_seed(self._rng))
+        self._config = TrainConfig(loss="perceptron", lr=float(self.eta0), epochs=int(self.max_iter),
+                                   batch_size=None, seed=draw_seed(self._rng), shuffle=bool(self.shuffle))
 
-    def _epoch(self, X, y):
-        self._model.fit(X, y, seed=draw_seed(self._rng))
-        return self._model.history_[-1] / len(X)
+    def _epoch_loss(self, record, n_samples):
+        return record["mistakes"] / n_samples  # the fraction of the pass's examples that were mistakes

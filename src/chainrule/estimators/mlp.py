@@ -10,13 +10,32 @@ from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule import nn
-from chainrule.train import TrainConfig, Trainer
+from chainrule.train import TrainConfig
 from chainrule.estimators.base import (
-    ACTIVATION_ALIASES, check_float, check_int, draw_seed, EpochTrainedClassifier, EpochTrainedEstimator, model_scores, optimizer_options, resolve_batch_size,
+    documented, ACTIVATION_ALIASES, check_float, check_int, draw_seed, EpochTrainedClassifier, EpochTrainedEstimator, model_scores, optimizer_options, resolve_batch_size,
 )
 
 
 class _MLP(EpochTrainedEstimator):
+    _parameter_docs = {
+        'alpha': ('float', "L2 strength with scikit-learn's scaling: ``(alpha / 2) · ΣW² / batch_size`` is added to the\nmean loss of each batch (weights only, not biases)."),
+        'solver': ('str', 'A chainrule optimizer name: "sgd" (plain SGD, the lecture\'s update), "momentum",\n"nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free\n"random-search" / "random-local-search". scikit-learn\'s ``solver="sgd"``, which uses\nNesterov momentum 0.9, is chainrule\'s "nesterov"; there is no "lbfgs".'),
+        'batch_size': ('int or "auto"', 'Examples per step; "auto" is ``min(200, n_samples)``.'),
+        'n_iter_no_change': ('int', 'Stop once more than this many epochs in a row made no improvement of ``tol``.'),
+        'early_stopping': ('bool', 'Hold out ``validation_fraction`` of the data, stop when its score stops improving, and\nkeep the weights of the best epoch.'),
+        'shuffle': ('bool', 'Visit the examples in a new random order every epoch (False: in the order given).'),
+        'random_state': ('int, RandomState instance or None', 'Seeds the initial weights, the order of the examples and the validation split.'),
+    }
+    _attribute_docs = {
+        'coefs_': ('list of ndarray', '``coefs_[i]`` is the weight matrix from layer i to layer i + 1, shape (n_in, n_out).'),
+        'intercepts_': ('list of ndarray', '``intercepts_[i]`` is the bias vector of layer i + 1.'),
+        'n_layers_': ('int', ''),
+        'n_outputs_': ('int', ''),
+        'loss_curve_': ('list of float', 'The mean training loss of every epoch (L2 term included).'),
+        'best_loss_': ('float or None', 'The lowest training loss (None with ``early_stopping``).'),
+        'validation_scores_': ('list of float or None', 'The held-out score after every epoch (only with ``early_stopping``).'),
+    }
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=1e-4,
                  batch_size="auto", learning_rate_init=1e-3, max_iter=200, shuffle=True, random_state=None,
                  tol=1e-4, verbose=False, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10):
@@ -66,20 +85,6 @@ class _MLP(EpochTrainedEstimator):
                                    epochs=int(self.max_iter), batch_size=batch, reg=float(self.alpha) / (2 * batch),
                                    seed=draw_seed(self._rng), shuffle=bool(self.shuffle),
                                    optimizer_options=optimizer_options(self.solver, self._rng))
-        self._trainer = self._resume = None
-
-    def _epoch(self, X, y):
-        trainer = self._trainer
-        if trainer is None:  # the first epoch, or the first after unpickling
-            trainer = self._trainer = Trainer(self._model, X, y, self._config)
-            if self._resume is not None:
-                trainer.optimizer.load_state_dict(self._resume["optimizer"])
-                trainer.rng.bit_generator.state = self._resume["rng"]
-                trainer.epoch = self._resume["epoch"]
-                self._resume = None
-        elif trainer.source is not X:  # partial_fit's next batch
-            trainer.set_data(X, y)
-        return trainer.train_epoch()["loss"]
 
     @property
     def coefs_(self):
@@ -103,69 +108,14 @@ class _MLP(EpochTrainedEstimator):
         return [m for m in self._model if isinstance(m, nn.Linear)]
 
 
+@documented
 class MLPClassifier(EpochTrainedClassifier, _MLP):
     """A multi-layer perceptron classifier: ``chainrule.nn.MLP`` trained by ``chainrule.train``.
 
     K > 2 classes use K outputs and the softmax cross-entropy; two classes use one output and the
     logistic loss, as scikit-learn's MLPClassifier does.
 
-    Parameters
-    ----------
-    hidden_layer_sizes : int or tuple of int, default=(100,)
-        The number of neurons in each hidden layer.
-    activation : {"relu", "tanh", "logistic", "sigmoid", "leaky-relu", "identity"}, default="relu"
-        The hidden layers' activation ("logistic" is scikit-learn's name for the sigmoid).
-    solver : str, default="adam"
-        A chainrule optimizer name: "sgd" (plain SGD, the lecture's update), "momentum",
-        "nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free
-        "random-search" / "random-local-search". scikit-learn's ``solver="sgd"``, which uses
-        Nesterov momentum 0.9, is chainrule's "nesterov"; there is no "lbfgs".
-    alpha : float, default=1e-4
-        L2 strength with scikit-learn's scaling: ``(alpha / 2) · ΣW² / batch_size`` is added to the
-        mean loss of each batch (weights only, not biases).
-    batch_size : int or "auto", default="auto"
-        Examples per step; "auto" is ``min(200, n_samples)``.
-    learning_rate_init : float, default=1e-3
-        The optimizer's learning rate.
-    max_iter : int, default=200
-        The most epochs (passes over the data).
-    shuffle : bool, default=True
-        Visit the examples in a new random order every epoch (False: in the order given).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the order of the examples and the validation split.
-    tol : float, default=1e-4
-        The improvement of the loss (or validation score) that counts as progress.
-    verbose : bool, default=False
-        Print the loss after every epoch.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its score stops improving, and
-        keep the weights of the best epoch.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-        Stop once more than this many epochs in a row made no improvement of ``tol``.
-
-    Attributes
-    ----------
-    classes_ : ndarray of shape (n_classes,)
-        The class labels.
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when ``X`` had string column names (e.g. a pandas DataFrame).
-    coefs_ : list of ndarray
-        ``coefs_[i]`` is the weight matrix from layer i to layer i + 1, shape (n_in, n_out).
-    intercepts_ : list of ndarray
-        ``intercepts_[i]`` is the bias vector of layer i + 1.
-    n_layers_ : int
-    n_outputs_ : int
-    loss_curve_ : list of float
-        The mean training loss of every epoch (L2 term included).
-    best_loss_ : float or None
-        The lowest training loss (None with ``early_stopping``).
-    validation_scores_ : list of float or None
-        The held-out score after every epoch (only with ``early_stopping``).
-    best_validation_score_ : float or None
-    n_iter_ : int
-        The epochs run.
+    {sections}
 
     Examples
     --------
@@ -181,13 +131,14 @@ class MLPClassifier(EpochTrainedClassifier, _MLP):
     ([(4, 16), (16, 3)], (2, 3))
     """
 
-    def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and labels ``y``; returns self."""
-        return self._fit(X, y, incremental=False)
-
-    def partial_fit(self, X, y, classes=None):
-        """One epoch over ``X``, ``y``; ``classes`` (all labels) is required on the first call."""
-        return self._fit(X, y, incremental=True, classes=classes)
+    _shared_attributes = (
+        'coefs_', 'intercepts_', 'n_layers_', 'n_outputs_', 'classes_', 'n_features_in_',
+        'feature_names_in_', 'loss_curve_', 'best_loss_', 'validation_scores_',
+        'best_validation_score_', 'n_iter_'
+    )
+    _attribute_docs = {
+        'classes_': ('ndarray of shape (n_classes,)', 'The class labels.'),
+    }
 
     @property
     def _loss(self):
@@ -217,67 +168,14 @@ class MLPClassifier(EpochTrainedClassifier, _MLP):
         return log_softmax(s, axis=1)
 
 
+@documented
 class MLPRegressor(RegressorMixin, _MLP):
     """A multi-layer perceptron regressor trained on the squared error (the lecture's E(w)).
 
     The network has linear outputs, one per target column; the loss is the mean of
     ``(y − f(x))²`` over examples and outputs. Multi-output ``y`` (n_samples, n_targets) works.
 
-    Parameters
-    ----------
-    hidden_layer_sizes : int or tuple of int, default=(100,)
-        The number of neurons in each hidden layer.
-    activation : {"relu", "tanh", "logistic", "sigmoid", "leaky-relu", "identity"}, default="relu"
-        The hidden layers' activation ("logistic" is scikit-learn's name for the sigmoid).
-    solver : str, default="adam"
-        A chainrule optimizer name: "sgd" (plain SGD, the lecture's update), "momentum",
-        "nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free
-        "random-search" / "random-local-search". scikit-learn's ``solver="sgd"``, which uses
-        Nesterov momentum 0.9, is chainrule's "nesterov"; there is no "lbfgs".
-    alpha : float, default=1e-4
-        L2 strength with scikit-learn's scaling: ``(alpha / 2) · ΣW² / batch_size`` is added to the
-        mean loss of each batch (weights only, not biases).
-    batch_size : int or "auto", default="auto"
-        Examples per step; "auto" is ``min(200, n_samples)``.
-    learning_rate_init : float, default=1e-3
-        The optimizer's learning rate.
-    max_iter : int, default=200
-        The most epochs (passes over the data).
-    shuffle : bool, default=True
-        Visit the examples in a new random order every epoch (False: in the order given).
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, the order of the examples and the validation split.
-    tol : float, default=1e-4
-        The improvement of the loss (or validation score) that counts as progress.
-    verbose : bool, default=False
-        Print the loss after every epoch.
-    early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the data, stop when its score stops improving, and
-        keep the weights of the best epoch.
-    validation_fraction : float, default=0.1
-    n_iter_no_change : int, default=10
-        Stop once more than this many epochs in a row made no improvement of ``tol``.
-
-    Attributes
-    ----------
-    n_features_in_ : int
-    feature_names_in_ : ndarray of str
-        Only when ``X`` had string column names (e.g. a pandas DataFrame).
-    coefs_ : list of ndarray
-        ``coefs_[i]`` is the weight matrix from layer i to layer i + 1, shape (n_in, n_out).
-    intercepts_ : list of ndarray
-        ``intercepts_[i]`` is the bias vector of layer i + 1.
-    n_layers_ : int
-    n_outputs_ : int
-    loss_curve_ : list of float
-        The mean training loss of every epoch (L2 term included).
-    best_loss_ : float or None
-        The lowest training loss (None with ``early_stopping``).
-    validation_scores_ : list of float or None
-        The held-out score after every epoch (only with ``early_stopping``).
-    best_validation_score_ : float or None
-    n_iter_ : int
-        The epochs run.
+    {sections}
 
     Examples
     --------
@@ -291,15 +189,12 @@ class MLPRegressor(RegressorMixin, _MLP):
     (True, (3,))
     """
 
+    _shared_attributes = (
+        'coefs_', 'intercepts_', 'n_layers_', 'n_outputs_', 'n_features_in_', 'feature_names_in_',
+        'loss_curve_', 'best_loss_', 'validation_scores_', 'best_validation_score_', 'n_iter_'
+    )
+
     _loss = "mse"
-
-    def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and targets ``y`` (n_samples,) or (n_samples, n_targets)."""
-        return self._fit(X, y, incremental=False)
-
-    def partial_fit(self, X, y):
-        """One epoch over ``X``, ``y``, continuing from the current weights and optimizer state."""
-        return self._fit(X, y, incremental=True)
 
     def _validate_xy(self, X, y, *, reset, classes, incremental):
         X, y = validate_data(self, X, y, reset=reset, multi_output=True, y_numeric=True,

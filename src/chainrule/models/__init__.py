@@ -20,6 +20,11 @@ from chainrule.models.losses import (
     LOSSES, binary_svm_loss, get_loss, logistic_loss, perceptron_loss, softmax_loss, svm_loss,
 )
 from chainrule.models.perceptron import Perceptron
+from chainrule import io as _io
+
+for _cls in (BinarySVM, LinearClassifier, LinearModel, LogisticRegression, Perceptron):
+    _io.register_model_class(_cls)
+del _cls
 
 __all__ = [
     "LOSSES", "BinarySVM", "LinearClassifier", "LinearModel", "LogisticRegression", "Perceptron",

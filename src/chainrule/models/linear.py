@@ -12,13 +12,11 @@ predict class 1 where the score is ≥ 0, i.e. they take sign(0) = +1.
 """
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from chainrule.engine import Tensor, linear
 from chainrule.models import _validation as check
-from chainrule.models.losses import BINARY_LOSSES, LOSSES, _sigmoid, get_loss
+from chainrule.models.losses import BINARY_LOSSES, LOSSES, get_loss
 from chainrule.nn import Module, Parameter, init
 from chainrule.nn import functional as F
 
@@ -241,6 +239,8 @@ class LinearModel(Module):
         >>> model.score(X, y) >= 0.95, model.history_[-1] < model.history_[0]
         (True, True)
         """
+        from chainrule.train import TrainConfig, Trainer
+
         X = self._features(X)
         y = self._labels(y, X.shape[0])
         lr = check.positive_float("lr", lr)
@@ -249,39 +249,45 @@ class LinearModel(Module):
             batch_size = check.positive_int("batch_size", batch_size)
         shuffle = check.boolean("shuffle", shuffle)
         seed = check.seed_value(seed)
-        opt = _make_optimizer(optimizer, list(self.parameters()), lr, seed)
-        rng = np.random.default_rng(seed)
         n = X.shape[0]
-        size = n if batch_size is None else min(batch_size, n)
-        self.history_ = []
-        for epoch in range(epochs):
-            order = rng.permutation(n) if shuffle and size < n else None
-            total = 0.0
-            for start in range(0, n, size):
-                idx = slice(start, start + size) if order is None else order[start:start + size]
-                Xb, yb = X[idx], y[idx]
-                total += self._step(opt, Xb, yb) * len(yb)
-            loss = total / n
-            if not np.isfinite(loss):
-                raise FloatingPointError(
-                    f"the loss became {loss} in epoch {epoch + 1}; the step size lr={lr} is too large"
-                )
-            self.history_.append(loss)
+        options = {}
+        if isinstance(optimizer, str):
+            from chainrule.optim import OPTIMIZERS
+
+            factory = OPTIMIZERS.get(optimizer.lower().replace("_", "-"))
+            if getattr(getattr(factory, "func", factory), "needs_rng", False):
+                # A child of ``seed``: reproducible, yet independent of the generator that
+                # shuffles the examples.
+                options["rng"] = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+        elif not callable(optimizer):
+            raise TypeError(f"optimizer must be a name such as 'sgd' or a factory optimizer(params, lr=...); "
+                            f"got {optimizer!r}")
+        # One batch holding every example is visited in order (a permutation would change nothing
+        # but the order of a sum).
+        config = TrainConfig(loss=self.task_name, optimizer=optimizer, lr=lr, epochs=epochs,
+                             batch_size=batch_size, reg=self.reg, seed=0 if seed is None else seed,
+                             shuffle=shuffle and batch_size is not None and batch_size < n, optimizer_options=options)
+        trainer = Trainer(self, X, y, config)
+        if seed is None:
+            trainer.rng = np.random.default_rng()
+        trainer.run()
+        self.history_ = [r["loss"] for r in trainer.history.records]
         return self
 
-    def _step(self, opt, X, y):
-        """One optimizer step on a batch; returns the batch loss at the weights before the step."""
-        if getattr(opt, "requires_closure", False):
-            # Derivative-free optimizers (random search, random local search) score the weights
-            # they try through the closure and never read .grad.
-            loss = self._loss_and_grad(X, y)[0]
-            opt.step(lambda: self._loss_and_grad(X, y)[0])
-            return loss
-        opt.zero_grad()
-        loss, dW, db = self._loss_and_grad(X, y)
-        self.weight.grad, self.bias.grad = dW, db
-        opt.step()
-        return loss
+    #: The name of this model's loss among the declared losses (:func:`chainrule.train.get_task`).
+    @property
+    def task_name(self) -> str:
+        return {"softmax": "cross-entropy", "svm": "svm", "logistic": "logistic", "binary_svm": "binary-hinge",
+                "perceptron": "perceptron"}[self.loss]
+
+    def analytic_loss(self, X, y, reg, grad=True):
+        """The training loop's analytic step: ``(loss, {"weight": dW, "bias": db})`` on a batch.
+
+        The loss's vectorized formula (:data:`~chainrule.models.losses.LOSSES`) with L2 strength
+        ``reg``, on features and labels already checked by the loop.
+        """
+        loss, dW, db = LOSSES[self.loss](self.weight.data, self.bias.data, X, y, reg=reg, margin=self.margin)
+        return loss, {"weight": dW, "bias": db}
 
     # ------------------------------------------------------------------ input checks
     @property
@@ -293,28 +299,6 @@ class LinearModel(Module):
 
     def _labels(self, y, n_rows):
         return check.as_labels(y, n_rows, self.n_classes, allow_pm1=self._accepts_pm1)
-
-
-def _make_optimizer(optimizer, params, lr, seed):
-    if isinstance(optimizer, str):
-        from chainrule.optim import OPTIMIZERS, make_optimizer
-
-        factory = OPTIMIZERS.get(optimizer.lower().replace("_", "-"))
-        if factory is None:
-            return make_optimizer(optimizer, params, lr=lr)  # raises, listing the valid names
-        # The derivative-free optimizers have no learning rate: their step is a step_size
-        # (random local search) or the scale of the weights they draw (random search). Their
-        # generator is a child of ``seed``, so it is reproducible yet independent of the
-        # generator that shuffles the examples.
-        accepted = inspect.signature(factory).parameters
-        step = next((name for name in ("lr", "step_size", "scale") if name in accepted), "lr")
-        kwargs = {step: lr}
-        if "rng" in accepted:
-            kwargs["rng"] = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-        return make_optimizer(optimizer, params, **kwargs)
-    if callable(optimizer):
-        return optimizer(params, lr=lr)
-    raise TypeError(f"optimizer must be a name such as 'sgd' or a factory optimizer(params, lr=...); got {optimizer!r}")
 
 
 class LinearClassifier(LinearModel):
@@ -361,9 +345,9 @@ class LinearClassifier(LinearModel):
         return self._softmax_proba
 
     def _softmax_proba(self, X):
-        S = self.decision_function(X)
-        e = np.exp(S - S.max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
+        from scipy.special import softmax
+
+        return softmax(self.decision_function(X), axis=1)
 
 
 class LogisticRegression(LinearModel):
@@ -397,7 +381,9 @@ class LogisticRegression(LinearModel):
 
     def predict_proba(self, X):
         """``[P(y=0 | x), P(y=1 | x)]`` per row, shape (N, 2)."""
-        p1 = _sigmoid(self.decision_function(X))
+        from scipy.special import expit
+
+        p1 = expit(self.decision_function(X))
         return np.column_stack([1.0 - p1, p1])
 
 

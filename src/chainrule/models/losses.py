@@ -106,9 +106,9 @@ def softmax_loss(W, b, X, y, reg=0.0, margin=1.0):
     n = X.shape[0]
     rows = np.arange(n)
     S = _scores(W, b, X)
-    shifted = S - S.max(axis=1, keepdims=True)
-    log_norm = np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    log_p = shifted - log_norm
+    from scipy.special import log_softmax
+
+    log_p = log_softmax(S, axis=1)
     dS = np.exp(log_p)
     dS[rows, y] -= 1.0
     return _finish(W, X, dS / n, -log_p[rows, y].sum() / n, reg)
@@ -133,7 +133,9 @@ def logistic_loss(W, b, X, y, reg=0.0, margin=1.0):
     s = _scores(W, b, X)[:, 0]
     t = y.astype(s.dtype)
     data = np.maximum(s, 0.0) - t * s + np.log1p(np.exp(-np.abs(s)))
-    return _finish(W, X, ((_sigmoid(s) - t) / n)[:, None], data.sum() / n, reg)
+    from scipy.special import expit  # the sigmoid, stable for any score
+
+    return _finish(W, X, ((expit(s) - t) / n)[:, None], data.sum() / n, reg)
 
 
 def binary_svm_loss(W, b, X, y, reg=0.0, margin=1.0):
@@ -192,16 +194,6 @@ def perceptron_loss(W, b, X, y, reg=0.0, margin=1.0):
         dS[rows[mistake], y[mistake]] -= 1.0
         data = (S[rows, pred] - S[rows, y]).sum()
     return _finish(W, X, dS / n, data / n, reg)
-
-
-def _sigmoid(s):
-    # Two branches so that e^{−s} is only taken for s ≥ 0 and e^{s} only for s < 0: no overflow.
-    out = np.empty_like(s)
-    pos = s >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-s[pos]))
-    e = np.exp(s[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
 
 
 #: Loss name → ``fn(W, b, X, y, reg=0.0, margin=1.0) -> (loss, dW, db)``.

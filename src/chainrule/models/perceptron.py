@@ -81,29 +81,39 @@ class Perceptron(LinearModel):
         ``epochs``, ``shuffle`` and ``seed`` override the constructor's values for this call.
         Training continues from the current weights.
         """
+        from chainrule.train import TrainConfig, Trainer
+
         X = self._features(X)
         y = self._labels(y, X.shape[0])
         alpha = self.lr if lr is None else check.positive_float("lr", lr)
         epochs = self.epochs if epochs is None else check.positive_int("epochs", epochs)
         shuffle = self.shuffle if shuffle is None else check.boolean("shuffle", shuffle)
-        rng = np.random.default_rng(self.seed if seed is None else check.seed_value(seed))
-        # Plain Python ints for the labels and a step of the weights' own dtype keep every
-        # operation in float32 on any NumPy version (a NumPy float64 scalar would promote it).
-        labels = y.tolist()
-        W, b = self.weight.data, self.bias.data
-        n = X.shape[0]
-        self.history_ = []
-        for _ in range(epochs):
-            order = rng.permutation(n).tolist() if shuffle else range(n)
-            if self.n_outputs == 1:
-                mistakes = _binary_pass(W[0], b, X, labels, order, alpha)
-            else:
-                mistakes = _multiclass_pass(W, b, X, labels, order, alpha)
-            self.history_.append(mistakes)
-            if mistakes == 0:
-                break
+        seed = self.seed if seed is None else check.seed_value(seed)
+        config = TrainConfig(loss="perceptron", lr=alpha, epochs=epochs, batch_size=None, seed=seed or 0,
+                             shuffle=shuffle)
+        trainer = Trainer(self, X, y, config)
+        if seed is None:
+            trainer.rng = np.random.default_rng()
+        trainer.run()
+        self.history_ = [r["mistakes"] for r in trainer.history.records]
         self.n_iter_ = len(self.history_)
         return self
+
+    def update_rule(self, X, y, lr):
+        """The training loop's rule step: the perceptron rule on each row of ``X`` in order.
+
+        Returns ``(loss, mistakes)``: the perceptron criterion before the pass and the number of
+        updates. Plain Python ints for the labels and a step of the weights' own dtype keep every
+        operation in float32 on any NumPy version (a NumPy float64 scalar would promote it).
+        """
+        from chainrule.models.losses import perceptron_loss
+
+        W, b = self.weight.data, self.bias.data
+        loss = perceptron_loss(W, b, X, y)[0]
+        labels, order = y.tolist(), range(X.shape[0])
+        if self.n_outputs == 1:
+            return loss, _binary_pass(W[0], b, X, labels, order, lr)
+        return loss, _multiclass_pass(W, b, X, labels, order, lr)
 
 
 def _binary_pass(w, b, X, labels, order, alpha):

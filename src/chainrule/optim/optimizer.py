@@ -141,6 +141,13 @@ class Optimizer:
         Whether ``step`` needs a closure (True for the derivative-free optimizers).
     uses_grad : bool
         Whether ``step`` reads ``p.grad``.
+    has_learning_rate : bool
+        Whether its step is a learning rate times a gradient (False for the random searches).
+    step_size_name : str
+        The hyperparameter in ``param_groups`` that sets the size of a step: ``"lr"``, or for the
+        searches ``"scale"`` / ``"step_size"``. ``make_optimizer``'s ``lr`` and the schedules set it.
+    needs_rng : bool
+        Whether it draws random numbers (its ``rng`` should come from the run's seed).
 
     Examples
     --------
@@ -157,6 +164,9 @@ class Optimizer:
 
     requires_closure = False
     uses_grad = True
+    has_learning_rate = True
+    step_size_name = "lr"
+    needs_rng = False
     # How group["weight_decay"] acts: "l2" adds λ·p to the gradient, "decoupled" (AdamW) scales
     # p by 1 − η·λ before the step.
     _decay = "l2"

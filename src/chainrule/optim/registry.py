@@ -48,8 +48,8 @@ def make_optimizer(name: str, params, **kwargs):
     if key not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}")
     factory = OPTIMIZERS[key]
-    alias = getattr(getattr(factory, "func", factory), "_lr_alias", None)
-    if alias is not None and "lr" in kwargs:
+    alias = getattr(getattr(factory, "func", factory), "step_size_name", "lr")
+    if alias != "lr" and "lr" in kwargs:
         lr = kwargs.pop("lr")
         kwargs.setdefault(alias, lr)
     return factory(params, **kwargs)

@@ -57,6 +57,8 @@ class _Search(Optimizer):
 
     requires_closure = True
     uses_grad = False
+    has_learning_rate = False
+    needs_rng = True
 
     def __init__(self, params, defaults, rng):
         super().__init__(params, defaults)
@@ -168,7 +170,7 @@ class RandomSearch(_Search):
     (100, True)
     """
 
-    _lr_alias = "scale"  # what make_optimizer's lr means here
+    step_size_name = _lr_alias = "scale"  # what make_optimizer's lr means here
 
     def __init__(self, params, scale=1.0, rng=None):
         super().__init__(params, dict(scale=scale), rng)
@@ -240,7 +242,7 @@ class RandomLocalSearch(_Search):
     (201, True)
     """
 
-    _lr_alias = "step_size"  # what make_optimizer's lr means here
+    step_size_name = _lr_alias = "step_size"  # what make_optimizer's lr means here
 
     def __init__(self, params, step_size=1e-2, rng=None):
         super().__init__(params, dict(step_size=step_size), rng)

@@ -1,13 +1,19 @@
-"""The one training loop: ``fit``, ``Trainer`` and its configuration, callbacks, history and tasks.
+"""The one training loop: ``Trainer``, ``fit``, its steps, callbacks, history and the losses' declarations.
 
 Full-batch gradient descent, mini-batch gradient descent and stochastic gradient descent are the
-same loop fed batches of N, B or 1 examples: ``batch_size=None`` means the full batch.
+same loop fed batches of N, B or 1 examples: ``batch_size=None`` means the full batch. Every
+model trains through :class:`Trainer`; what differs is the step (:mod:`chainrule.train.steps`).
 """
 from chainrule.train.callbacks import Callback, Checkpoint, EarlyStopping, History, ProgressBar, format_record
-from chainrule.train.loop import TrainConfig, Trainer, fit, predict_scores
-from chainrule.train.tasks import TASKS, Task, TrainingDiverged, get_task
+from chainrule.train.loop import TrainConfig, Trainer, check_config, fit, predict_scores
+from chainrule.train.steps import AnalyticStep, AutodiffStep, ClosureStep, RuleStep, choose_step
+from chainrule.train.tasks import (
+    LOSS_NAMES, TASKS, TASKS_DECLARED, Task, TrainingDiverged, get_task, loss_of_model, perceptron_criterion,
+)
 
 __all__ = [
-    "TASKS", "Callback", "Checkpoint", "EarlyStopping", "History", "ProgressBar", "Task", "TrainConfig",
-    "Trainer", "TrainingDiverged", "fit", "format_record", "get_task", "predict_scores",
+    "LOSS_NAMES", "TASKS", "TASKS_DECLARED", "AnalyticStep", "AutodiffStep", "Callback", "Checkpoint", "ClosureStep",
+    "EarlyStopping", "History", "ProgressBar", "RuleStep", "Task", "TrainConfig", "Trainer", "TrainingDiverged",
+    "check_config", "choose_step", "fit", "format_record", "get_task", "loss_of_model", "perceptron_criterion",
+    "predict_scores",
 ]

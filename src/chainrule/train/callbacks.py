@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,33 +60,57 @@ class Callback:
 
 
 class EarlyStopping(Callback):
-    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
+    """Stop when ``monitor`` has not improved by more than ``min_delta`` for ``patience`` epochs.
 
-    The best parameters seen are restored at the end when ``restore_best`` is true.
+    The one early-stopping rule (``fit(early_stopping=k)``, ``chainrule train --patience``, the
+    estimators' ``n_iter_no_change``): an epoch whose value is above ``best − min_delta``
+    counts as one without improvement (scikit-learn's rule), any improvement resets the count, and training stops at
+    the end of the ``patience``-th such epoch in a row. ``best`` is the lowest value seen (an
+    ``acc`` or ``score`` monitor is maximized). The parameters of the best epoch are restored at
+    the end when ``restore_best`` is true.
+
+    >>> stop = EarlyStopping(patience=2, monitor="loss")
+    >>> [stop.update(v) for v in (1.0, 0.5, 0.6, 0.55)]      # stops at the 2nd epoch without progress
+    [False, False, False, True]
     """
 
     def __init__(self, patience: int = 5, monitor: str = "val_loss", min_delta: float = 0.0, restore_best: bool = True):
-        if not isinstance(patience, int) or patience < 1:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience must be a positive integer; got {patience!r}")
         self.patience, self.monitor, self.min_delta, self.restore_best = patience, monitor, min_delta, restore_best
         self.best, self.best_state, self.wait = math.inf, None, 0
+
+    def update(self, value: float) -> bool:
+        """Count one epoch's ``value``; True when training should stop (``improved``: a new best)."""
+        if "acc" in self.monitor or "score" in self.monitor:
+            value = -value
+        self.wait = 0 if value <= self.best - self.min_delta else self.wait + 1
+        self.improved = value < self.best
+        self.best = min(self.best, value)
+        return self.wait >= self.patience
 
     def on_epoch_end(self, trainer, record):
         value = record.get(self.monitor)
         if value is None:
             value = record["loss"]
-        if "acc" in self.monitor:
-            value = -value
-        if value < self.best - self.min_delta:
-            self.best, self.wait = value, 0
-            self.best_state = trainer.model.state_dict() if self.restore_best else None
-            return False
-        self.wait += 1
-        return self.wait >= self.patience
+        stop = self.update(value)
+        if self.improved and self.restore_best:
+            self.best_state = trainer.model.state_dict()
+        return stop
 
     def on_train_end(self, trainer):
         if self.best_state is not None:
             trainer.model.load_state_dict(self.best_state)
+
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps so that a resumed run stops where the uninterrupted one would."""
+        return {"best": self.best if math.isfinite(self.best) else None, "wait": self.wait,
+                "best_state": dict(self.best_state) if self.best_state is not None else None}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = math.inf if state["best"] is None else float(state["best"])
+        self.wait = int(state["wait"])
+        self.best_state = dict(state["best_state"]) if state.get("best_state") is not None else None
 
 
 class ProgressBar(Callback):
@@ -124,18 +149,43 @@ def format_record(r: dict, epochs: int) -> str:
         parts.append(f"val loss {r['val_loss']:.4f}")
     parts.append(f"lr {r['lr']:.3g}")
     parts.append(f"{r['seconds']:.2f}s")
+    if r.get("mistakes") is not None:
+        parts.append(f"mistakes {r['mistakes']}")
     return "  ".join(parts)
 
 
 class Checkpoint(Callback):
-    """Write the whole training state atomically to ``path`` after every epoch.
+    """Write the whole training state atomically to ``path`` after epochs (at most every ``every`` s).
 
-    ``fit(..., resume=path)`` continues from it and ends with the same weights as an
-    uninterrupted run with the same seed.
+    The state of every finished epoch is captured (a copy of the parameters and optimizer
+    buffers, and the number of history records: the cost of an epoch does not grow with the
+    epochs before it) and written when the first epoch ends, when ``every`` seconds have passed
+    since the last write, after the last epoch, and when training stops for any other reason
+    (Ctrl-C, divergence: the last finished epoch's state). A run killed outright resumes from an
+    older epoch and replays the same epochs, so it still ends with the same weights; ``every``
+    only spares a run of many tiny epochs a write each. ``fit(..., resume=path)`` continues from
+    the file and ends with the same weights as an uninterrupted run with the same seed.
     """
 
-    def __init__(self, path):
-        self.path = Path(path)
+    def __init__(self, path, every: float = 1.0):
+        self.path, self.every = Path(path), float(every)
+        self.pending, self.last, self.written_epoch = None, None, None
 
     def on_epoch_end(self, trainer, record):
-        trainer.save_checkpoint(self.path)
+        arrays, meta = trainer.state(history=False)
+        self.pending = (arrays, meta, trainer.history.records, len(trainer.history.records))
+        if self.last is None or trainer.epoch >= trainer.config.epochs or trainer.stop_training or \
+                time.monotonic() - self.last >= self.every:
+            self.flush()
+
+    def on_train_end(self, trainer):
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the latest captured state now (nothing if it is written already)."""
+        from chainrule import io
+
+        if self.pending is not None:
+            arrays, meta, records, n = self.pending
+            io.save_archive(self.path, arrays, {**meta, "history": records[:n]}, kind="checkpoint")
+            self.pending, self.last, self.written_epoch = None, time.monotonic(), meta["epoch"]

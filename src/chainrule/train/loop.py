@@ -21,6 +21,7 @@ from chainrule.engine import Tensor, no_grad
 from chainrule.nn import Module
 from chainrule.nn import functional as F
 from chainrule.train.callbacks import Checkpoint, EarlyStopping, History, ProgressBar
+from chainrule.train.steps import choose_step, finite_parameters
 from chainrule.train.tasks import Task, TrainingDiverged, get_task
 
 
@@ -30,7 +31,7 @@ class TrainConfig:
     """Everything that defines a training run (saved with checkpoints)."""
 
     loss: str = "cross-entropy"
-    optimizer: str = "sgd"
+    optimizer: object = "sgd"  # a name of optim.OPTIMIZERS, or a factory optimizer(params, lr=...)
     lr: float = 0.1
     epochs: int = 10
     batch_size: int | None = 32
@@ -42,20 +43,27 @@ class TrainConfig:
 
 
 class Trainer:
-    """The state of one training run: model, optimizer, schedule, random stream, history."""
+    """The one training loop: the state of a run and the only code that iterates over epochs and batches.
+
+    Every model trains here; what differs is the *step* (:mod:`chainrule.train.steps`), chosen
+    from what the model and the optimizer declare: the autodiff step (forward, loss, backward,
+    optimizer step), the analytic-gradient step of the linear models, the closure step of the
+    derivative-free optimizers, and a model's own update rule (the perceptron's).
+
+    An epoch reads top to bottom: the learning rate, then per batch the step and the batch
+    callbacks (a callback that returns True from ``on_batch_end``, or sets ``stop_training``,
+    ends training after that batch), then the schedule, the evaluation under ``no_grad``, the
+    divergence check, the record and the epoch callbacks (True from ``on_epoch_end`` stops).
+
+    The divergence check is one rule: a non-finite batch loss, or after the epoch's last step a
+    non-finite parameter, training loss or validation loss, raises :class:`TrainingDiverged`
+    with the model back at the start of that epoch (the last state known to be finite).
+    """
 
     def __init__(self, model: Module, X, y, config: TrainConfig, validation=None, callbacks=()):
         if not isinstance(model, Module):
             raise TypeError(f"fit() needs a chainrule Module to train; got {type(model).__name__}")
-        if not isinstance(config.epochs, int) or isinstance(config.epochs, bool) or config.epochs < 1:
-            raise ValueError(f"epochs must be a positive integer; got {config.epochs!r}")
-        if not isinstance(config.lr, (int, float)) or isinstance(config.lr, bool) or not config.lr > 0:
-            raise ValueError(f"the learning rate must be a number > 0; got {config.lr!r}")
-        bs = config.batch_size
-        if bs is not None and (not isinstance(bs, (int, np.integer)) or isinstance(bs, bool) or bs < 1):
-            raise ValueError(f"batch_size must be None (the full batch) or a positive integer; got {bs!r}")
-        if config.reg < 0:
-            raise ValueError(f"reg must be >= 0; got {config.reg}")
+        check_config(config)
         self.model, self.config, self.callbacks = model, config, list(callbacks)
         self.task = get_task(config.loss)
         self.set_data(X, y)
@@ -63,16 +71,17 @@ class Trainer:
         if validation is not None:
             Xv, yv = validation
             self.validation = _check_xy(Xv, yv, self.task)
-        options = dict(config.optimizer_options)
-        if str(config.optimizer).startswith("random"):
-            options.setdefault("rng", config.seed)  # the random searches draw from the run's seed
-        self.optimizer = optim.make_optimizer(config.optimizer, model.parameters(), lr=config.lr, **options)
-        self.derivative_free = isinstance(self.optimizer, (optim.RandomSearch, optim.RandomLocalSearch))
-        self.schedule = optim.make_schedule(config.schedule, self.optimizer, config.epochs)
+        self.optimizer = None if getattr(model, "update_rule", None) is not None else \
+            _make_optimizer(config, model.parameters())
+        self.schedule = optim.make_schedule(config.schedule, self.optimizer, config.epochs) \
+            if self.optimizer is not None else None
+        self.step = choose_step(model, self.optimizer)(self)
         self.rng = np.random.default_rng(config.seed)
         self.history = History()
         self.epoch = 0
         self.evaluations = 0
+        self.stop_training = False
+        self.stopped_at_checkpoint = False
 
     def set_data(self, X, y) -> None:
         """Train the next epochs on ``(X, y)``, checked as ``fit`` checks its data.
@@ -86,122 +95,227 @@ class Trainer:
         size = self.config.batch_size
         self.batches_per_epoch = 1 if size is None else math.ceil(len(self.X) / size)
 
+    @property
+    def lr(self) -> float:
+        """The current step size: the optimizer's (after the schedule), or the config's for a rule."""
+        if self.optimizer is None:
+            return self.config.lr
+        group = self.optimizer.param_groups[0]
+        return group.get(self.optimizer.step_size_name, self.config.lr)
+
     # ---------------------------------------------------------------- one run
     def run(self) -> History:
+        """Train until ``config.epochs`` epochs have run or something stops it; returns the History."""
+        # A run resumed from a checkpoint written after it stopped (early stopping, a rule that
+        # converged) stays stopped: an uninterrupted run would not have trained further.
+        self.stop_training = self.stopped_at_checkpoint
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
-            while self.epoch < self.config.epochs:
+            while self.epoch < self.config.epochs and not self.stop_training:
                 record = self.train_epoch()
-                stop = False
                 for cb in self.callbacks:
-                    stop = bool(cb.on_epoch_end(self, record)) or stop
-                if stop:
-                    break
+                    # Set at once, so that the callbacks after it (a checkpoint) know the run stops.
+                    if cb.on_epoch_end(self, record):
+                        self.stop_training = True
         finally:
             for cb in self.callbacks:
                 cb.on_train_end(self)
         return self.history
 
     def train_epoch(self) -> dict:
+        """One pass over the training data; returns (and records) the epoch's record."""
         start = time.perf_counter()
-        model, opt, task = self.model, self.optimizer, self.task
-        group = opt.param_groups[0]
-        lr = group["lr"] if "lr" in group else group.get("step_size", group.get("scale"))
-        # Parameters that gave a finite loss, restored if the loss blows up: this epoch's start
-        # (finite at its first batch) or, if the very first batch fails, the previous epoch's start.
-        previous_start, start_state = getattr(self, "_start_state", None), model.state_dict()
-        self._start_state = start_state
+        model, lr = self.model, self.lr
+        start_state = model.state_dict()  # finite: the previous epoch passed the check below
         model.train()
         total, count = 0.0, 0
         for b, idx in enumerate(batches(len(self.X), self.config.batch_size, rng=self.rng, shuffle=self.config.shuffle)):
-            xb, yb = Tensor(self.X[idx]), self.y[idx]
-            if self.derivative_free:
-                loss = opt.step(lambda: self.loss(model(xb), yb))
-            else:
-                loss = self.loss(model(xb), yb)
-                opt.zero_grad()
-                loss.backward(keep_grads=False)  # only the parameters' gradients are needed
-                opt.step()
-            value = float(loss.item())
+            value = self.step(self.X[idx], self.y[idx])
             self.evaluations += 1
             if not math.isfinite(value):
-                back = 1 if b == 0 and previous_start is not None else 0
-                model.load_state_dict(previous_start if back else start_state)
-                raise TrainingDiverged(
-                    f"the loss became {value} at epoch {self.epoch + 1}, batch {b + 1} (learning rate "
-                    f"{lr:g}); the model keeps the last parameters with a finite loss, from the start of "
-                    f"epoch {self.epoch + 1 - back}. Try a smaller --lr"
-                )
+                self._diverged(start_state, f"the loss became {value} at epoch {self.epoch + 1}, batch {b + 1}", lr)
             total += value * len(idx)
             count += len(idx)
+            stop = False
             for cb in self.callbacks:
-                cb.on_batch_end(self, value)
+                stop = bool(cb.on_batch_end(self, value)) or stop
+            if stop or self.stop_training:
+                self.stop_training = True
+                break
         self.epoch += 1
         if self.schedule is not None:
             self.schedule.step()
         record = {"epoch": self.epoch, "loss": total / count, "lr": lr}
-        record.update(self.evaluate(self.X, self.y, prefix="train_", loss=False))
+        train = self._evaluate(self.X, self.y, "train_")
+        record.update({k: v for k, v in train.items() if k != "train_loss"})
         if self.validation is not None:
-            record.update(self.evaluate(*self.validation, prefix="val_"))
+            record.update(self._evaluate(*self.validation, "val_"))
+        for key in ("train_loss", "val_loss"):
+            value = train.get(key, record.get(key))
+            if value is not None and not math.isfinite(value):
+                what = "training" if key == "train_loss" else "validation"
+                self._diverged(start_state, f"after the last step of epoch {self.epoch} the {what} loss "
+                                            f"became {value}", lr, epoch=self.epoch)
+        if not finite_parameters(model):
+            self._diverged(start_state, f"after the last step of epoch {self.epoch} the parameters are not "
+                                        "finite", lr, epoch=self.epoch)
+        end_epoch = getattr(self.step, "end_epoch", None)
+        if end_epoch is not None and end_epoch(record):
+            self.stop_training = True
         record["seconds"] = time.perf_counter() - start
         record["evaluations"] = self.evaluations
         self.history.records.append(record)
         return record
 
+    def _diverged(self, start_state, what: str, lr, epoch=None):
+        epoch = self.epoch + 1 if epoch is None else epoch
+        self.model.load_state_dict(start_state)
+        self.epoch = epoch - 1
+        raise TrainingDiverged(
+            f"{what} (learning rate {lr:g}); the model keeps its parameters from the start of epoch "
+            f"{epoch}, the last with a finite loss. Try a smaller learning rate (--lr)"
+        )
+
     def loss(self, out, target):
+        """The training loss of outputs ``out``: the task's loss plus ``λ Σ W²``."""
         loss = self.task(out, target)
         if self.config.reg:
             loss = loss + F.l2(self.model, self.config.reg)
         return loss
 
     @no_grad()
-    def evaluate(self, X, y, prefix="", loss=True) -> dict:
-        self.model.eval()
+    def _evaluate(self, X, y, prefix) -> dict:
         scores = predict_scores(self.model, X)
-        self.model.train()
-        result = {}
-        if loss:
-            result[prefix + "loss"] = float(self.task(Tensor(scores), y).item())
+        result = {prefix + "loss": float(self.task(Tensor(scores), y).item())}
         if self.task.kind != "regression":
-            result[prefix + "acc"] = float(np.mean(self.task.predict(scores) == _class_targets(y, self.task)))
+            result[prefix + "acc"] = float(np.mean(self.task.predict(scores) == self.task.class_labels(y)))
+        return result
+
+    def evaluate(self, X, y, prefix="", loss=True) -> dict:
+        """``{prefix+"loss", prefix+"acc"}`` of the model on ``(X, y)`` (targets as the task reads them)."""
+        result = self._evaluate(X, y, prefix)
+        if not loss:
+            result.pop(prefix + "loss")
         return result
 
     # ---------------------------------------------------------------- checkpoints
-    def state(self) -> tuple:
-        """(arrays, meta) that describe the run completely, for an .npz + JSON checkpoint."""
+    def state(self, *, history: bool = True) -> tuple:
+        """(arrays, meta) that describe the run completely, for an .npz + JSON checkpoint.
+
+        The cost is that of copying the parameters and the optimizer's buffers: the history is
+        the live list of records (append-only), not a copy; ``history=False`` leaves it out.
+        """
         arrays = {f"model/{k}": v for k, v in self.model.state_dict().items()}
-        opt_state = self.optimizer.state_dict()
-        opt_arrays, opt_meta = _split_arrays(opt_state, "optimizer")
-        arrays.update(opt_arrays)
+        opt_meta = None
+        if self.optimizer is not None:
+            opt_arrays, opt_meta = _split_arrays(_copy_arrays(self.optimizer.state_dict()), "optimizer")
+            arrays.update(opt_arrays)
+        callbacks = {}
+        for cb in self.callbacks:
+            if hasattr(cb, "state_dict"):
+                cb_arrays, cb_meta = _split_arrays(cb.state_dict(), f"callback/{type(cb).__name__}")
+                arrays.update(cb_arrays)
+                callbacks[type(cb).__name__] = cb_meta
         meta = {
             "epoch": self.epoch,
             "evaluations": self.evaluations,
-            "config": asdict(self.config),
+            "config": _config_dict(self.config),
+            "step": self.step.name,
             "optimizer": opt_meta,
             "schedule": self.schedule.state_dict() if self.schedule is not None else None,
             "rng": self.rng.bit_generator.state,
-            "history": self.history.records,
+            "callbacks": callbacks,
+            "stopped": bool(self.stop_training),
         }
+        if history:
+            meta["history"] = self.history.records
         return arrays, meta
 
     def save_checkpoint(self, path) -> Path:
+        """Write :meth:`state` to ``path`` (an ``.npz`` archive, atomically)."""
         arrays, meta = self.state()
         return io.save_archive(path, arrays, meta, kind="checkpoint")
 
     def load_checkpoint(self, path) -> None:
+        """Continue from a checkpoint file written by :meth:`save_checkpoint` or :class:`Checkpoint`."""
         arrays, meta = io.load_archive(path, kind="checkpoint")
-        saved = TrainConfig(**meta["config"])
-        if asdict(saved) != asdict(self.config):
-            diff = {k: (v, getattr(self.config, k)) for k, v in asdict(saved).items() if getattr(self.config, k) != v}
-            raise ValueError(f"the checkpoint {path} was written with other settings: {diff} (saved, now)")
+        self.load_state(arrays, meta, source=path)
+
+    def load_state(self, arrays, meta, *, source="the checkpoint") -> None:
+        """Continue from :meth:`state`'s ``(arrays, meta)``.
+
+        The settings must be this trainer's, except ``epochs``, which may grow (continue a run
+        for more epochs) when the schedule does not depend on the number of epochs.
+        """
+        missing = [k for k in ("epoch", "evaluations", "config", "rng", "history") if k not in meta]
+        if missing:
+            raise ValueError(f"{source} is not a checkpoint of a training run (it lacks {', '.join(missing)})")
+        saved, now = dict(meta["config"]), _config_dict(self.config)
+        diff = {k: (v, now.get(k)) for k, v in saved.items() if now.get(k) != v and k != "epochs"}
+        if diff:
+            raise ValueError(f"{source} was written with other settings: {diff} (saved, now)")
+        if saved.get("epochs") != now["epochs"] and now["schedule"] != "none":
+            raise ValueError(f"{source} was written for {saved.get('epochs')} epochs and the {now['schedule']} "
+                             f"schedule depends on the number of epochs; continue with epochs={saved.get('epochs')}")
+        if int(meta["epoch"]) > self.config.epochs:
+            raise ValueError(f"{source} has already run {meta['epoch']} epochs, more than epochs={self.config.epochs}")
         self.model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
-        self.optimizer.load_state_dict(_join_arrays(meta["optimizer"], arrays, "optimizer"))
-        if self.schedule is not None and meta["schedule"] is not None:
+        if self.optimizer is not None:
+            self.optimizer.load_state_dict(_join_arrays(meta["optimizer"], arrays, "optimizer"))
+        if self.schedule is not None and meta.get("schedule") is not None:
             self.schedule.load_state_dict(meta["schedule"])
+        for cb in self.callbacks:
+            state = (meta.get("callbacks") or {}).get(type(cb).__name__)
+            if state is not None and hasattr(cb, "load_state_dict"):
+                cb.load_state_dict(_join_arrays(state, arrays, ""))
         self.rng.bit_generator.state = meta["rng"]
         self.epoch, self.evaluations = int(meta["epoch"]), int(meta["evaluations"])
         self.history.records = list(meta["history"])
+        self.stopped_at_checkpoint = bool(meta.get("stopped", False))
+
+
+def check_config(config: TrainConfig) -> None:
+    """ValueError naming the first bad value of a TrainConfig."""
+    if not isinstance(config.epochs, int) or isinstance(config.epochs, bool) or config.epochs < 1:
+        raise ValueError(f"epochs must be a positive integer; got {config.epochs!r}")
+    if not isinstance(config.lr, (int, float)) or isinstance(config.lr, bool) or not config.lr > 0:
+        raise ValueError(f"the learning rate must be a number > 0; got {config.lr!r}")
+    bs = config.batch_size
+    if bs is not None and (not isinstance(bs, (int, np.integer)) or isinstance(bs, bool) or bs < 1):
+        raise ValueError(f"batch_size must be None (the full batch) or a positive integer; got {bs!r}")
+    if config.reg < 0:
+        raise ValueError(f"reg must be >= 0; got {config.reg}")
+
+
+def _make_optimizer(config: TrainConfig, params):
+    """The config's optimizer: a name of ``optim.OPTIMIZERS`` or a factory ``f(params, lr=...)``."""
+    if callable(config.optimizer):
+        return config.optimizer(list(params), lr=config.lr)
+    options = dict(config.optimizer_options)
+    factory = optim.OPTIMIZERS.get(str(config.optimizer).lower().replace("_", "-"))
+    if getattr(getattr(factory, "func", factory), "needs_rng", False):
+        options.setdefault("rng", config.seed)  # a drawing optimizer draws from the run's seed
+    return optim.make_optimizer(config.optimizer, params, lr=config.lr, **options)
+
+
+def _config_dict(config: TrainConfig) -> dict:
+    d = asdict(config)
+    if callable(config.optimizer):
+        d["optimizer"] = getattr(config.optimizer, "__name__", type(config.optimizer).__name__)
+    d["optimizer_options"] = {k: v for k, v in d["optimizer_options"].items()
+                              if not isinstance(v, np.random.Generator)}
+    return d
+
+
+def _copy_arrays(obj):
+    if isinstance(obj, np.ndarray):
+        return obj.copy()
+    if isinstance(obj, dict):
+        return {k: _copy_arrays(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_copy_arrays(v) for v in obj]
+    return obj
 
 
 def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, epochs=10, batch_size=32,
@@ -286,10 +400,6 @@ def _check_xy(X, y, task: Task):
     return X, task.targets(y)
 
 
-def _class_targets(y, task: Task):
-    return (y > 0).astype(np.int64) if task.name == "binary-hinge" else y
-
-
 def _check_labels_fit(model, X, y, task: Task):
     if task.kind == "regression":
         return
@@ -301,6 +411,8 @@ def _check_labels_fit(model, X, y, task: Task):
         if width != 1:
             raise ValueError(f"the {task.name} loss needs a model with 1 output; this one has {width}")
         return
+    if width == 1 and task.kind == "classes":
+        width = 2  # one output, two classes (a one-neuron model's own rule)
     if y.max() >= width:
         raise ValueError(f"label {int(y.max())} is out of range for a model with {width} outputs (expected 0..{width - 1})")
     if y.min() < 0:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .plots import _atomic_write
+from chainrule.io import write_atomic
 
 __all__ = ["Circuit", "draw", "to_dot", "FORMATS", "ENGINES", "MAX_MATPLOTLIB_NODES"]
 
@@ -524,7 +524,7 @@ def _render_graphviz(dot: str, fmt: str) -> bytes:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    _atomic_write(path, lambda fh: fh.write(data))
+    write_atomic(path, lambda fh: fh.write(data), make_parents=True)
 
 
 def _check_format(fmt: str) -> str:

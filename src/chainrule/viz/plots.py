@@ -16,8 +16,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -47,30 +45,12 @@ def _new_figure(width: float, height: float):
     return fig
 
 
-def _atomic_write(path, write) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place.
-
-    A reader never sees half a file, and a failed write leaves nothing behind. The file gets
-    the usual permissions (0666 less the umask), unlike ``tempfile.mkstemp``'s 0600.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _save(fig, path) -> Path:
     suffix = Path(path).suffix.lower().lstrip(".")
     fmt = suffix if suffix in _SAVE_FORMATS else "png"
-    return _atomic_write(path, lambda fh: fig.savefig(fh, format=fmt, facecolor="white"))
+    from chainrule.io import write_atomic
+
+    return write_atomic(path, lambda fh: fig.savefig(fh, format=fmt, facecolor="white"), make_parents=True)
 
 
 def _as_numpy(x, what: str) -> np.ndarray:

@@ -1,0 +1,628 @@
+"""One ordinary training run, as a library: settings in, a trained model and its metrics out.
+
+``chainrule train`` is this module plus argument parsing: it turns its options into
+:class:`RunSettings`, calls :func:`train_run` with a callback that writes a checkpoint to the run
+folder after every epoch, and then :func:`write_run`. A sweep's trial, the playground's run and a
+script all train the same way::
+
+    settings = RunSettings(data="spiral", hidden=[100], optimizer="sgd", lr=1.0, batch_size="full")
+    result = train_run(settings)          # trains in memory, writes nothing
+    write_run("runs/spiral", result)      # the folder `chainrule evaluate runs/spiral` reads
+
+A run continues exactly where it stopped: ``train_run(more_epochs, resume=result.checkpoint)``
+(or ``resume="runs/spiral"``, a run folder holding ``checkpoint.npz``) ends with the same weights,
+bit for bit, as one uninterrupted run of ``more_epochs``.
+
+>>> from chainrule.runs import RunSettings, train_run
+>>> settings = RunSettings(data="blobs", model="softmax", epochs=3, n_samples=60)
+>>> result = train_run(settings)
+>>> len(result.history), result.metrics["test"]["n"]
+(3, 15)
+>>> again = train_run(settings.replace(epochs=5), resume=train_run(settings.replace(epochs=2)).checkpoint)
+>>> bool((again.model.weight.numpy() == train_run(settings.replace(epochs=5)).model.weight.numpy()).all())
+True
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "BINARY_MODELS", "MODELS", "MODEL_LOSS", "Head", "RunResult", "RunSettings",
+    "PreparedRun", "build_model", "implied_loss", "make_trainer", "prepare_run", "network_losses", "in_features", "load_run_data", "model_meta", "read_checkpoint", "train_run",
+    "write_run",
+]
+
+MODELS = ("mlp", "softmax", "svm", "perceptron", "logistic", "binary-svm")
+#: The loss each classic model is defined by (an MLP's loss is a choice, cross-entropy by default).
+MODEL_LOSS = {"softmax": "cross-entropy", "svm": "svm", "logistic": "logistic",
+              "binary-svm": "binary-hinge", "perceptron": "perceptron"}
+BINARY_MODELS = ("logistic", "binary-svm")
+#: Options that only some models take: setting one for another model is an error, not a no-op.
+ONLY_FOR = {
+    "hidden": ("mlp",), "activation": ("mlp",),
+    "optimizer": tuple(m for m in MODELS if m != "perceptron"),
+    "schedule": tuple(m for m in MODELS if m != "perceptron"),
+    "batch_size": tuple(m for m in MODELS if m != "perceptron"),
+    "reg": tuple(m for m in MODELS if m != "perceptron"),
+}
+#: What an option left unset becomes, for the models that take it.
+MODEL_DEFAULTS = {"hidden": [128], "activation": "relu", "optimizer": "adam", "schedule": "none",
+                  "reg": 0.0, "batch_size": 32}
+DEFAULT_LR = {"perceptron": 1.0}
+DEFAULT_LR_OTHER = 1e-3
+SEED_MAX = 2 ** 32 - 1
+
+
+def network_losses() -> tuple:
+    """The loss names (and aliases) a network may be trained with: ``chainrule train --loss``."""
+    from chainrule.train import TASKS_DECLARED
+
+    return tuple(n for t in TASKS_DECLARED if t.networks for n in (t.name, *t.aliases))
+
+
+def option_name(key: str) -> str:
+    """The ``chainrule train`` option of a setting: ``batch_size`` → ``--batch-size``."""
+    return "--" + key.replace("_", "-")
+
+
+# ====================================================================== settings
+@dataclass
+class RunSettings:
+    """The settings of one training run: the options of ``chainrule train``, checked in one place.
+
+    Options that depend on the model (``hidden``, ``activation``, ``optimizer``, ``schedule``,
+    ``reg``, ``batch_size``, ``lr``) may be left as None: they become the model's default when
+    the settings are made (an MLP gets one hidden layer of 128 ReLU units, Adam, lr 0.001,
+    batches of 32; the perceptron lr 1.0 and its own rule). Setting one that the model does not
+    take is an error. ``batch_size="full"`` is vanilla (full-batch) gradient descent. ``loss``
+    None means the model's own loss, or for an MLP cross-entropy on classes and the squared error
+    on numeric targets. ``patience`` stops training after that many epochs without a better
+    validation loss (and keeps the best weights). Errors are ValueErrors that name the option as
+    ``chainrule train`` spells it.
+
+    >>> s = RunSettings(model="softmax", reg=1e-3)
+    >>> s.optimizer, s.lr, s.batch_size, s.hidden
+    ('adam', 0.001, 32, None)
+    >>> RunSettings.from_dict(s.to_dict()) == s
+    True
+    >>> RunSettings(model="perceptron", optimizer="adam")
+    Traceback (most recent call last):
+    ...
+    ValueError: --optimizer does not apply to --model perceptron (it trains with its own update rule)
+    """
+
+    data: str = "digits"
+    n_samples: int | None = None
+    noise: float | None = None
+    label_column: str | None = None
+    data_dir: str | None = None
+    preprocess: str = "standardize"
+    model: str = "mlp"
+    hidden: list | None = None
+    activation: str | None = None
+    loss: str | None = None
+    optimizer: str | None = None
+    lr: float | None = None
+    schedule: str | None = None
+    reg: float | None = None
+    epochs: int = 30
+    batch_size: int | str | None = None
+    seed: int = 0
+    test_size: float = 0.25
+    val_size: float = 0.1
+    patience: int | None = None
+
+    def __post_init__(self):
+        from chainrule import nn, optim
+        from chainrule.data import PREPROCESSING
+        from chainrule.train import get_task
+
+        self.data = _text("data", self.data)
+        self.model = _choice("model", self.model, MODELS)
+        self.preprocess = _choice("preprocess", self.preprocess, PREPROCESSING)
+        self.epochs = _whole("epochs", self.epochs, 1)
+        self.seed = _whole("seed", self.seed, 0, SEED_MAX)
+        self.test_size = _fraction("test_size", self.test_size)
+        self.val_size = _fraction("val_size", self.val_size)
+        if self.n_samples is not None:
+            self.n_samples = _whole("n_samples", self.n_samples, 1)
+        if self.noise is not None:
+            self.noise = _number("noise", self.noise, 0.0)
+        if self.patience is not None:
+            self.patience = _whole("patience", self.patience, 1)
+        for key in ("label_column", "data_dir"):
+            if getattr(self, key) is not None:
+                setattr(self, key, _text(key, getattr(self, key)))
+        model = self.model
+        for key, models in ONLY_FOR.items():
+            if getattr(self, key) is not None and model not in models:
+                raise ValueError(f"{option_name(key)} does not apply to --model {model}"
+                                 + (" (it trains with its own update rule)" if model == "perceptron" else ""))
+        if self.loss is not None:
+            if self.loss not in network_losses():
+                raise ValueError(f"--loss {self.loss!r} is not a loss; expected one of {', '.join(network_losses())}")
+            self.loss = get_task(self.loss).name
+            if model != "mlp" and self.loss != MODEL_LOSS[model]:
+                raise ValueError(f"--model {model} is trained with the {MODEL_LOSS[model]} loss; "
+                                 f"--loss {self.loss} needs --model mlp")
+        for key, default in MODEL_DEFAULTS.items():
+            if getattr(self, key) is None and model in ONLY_FOR[key]:
+                setattr(self, key, list(default) if isinstance(default, list) else default)
+        if self.hidden is not None:
+            if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
+                raise ValueError(f"--hidden must be a list of layer sizes; got {self.hidden!r}")
+            self.hidden = [_whole("hidden", h, 1) for h in self.hidden]
+        if self.activation is not None:
+            self.activation = _choice("activation", self.activation, tuple(nn.ACTIVATIONS))
+        if self.optimizer is not None:
+            self.optimizer = _choice("optimizer", self.optimizer, tuple(optim.OPTIMIZERS))
+        if self.schedule is not None:
+            self.schedule = _choice("schedule", self.schedule, tuple(optim.SCHEDULES))
+        if self.reg is not None:
+            self.reg = _number("reg", self.reg, 0.0)
+        if self.batch_size is not None and self.batch_size != "full":
+            if isinstance(self.batch_size, str) and self.batch_size.strip().lower() == "full":
+                self.batch_size = "full"
+            else:
+                self.batch_size = _whole("batch_size", self.batch_size, 1, what="'full' or a whole number")
+        self.lr = DEFAULT_LR.get(model, DEFAULT_LR_OTHER) if self.lr is None else _number("lr", self.lr, 0.0, open_low=True)
+        if self.data.lower().endswith((".csv", ".npz")):
+            self.data = str(Path(self.data).expanduser().resolve())
+        if self.data_dir is not None:
+            self.data_dir = str(Path(self.data_dir).expanduser().resolve())
+
+    # ---------------------------------------------------------------- conversions
+    def to_dict(self) -> dict:
+        """The settings as a JSON-able dict (``config.json``'s ``settings``)."""
+        out = dataclasses.asdict(self)
+        out["hidden"] = list(self.hidden) if self.hidden is not None else None
+        return out
+
+    @classmethod
+    def from_dict(cls, d) -> "RunSettings":
+        """Settings from :meth:`to_dict`'s dict; an unknown key is an error, a missing one its default."""
+        if not isinstance(d, dict):
+            raise ValueError(f"run settings must be a JSON object; got {type(d).__name__}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise ValueError(f"unknown run setting(s) {', '.join(map(repr, unknown))}; expected {sorted(names)}")
+        return cls(**d)
+
+    def replace(self, **changes) -> "RunSettings":
+        """A copy with ``changes`` applied and checked (``settings.replace(epochs=60)``)."""
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def train_batch_size(self):
+        """The batch size as the training loop takes it: None for the full batch."""
+        return None if self.batch_size == "full" else self.batch_size
+
+
+def _text(key, value) -> str:
+    if not isinstance(value, (str, Path)) or not str(value).strip():
+        raise ValueError(f"{option_name(key)} must be a non-empty text; got {value!r}")
+    return str(value)
+
+
+def _choice(key, value, choices) -> str:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{option_name(key)} {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _whole(key, value, low, high=None, what="a whole number") -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or (
+            high is not None and value > high):
+        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{option_name(key)} must be {what} {bound}; got {value!r}")
+    return int(value)
+
+
+def _number(key, value, low, open_low=False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or (
+            value <= low if open_low else value < low):
+        raise ValueError(f"{option_name(key)} must be a finite number {'>' if open_low else '>='} {low:g}; "
+                         f"got {value!r}")
+    return float(value)
+
+
+def _fraction(key, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{option_name(key)} must be a fraction in [0, 1); got {value!r}")
+    return float(value)
+
+
+# ====================================================================== data and model
+def load_run_data(settings: RunSettings):
+    """The settings' dataset (``chainrule.data.load_dataset``), with a clear error for a missing file."""
+    from chainrule.data import load_dataset
+
+    text = settings.data
+    if text.lower().endswith((".csv", ".npz")) and not Path(text).is_file():
+        raise FileNotFoundError(f"--data {text}: no such file")
+    if settings.label_column is not None and not text.lower().endswith(".csv"):
+        raise ValueError(f"--label-column applies to CSV files only, not to --data {text}")
+    return load_dataset(text, seed=settings.seed, n_samples=settings.n_samples, noise=settings.noise,
+                        data_dir=settings.data_dir, label_column=settings.label_column)
+
+
+def build_model(settings: RunSettings, ds):
+    """``(model, loss)``: a fresh model for the dataset ``ds`` and the loss that trains it."""
+    from chainrule import models, nn
+
+    model_name, seed = settings.model, settings.seed
+    D = ds.n_features
+    if ds.task == "regression":
+        if model_name != "mlp":
+            raise ValueError(f"{ds.name} has numeric targets (regression); only --model mlp "
+                             f"(with the squared-error loss) can fit them, not --model {model_name}")
+        if settings.loss not in (None, "mse"):
+            raise ValueError(f"{ds.name} has numeric targets (regression); use --loss mse, "
+                             f"not --loss {settings.loss}")
+        return nn.MLP(D, settings.hidden, 1, activation=settings.activation, rng=seed), "mse"
+    K = ds.n_classes
+    present = len(np.unique(ds.y))
+    if K < 2 or present < 2:
+        raise ValueError(f"{ds.name} has {present} class(es) in its labels; a classifier needs 2 or more")
+    loss = settings.loss or MODEL_LOSS.get(model_name, "cross-entropy")
+    if loss == "mse":
+        raise ValueError(f"--loss mse is for numeric targets; {ds.name} has {K} classes "
+                         "(use cross-entropy or svm)")
+    binary = model_name in BINARY_MODELS or loss in ("logistic", "binary-hinge")
+    if binary and K != 2:
+        what = f"--model {model_name}" if model_name in BINARY_MODELS else f"--loss {loss}"
+        raise ValueError(f"{what} is a binary classifier but {ds.name} has {K} classes "
+                         f"{ds.classes[:10]}; use --model softmax, svm, perceptron or mlp")
+    reg = settings.reg or 0.0
+    if model_name == "mlp":
+        out = 1 if binary else K
+        return nn.MLP(D, settings.hidden, out, activation=settings.activation, rng=seed), loss
+    if model_name in ("softmax", "svm"):
+        return models.LinearClassifier(D, K, loss=model_name, reg=reg, seed=seed), loss
+    if model_name == "logistic":
+        return models.LogisticRegression(D, reg=reg, seed=seed), loss
+    if model_name == "binary-svm":
+        return models.BinarySVM(D, reg=reg, seed=seed), loss
+    return models.Perceptron(D, K, lr=settings.lr, epochs=settings.epochs, seed=seed), "perceptron"
+
+
+def model_meta(settings: RunSettings, ds, loss: str, preprocess: dict) -> dict:
+    """What evaluate / predict need besides the weights: classes, preprocessing, the loss, the data."""
+    from chainrule import __version__
+
+    s = settings.to_dict()
+    return {
+        "chainrule_version": __version__,
+        "task": ds.task,
+        "loss": loss,
+        "classes": list(ds.classes),
+        "feature_names": ds.feature_names,
+        "image_shape": list(ds.image_shape) if ds.image_shape else None,
+        "preprocess": preprocess,
+        "data": {k: s[k] for k in ("data", "n_samples", "noise", "label_column", "data_dir",
+                                   "seed", "test_size", "val_size")},
+        "name": ds.name,
+    }
+
+
+# ====================================================================== reading a model's outputs
+def implied_loss(model) -> str | None:
+    """The loss a classic model is defined by; None for a network (its loss is a choice)."""
+    from chainrule.train import loss_of_model
+
+    task = loss_of_model(model)
+    return None if task is None else task.name
+
+
+@dataclass
+class Head:
+    """Turns a model's raw outputs into labels, probabilities or scores, with column names."""
+
+    model: object
+    loss: str
+    classes: list
+
+    @property
+    def task(self):
+        from chainrule.train import get_task
+
+        return get_task(self.loss)
+
+    @property
+    def output(self) -> str:
+        out = self.task.output
+        if out == "scores" and self.n_outputs == 1:
+            return "binary-scores"
+        return out
+
+    @property
+    def n_outputs(self) -> int:
+        return int(getattr(self.model, "n_outputs", 0) or _out_features(self.model))
+
+    @property
+    def is_regression(self) -> bool:
+        return self.task.kind == "regression"
+
+    def scores(self, X) -> np.ndarray:
+        """Raw outputs: (N, K) for multiclass models, (N,) for one-output models."""
+        from chainrule.train import predict_scores
+
+        s = predict_scores(self.model, X).astype(np.float64)
+        return s[:, 0] if s.ndim == 2 and s.shape[1] == 1 else s
+
+    def predict(self, X) -> np.ndarray:
+        """Labels 0..K-1 (regression: the predicted values)."""
+        return self.task.predict(self.scores(X))
+
+    def columns(self, X) -> tuple[list, np.ndarray, np.ndarray]:
+        """``(names, values, labels)``: the per-class output columns and the predicted labels."""
+        from scipy.special import expit, softmax
+
+        s = self.scores(X)
+        labels = self.predict(X)
+        out = self.output
+        if out == "regression":
+            return ["prediction"], s[:, None], labels
+        if out == "softmax":
+            return [f"p({c})" for c in self.classes], softmax(s, axis=1), labels
+        if out == "sigmoid":
+            # σ(−s) rather than 1 − σ(s): a confident model's small probability stays accurate.
+            return [f"p({c})" for c in self.classes[:2]], np.column_stack([expit(-s), expit(s)]), labels
+        if out == "binary-scores":
+            return [f"score({self.classes[1]} vs {self.classes[0]})"], s[:, None], labels
+        return [f"score({c})" for c in self.classes], s, labels
+
+
+def _out_features(model) -> int:
+    last = None
+    for _, p in model.named_parameters():
+        last = p
+    if last is None:
+        raise ValueError(f"the model {type(model).__name__} has no parameters")
+    return int(last.shape[0])
+
+
+def in_features(model) -> int:
+    """The input width of a model (its first weight matrix's columns)."""
+    for _, p in model.named_parameters():
+        if p.ndim == 2:
+            return int(p.shape[1])
+    raise ValueError(f"cannot tell the input width of {type(model).__name__}")
+
+
+# ====================================================================== the run
+@dataclass
+class RunResult:
+    """What :func:`train_run` returns: everything :func:`write_run` writes, in memory.
+
+    ``checkpoint`` is the training state after the last epoch as ``(arrays, meta)`` (what
+    ``checkpoint.npz`` holds); ``meta`` is the model file's metadata; ``metrics`` holds the
+    epochs run, the seconds, the last epoch's record (``final``) and the test metrics (``test``).
+    """
+
+    settings: RunSettings
+    model: object
+    loss: str
+    history: list
+    metrics: dict
+    checkpoint: tuple
+    meta: dict
+    seconds: float
+    dataset: object = field(repr=False, default=None)
+    split: object = field(repr=False, default=None)
+    raw_split: object = field(repr=False, default=None)
+
+    @property
+    def head(self) -> Head:
+        return Head(self.model, self.loss, list(self.dataset.classes))
+
+
+def read_checkpoint(resume) -> tuple:
+    """``(arrays, meta)`` of a checkpoint: given as such a pair, a ``checkpoint.npz``, or a run folder."""
+    from chainrule import io
+
+    if isinstance(resume, tuple) and len(resume) == 2:
+        return resume
+    path = Path(resume)
+    if path.is_dir():
+        path = path / "checkpoint.npz"
+    return io.load_archive(path, kind="checkpoint")
+
+
+@dataclass
+class PreparedRun:
+    """A run before training: its dataset, model, loss and split (what the banner of a run shows)."""
+
+    dataset: object
+    model: object
+    loss: str
+    split: object
+    raw_split: object
+    preprocess: dict
+
+
+def prepare_run(settings: RunSettings) -> PreparedRun:
+    """Load the data, build the model and split and preprocess the data; ValueError for a bad fit."""
+    from chainrule.data import prepare_split
+
+    if not isinstance(settings, RunSettings):
+        raise TypeError(f"a run needs RunSettings; got {type(settings).__name__}")
+    ds = load_run_data(settings)
+    model, loss = build_model(settings, ds)
+    raw, split, spec = prepare_split(ds, test_size=settings.test_size, val_size=settings.val_size,
+                                     seed=settings.seed, preprocess=settings.preprocess)
+    return PreparedRun(ds, model, loss, split, raw, spec)
+
+
+def train_run(settings: RunSettings, *, callbacks=(), resume=None, prepared: PreparedRun | None = None) -> RunResult:
+    """Train one run in memory (no files written) and return its :class:`RunResult`.
+
+    ``callbacks`` are :class:`chainrule.train.Callback` objects (a progress bar, a checkpoint
+    writer, a sweep's pruner). ``resume`` continues from a checkpoint: the ``(arrays, meta)``
+    of an earlier result's ``checkpoint``, a ``checkpoint.npz`` file or a run folder. Its
+    settings must equal ``settings`` except ``epochs``, which may be larger. ``prepared`` is
+    :func:`prepare_run`'s result for these settings, when the caller made it already.
+    A loss that diverges raises :class:`chainrule.train.TrainingDiverged` (a FloatingPointError).
+    """
+    from chainrule.metrics import classification_metrics, regression_metrics
+
+    state = read_checkpoint(resume) if resume is not None else None
+    p = prepared if prepared is not None else prepare_run(settings)
+    ds, model, loss, split, raw, spec = p.dataset, p.model, p.loss, p.split, p.raw_split, p.preprocess
+    began = time.perf_counter()
+    capture = _LastState()
+    trainer = make_trainer(model, loss, split, settings, [*callbacks, capture])
+    if state is not None:
+        trainer.load_state(*state)
+    trainer.run()
+    records = trainer.history.records
+    checkpoint = capture.state(trainer)
+    test = trainer.evaluate(split.X_test, trainer.task.targets(split.y_test), prefix="test_") \
+        if len(split.y_test) else {}
+    seconds = time.perf_counter() - began
+    head = Head(model, loss, list(ds.classes))
+    summary = {}
+    if len(split.y_test):
+        pred = head.predict(split.X_test)
+        summary = regression_metrics(split.y_test, pred) if ds.task == "regression" else \
+            classification_metrics(split.y_test, pred, ds.classes)
+    if "test_loss" in test:
+        summary["loss"] = test["test_loss"]
+    metrics = {"epochs": len(records), "seconds": seconds, "final": records[-1] if records else {},
+               "test": summary}
+    return RunResult(settings, model, loss, list(records), metrics, checkpoint,
+                     model_meta(settings, ds, loss, spec), seconds, ds, split, raw)
+
+
+class _LastState:
+    """Keeps the training state of the last finished epoch (before EarlyStopping restores the best)."""
+
+    def __init__(self):
+        self.last = None
+
+    def on_train_begin(self, trainer):
+        pass
+
+    def on_batch_end(self, trainer, loss):
+        pass
+
+    def on_epoch_end(self, trainer, record):
+        self.last = trainer.state(history=False)
+
+    def on_train_end(self, trainer):
+        pass
+
+    def state(self, trainer) -> tuple:
+        arrays, meta = self.last if self.last is not None else trainer.state(history=False)
+        return arrays, {**meta, "history": list(trainer.history.records)}
+
+
+def make_trainer(model, loss, split, settings: RunSettings, callbacks=()):
+    """The :class:`chainrule.train.Trainer` of a run: its config, validation part and early stopping."""
+    from chainrule.train import EarlyStopping, TrainConfig, Trainer
+
+    config = TrainConfig(loss=loss, optimizer=settings.optimizer or "sgd", lr=settings.lr, epochs=settings.epochs,
+                         batch_size=settings.train_batch_size, reg=settings.reg or 0.0,
+                         schedule=settings.schedule or "none", seed=settings.seed)
+    callbacks = list(callbacks)
+    validation = (split.X_val, split.y_val) if len(split.y_val) else None
+    if settings.patience:
+        callbacks.insert(0, EarlyStopping(settings.patience, monitor="val_loss" if validation else "loss"))
+    return Trainer(model, split.X_train, split.y_train, config, validation=validation, callbacks=callbacks)
+
+
+# ====================================================================== the run folder
+RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "metrics.csv",
+             "curves.png", "decision_regions.png", "weights.png", "confusion.png")
+CONFIG_FORMAT = 2
+
+
+def write_config(folder, settings: RunSettings) -> Path:
+    """Write the run folder's ``config.json`` (the settings ``--resume`` reads back)."""
+    from datetime import datetime
+
+    from chainrule import __version__, io
+
+    config = {"format": CONFIG_FORMAT, "command": "train", "chainrule_version": __version__,
+              "created": datetime.now().isoformat(timespec="seconds"), "settings": settings.to_dict()}
+    return io.write_json_atomic(Path(folder) / "config.json", config)
+
+
+def write_run(folder, result: RunResult) -> dict:
+    """Write ``result`` as a ``chainrule train`` run folder; returns ``{kind: path}`` of the files.
+
+    The folder gets ``config.json``, ``model.npz`` (with the preprocessing and class names),
+    ``metrics.json``, ``metrics.csv``, ``checkpoint.npz`` and the plots (``curves.png``, and
+    ``decision_regions.png`` for 2-D data or ``weights.png`` for images), each written whole or
+    not at all. ``chainrule evaluate FOLDER`` reads it.
+    """
+    from chainrule import io
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    if not (folder / "config.json").exists():
+        files["config"] = write_config(folder, result.settings)
+    files["model"] = io.save_model(folder / "model.npz", result.model, result.meta)
+    metrics = {**result.metrics, "history": result.history}
+    files["metrics"] = io.write_json_atomic(folder / "metrics.json", metrics)
+    files["metrics_csv"] = io.write_text_atomic(folder / "metrics.csv", records_csv(result.history))
+    files["checkpoint"] = io.save_archive(folder / "checkpoint.npz", *result.checkpoint, kind="checkpoint")
+    files.update(_plots(result, folder))
+    return files
+
+
+def records_csv(records: list) -> str:
+    """Per-epoch records as CSV: the standard columns first, then any extra ones (``mistakes``)."""
+    keys = ["epoch", "loss", "train_acc", "val_loss", "val_acc", "lr", "seconds", "evaluations"]
+    keys = list(dict.fromkeys(keys + [k for r in records for k in r]))
+    rows = [",".join(keys)]
+    for r in records:
+        rows.append(",".join("" if r.get(k) is None else f"{r[k]:.6g}" if isinstance(r[k], float) else str(r[k])
+                             for k in keys))
+    return "\n".join(rows) + "\n"
+
+
+MAX_UNIT_IMAGES = 20
+
+
+def _plots(result: RunResult, folder: Path) -> dict:
+    from chainrule import viz
+    from chainrule.data import apply_preprocess
+
+    ds, split, head, records = result.dataset, result.split, result.head, result.history
+    files = {}
+    if records:
+        files["curves"] = viz.plot_history(records, folder / "curves.png")
+    if ds.task == "classification" and ds.n_features == 2:
+        spec = result.meta["preprocess"]
+        files["decision_regions"] = viz.plot_decision_regions(
+            lambda grid: head.predict(apply_preprocess(spec, grid)), np.asarray(result.raw_split.X_train, np.float32),
+            split.y_train, folder / "decision_regions.png", class_names=list(ds.classes))
+    shape = ds.image_shape
+    if shape is not None and (len(shape) == 2 or (len(shape) == 3 and shape[2] == 3)):
+        W, names = weight_rows(result.model, head)
+        files["weights"] = viz.plot_weight_images(W, shape, folder / "weights.png", class_names=names)
+    return files
+
+
+def weight_rows(model, head: Head):
+    """The weight rows to show as images: a linear model's per-class templates, else first-layer units."""
+    from chainrule import nn
+
+    if isinstance(model, nn.MLP):
+        first = next(m for m in model if isinstance(m, nn.Linear))
+        W = first.weight.numpy()[:MAX_UNIT_IMAGES]
+        return W, [f"unit {i}" for i in range(len(W))]
+    W = model.weight.numpy()
+    if len(W) == 1:
+        return W, [f"{head.classes[1]} vs {head.classes[0]}"]
+    return W, list(head.classes)
