@@ -291,7 +291,7 @@ def test_integer_tensor_cannot_require_grad():
         (lambda: cr.ones(2, 3).reshape(4, 2), r"shape \(2, 3\).*\(4, 2\)"),
         (lambda: cr.ones(2, 3).sum(axis=2), "axis 2 is out of range"),
         (lambda: cr.ones(2, 3).transpose(0, 0), "not a permutation"),
-        (lambda: cr.ones(2) ** cr.ones(2), "exponent"),
+        (lambda: cr.ones(2) ** "2", "exponent"),
         (lambda: cr.ones(2)[5], "index 5"),
         (lambda: cr.concatenate([cr.ones(2, 3), cr.ones(3, 3)], axis=1), r"\(2, 3\) and \(3, 3\)"),
         (lambda: cr.stack([cr.ones(2), cr.ones(3)]), r"\(2,\) and \(3,\)"),
