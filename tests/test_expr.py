@@ -13,6 +13,7 @@ from chainrule.expr import (
     MAX_LENGTH,
     BinaryOp,
     Call,
+    FUNCTIONS,
     ExpressionError,
     Number,
     UnaryOp,

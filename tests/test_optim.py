@@ -508,7 +508,8 @@ def test_state_dict_layout():
     params = make_params(initial_values())
     opt = Adam(params, lr=0.01, betas=(0.8, 0.9))
     assert opt.state_dict() == {"state": {}, "param_groups": [
-        {"lr": 0.01, "betas": [0.8, 0.9], "eps": 1e-8, "weight_decay": 0.0, "params": [0, 1, 2]}]}
+        {"lr": 0.01, "betas": [0.8, 0.9], "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
+         "maximize": False, "params": [0, 1, 2]}]}
     for p in params:
         p.grad = np.ones(p.shape)
     opt.step()

@@ -187,9 +187,10 @@ def elementwise(symbol=None, activation=None, expr=None, init="xavier"):
     The Function's ``forward`` takes the tensors' arrays first (one for a unary op, two for a
     binary one) and keyword-only settings after them.
 
-    >>> import numpy as np, chainrule as cr
-    >>> sorted(cr.engine.ELEMENTWISE)[:3]
-    ['abs', 'cos', 'exp']
+    >>> from chainrule.engine import ELEMENTWISE
+    >>> op = ELEMENTWISE["softplus"]
+    >>> op.arity, op.options, op.activation, op.expr_name
+    (1, ('beta', 'threshold'), 'Softplus', 'softplus')
     """
 
     def register(cls):
