@@ -418,11 +418,18 @@ class Tensor:
 
     def softmax(self, axis=-1, *, dim=None):
         """e^x / Σ e^x along ``axis`` (stable: shifted by the max)."""
-        return fused.Softmax.apply(self, axis=_one_axis(_pick(axis, dim, -1), self.ndim))
+        return self._along(fused.Softmax, _pick(axis, dim, -1))
 
     def log_softmax(self, axis=-1, *, dim=None):
         """x − log Σ e^x along ``axis`` (stable)."""
-        return fused.LogSoftmax.apply(self, axis=_one_axis(_pick(axis, dim, -1), self.ndim))
+        return self._along(fused.LogSoftmax, _pick(axis, dim, -1))
+
+    def _along(self, op, axis):
+        # An op along one axis; a 0-d tensor is treated as one entry along axis 0 or −1 (PyTorch).
+        axis = _one_axis(axis, self.ndim)
+        if self.ndim:
+            return op.apply(self, axis=axis)
+        return op.apply(self.reshape(1), axis=0).reshape(())
 
     # ---------------------------------------------------------------- reductions
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -486,7 +493,7 @@ class Tensor:
         axis = _pick(axis, dim, None)
         if axis is None:
             raise TypeError("cumsum() needs an axis (axis= or dim=)")
-        return ops.CumSum.apply(self, axis=_one_axis(axis, self.ndim))
+        return self._along(ops.CumSum, axis)
 
     def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Indices of the maxima over ``axis`` (an int64 tensor, no gradient; first of ties)."""
