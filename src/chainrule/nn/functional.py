@@ -299,7 +299,7 @@ def _binary_target(target, scores, allowed, what):
         raise ValueError(f"{what}: target has shape {t.shape} but the scores have shape {shape}")
     bad = ~array_module(t).isin(t, array_module(t).asarray(allowed))
     if bad.any():
-        raise ValueError(f"{what}: target value {t[bad][0]!r} is not one of {list(allowed)}")
+        raise ValueError(f"{what}: target value {t[bad][0].item()!r} is not one of {list(allowed)}")
     return t
 
 
@@ -311,7 +311,7 @@ def _probability_target(target, scores, what):
         raise TypeError(f"{what}: targets must be numbers in [0, 1]; got dtype {t.dtype}")
     bad = (t < 0) | (t > 1) | (t != t)
     if bad.any():
-        raise ValueError(f"{what}: target value {t[bad][0]!r} is outside [0, 1]")
+        raise ValueError(f"{what}: target value {t[bad][0].item()!r} is outside [0, 1]")
     return t.astype(scores.dtype)
 
 
