@@ -629,49 +629,38 @@ def _check_nonempty(name, x, axis):
         raise ValueError(f"{name}() over an axis of length 0 (tensor of shape {x.shape}, axis={axis})")
 
 
-def _extremum_backward(x, out, grad, axis, keepdims):
-    """The gradient of a max or min reduction, shared equally among tied entries."""
-    mask = x == _expand(out, axis, keepdims)
-    count = mask.sum(axis=axis, keepdims=True)
-    return mask * (_expand(grad, axis, keepdims) / count)
+class _Extremum(Function):
+    """The max or min reduction (``pick``); the gradient is shared equally among tied entries."""
+
+    pick = "max"
+
+    def forward(self, x, axis, keepdims):
+        _check_nonempty(self.name, x, axis)
+        self.axis, self.keepdims = axis, keepdims
+        out = getattr(x, self.pick)(axis=axis, keepdims=keepdims)
+        self.save(x, out)
+        return out
+
+    def backward(self, grad):
+        x, out = self.saved
+        mask = x == _expand(out, self.axis, self.keepdims)
+        count = mask.sum(axis=self.axis, keepdims=True)
+        return mask * (_expand(grad, self.axis, self.keepdims) / count)
+
+    def describe(self):
+        return "" if self.axis is None else f"axis={self.axis}"
 
 
-class Max(Function):
+class Max(_Extremum):
     """Largest entry along ``axis``; the gradient is shared equally among tied maxima."""
 
-    name = "max"
-
-    def forward(self, x, axis, keepdims):
-        _check_nonempty(self.name, x, axis)
-        self.axis, self.keepdims = axis, keepdims
-        out = x.max(axis=axis, keepdims=keepdims)
-        self.save(x, out)
-        return out
-
-    def backward(self, grad):
-        return _extremum_backward(*self.saved, grad, self.axis, self.keepdims)
-
-    def describe(self):
-        return "" if self.axis is None else f"axis={self.axis}"
+    name, pick = "max", "max"
 
 
-class Min(Function):
+class Min(_Extremum):
     """Smallest entry along ``axis``; the gradient is shared equally among tied minima."""
 
-    name = "min"
-
-    def forward(self, x, axis, keepdims):
-        _check_nonempty(self.name, x, axis)
-        self.axis, self.keepdims = axis, keepdims
-        out = x.min(axis=axis, keepdims=keepdims)
-        self.save(x, out)
-        return out
-
-    def backward(self, grad):
-        return _extremum_backward(*self.saved, grad, self.axis, self.keepdims)
-
-    def describe(self):
-        return "" if self.axis is None else f"axis={self.axis}"
+    name, pick = "min", "min"
 
 
 class Prod(Function):
