@@ -274,7 +274,7 @@ def test_shapes_that_cannot_broadcast_name_both_shapes():
 def test_shapes_that_cannot_multiply_name_both_shapes():
     with pytest.raises(ValueError, match=r"\(2, 3\) and \(4, 5\)"):
         cr.ones(2, 3) @ cr.ones(4, 5)
-    with pytest.raises(ValueError, match="0-d"):
+    with pytest.raises(ValueError, match="matmul needs operands with at least 1 dimension; got a 0-d tensor"):
         cr.tensor(2.0) @ cr.ones(3)
 
 
@@ -290,16 +290,16 @@ def test_integer_tensor_cannot_require_grad():
     [
         (lambda: cr.ones(2, 3).reshape(4, 2), r"shape \(2, 3\).*\(4, 2\)"),
         (lambda: cr.ones(2, 3).sum(axis=2), "axis 2 is out of range"),
-        (lambda: cr.ones(2, 3).transpose(0, 0), "not a permutation"),
+        (lambda: cr.ones(2, 3).transpose(0, 0), r"axes \(0, 0\) are not a permutation of the 2 axes"),
         (lambda: cr.ones(2) ** "2", "exponent"),
-        (lambda: cr.ones(2)[5], "index 5"),
+        (lambda: cr.ones(2)[5], r"index 5 is invalid for a tensor of shape \(2,\)"),
         (lambda: cr.concatenate([cr.ones(2, 3), cr.ones(3, 3)], axis=1), r"\(2, 3\) and \(3, 3\)"),
         (lambda: cr.stack([cr.ones(2), cr.ones(3)]), r"\(2,\) and \(3,\)"),
-        (lambda: cr.where(cr.ones(2), cr.ones(2), cr.ones(2)), "boolean"),
+        (lambda: cr.where(cr.ones(2), cr.ones(2), cr.ones(2)), "where\\(\\) needs a boolean condition; got dtype float32"),
         (lambda: cr.ones(3).item(), r"shape \(3,\)"),
-        (lambda: cr.zeros(-1), "-1"),
-        (lambda: cr.tensor(1.0, dtype="nope"), "nope"),
-        (lambda: cr.randn(2, rng="seed"), "seed"),
+        (lambda: cr.zeros(-1), "shape entries must be non-negative integers; got -1"),
+        (lambda: cr.tensor(1.0, dtype="nope"), "unknown dtype 'nope'"),
+        (lambda: cr.randn(2, rng="seed"), "rng must be None, an int seed or a numpy Generator; got 'seed'"),
         (lambda: bool(cr.ones(2)), "ambiguous"),
     ],
 )
