@@ -30,6 +30,8 @@ class Tensor:
     name : str, optional
         A label shown in circuit drawings.
 
+    Notes
+    -----
     Axis arguments are called ``axis``/``keepdims`` (NumPy's names); PyTorch's ``dim``/``keepdim``
     are accepted too.
 
