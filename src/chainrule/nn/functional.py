@@ -243,9 +243,20 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
             coef = coef * w
         per = -(logits.log_softmax(axis=1) * lift(coef, logits)).sum(axis=1)
         return _reduce(per, reduction)
-    valid = y != ignore_index if y.dtype.kind in "iu" else None
-    y = _labels(target if valid is None or valid.all() else array_module(y).where(valid, y, 0), n, k, "cross_entropy", logits.data)
-    if w is None and label_smoothing == 0.0 and (valid is None or valid.all()):
+    if w is None and label_smoothing == 0.0 and not 0 <= ignore_index < k:
+        # The hot path: labels in range cannot be ignore_index, so one range check decides.
+        try:
+            labels = _labels(y, n, k, "cross_entropy", logits.data)
+        except ValueError:
+            if y.dtype.kind not in "iu" or y.shape != (n,) or not (y == ignore_index).any():
+                raise
+        else:
+            return fused.SoftmaxCrossEntropy.apply(logits, target=labels, reduction=reduction)
+    if y.dtype.kind not in "iu":
+        _labels(y, n, k, "cross_entropy", logits.data)  # raises the TypeError naming the dtype
+    valid = y != ignore_index
+    y = _labels(array_module(y).where(valid, y, 0), n, k, "cross_entropy", logits.data)
+    if w is None and label_smoothing == 0.0 and valid.all():
         return fused.SoftmaxCrossEntropy.apply(logits, target=y, reduction=reduction)
     xp = array_module(logits.data)
     w = xp.ones(k, dtype=logits.dtype) if w is None else w
