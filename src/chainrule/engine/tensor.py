@@ -309,6 +309,7 @@ class Tensor:
 
     # ---------------------------------------------------------------- operators
     def __add__(self, other):
+        """``self + other``: the add gate (numbers and arrays are lifted to constant tensors)."""
         return ops.Add.apply(self, lift(other, self))
 
     def __radd__(self, other):
@@ -355,8 +356,8 @@ class Tensor:
     def __getitem__(self, index):
         return ops.GetItem.apply(self, index=_index_arrays(index))
 
-    # Comparisons give bool tensors that carry no gradient.
     def __eq__(self, other):
+        """Elementwise ``==``: a bool tensor with no gradient (as every comparison)."""
         return _compare(np.equal, self, other)
 
     def __ne__(self, other):
