@@ -281,6 +281,9 @@ def test_prod_gradient_with_zeros_is_the_product_of_the_others():
     x = t64([[0.0, 2.0, 3.0], [0.0, 0.0, 4.0], [1.0, 2.0, 3.0]])
     x.prod(axis=1).sum().backward()
     np.testing.assert_array_equal(x.grad, [[6.0, 0.0, 0.0], [0.0, 0.0, 0.0], [6.0, 3.0, 2.0]])
+    tiny = t64([5e-324, 1.5])  # a denormal: prod / x would round to 2, not 1.5
+    tiny.prod().backward()
+    np.testing.assert_array_equal(tiny.grad, [1.5, 5e-324])
 
 
 @pytest.mark.parametrize("op", ["sum", "mean", "prod", "logsumexp", "norm"])

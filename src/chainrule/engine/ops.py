@@ -664,26 +664,35 @@ class Min(_Extremum):
 
 
 class Prod(Function):
-    """Product along ``axis``; ∂/∂x_i is the product of the other entries (zeros included)."""
+    """Product along ``axis``; ∂/∂x_i is the product of the other entries (zeros included).
+
+    The backward pass multiplies running products from both ends rather than dividing the
+    product by x_i, so zeros and denormal entries get their exact gradient.
+    """
 
     name = "prod"
     symbol = "\u03a0"
 
     def forward(self, x, axis, keepdims):
-        xp = array_module(x)
         self.axis, self.keepdims = axis, keepdims
-        zero = x == 0
-        nonzero = xp.where(zero, x.dtype.type(1), x)  # the product of the nonzero entries
-        self.save(x, zero, nonzero.prod(axis=axis, keepdims=True), zero.sum(axis=axis, keepdims=True))
+        self.save(x)
         return x.prod(axis=axis, keepdims=keepdims)
 
     def backward(self, grad):
-        x, zero, rest, zeros = self.saved
+        (x,) = self.saved
         xp = array_module(grad)
-        g = _expand(grad, self.axis, self.keepdims)
-        # No zero in the slice: prod/x_i. One zero: the others' product at that entry, 0 elsewhere.
-        safe = xp.where(zero, x.dtype.type(1), x)
-        return g * xp.where(zeros == 0, rest / safe, xp.where(zero & (zeros == 1), rest, 0))
+        axes = tuple(range(x.ndim)) if self.axis is None else self.axis
+        n = math.prod(x.shape[a] for a in axes)
+        if n == 0:
+            return xp.zeros(x.shape, grad.dtype)
+        perm = [a for a in range(x.ndim) if a not in axes] + list(axes)
+        kept = tuple(x.shape[a] for a in perm[:x.ndim - len(axes)])
+        rows = x.transpose(perm).reshape(kept + (n,))
+        ones = xp.ones(kept + (1,), x.dtype)
+        left = xp.cumprod(xp.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
+        right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(rows, -1)[..., :-1]], axis=-1), axis=-1), -1)
+        others = (left * right).reshape(tuple(x.shape[a] for a in perm)).transpose(np.argsort(perm))
+        return _expand(grad, self.axis, self.keepdims) * others
 
     def describe(self):
         return "" if self.axis is None else f"axis={self.axis}"
