@@ -13,14 +13,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "chainrule"
 
-# Engine-internal private names imported across modules (the only three left). Helper H2's branch
-# (`engine`) removes them; the orchestrator deletes this allowlist when that branch is merged.
-ENGINE_PRIVATE_ALLOWLIST = {
-    ("chainrule.engine.api", "chainrule.engine.tensor", "_lift"),
-    ("chainrule.engine.tensor", "chainrule.engine.function", "_FREED"),
-    # nn/layers.py and nn/functional.py are H2's files too (the fused ops move into the engine there).
-    ("chainrule.nn.losses", "chainrule.nn.functional", "_reduction"),
-}
 
 
 def layer_order() -> list:
@@ -108,7 +100,7 @@ def violations():
             if imported and imported.startswith("_") and not imported.startswith("__"):
                 private_module = f"{target}.{imported}" in known
                 inside = private_module and name.startswith(target + ".") or private_module and name == target
-                if not inside and (name, target, imported) not in ENGINE_PRIVATE_ALLOWLIST:
+                if not inside:
                     found.append(f"{where}: {name} imports the private name {imported} from {target}")
             elif imported is None and any(p.startswith("_") and not p.startswith("__") for p in target.split(".")):
                 owner = ".".join(p for p in target.split(".") if not p.startswith("_"))
@@ -151,8 +143,7 @@ def test_no_module_reaches_into_another_modules_private_names():
     known, found = modules(), []
     for name, path in known.items():
         for line, target, attr in private_attributes(name, path, known):
-            if (name, target, attr) not in ENGINE_PRIVATE_ALLOWLIST:
-                found.append(f"{path.relative_to(ROOT)}:{line}: {name} uses {target}.{attr}")
+            found.append(f"{path.relative_to(ROOT)}:{line}: {name} uses {target}.{attr}")
     assert found == []
 
 
