@@ -14,6 +14,8 @@ from .plots import (
     plot_decision_regions,
     plot_history,
     plot_loss_curves,
+    plot_param_scatter,
+    plot_param_scores,
     plot_weight_images,
 )
 
@@ -27,4 +29,6 @@ __all__ = [
     "plot_decision_regions",
     "plot_weight_images",
     "plot_confusion_matrix",
+    "plot_param_scores",
+    "plot_param_scatter",
 ]
