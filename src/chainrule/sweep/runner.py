@@ -69,7 +69,7 @@ def open_client(scheduler: str | None = None, *, workers: int | None = None,
     if scheduler is None:
         n = workers or local_workers()
         with distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                      dashboard_address=None, silence_logs=logging.ERROR,
+                                      dashboard_address=":0", silence_logs=logging.ERROR,
                                       env=dict(_BLAS_ENV)) as cluster, \
                 distributed.Client(cluster) as client:
             yield client

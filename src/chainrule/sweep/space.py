@@ -110,7 +110,7 @@ class LogUniform(Uniform):
         return float(np.exp(rng.uniform(np.log(self.low), np.log(self.high))))
 
     def grid(self, name: str) -> list:
-        values = super().grid(name)  # the check for points
+        super().grid(name)  # the check that there is a number of points
         if self.points == 1:
             return [float(np.sqrt(self.low * self.high))]
         return [float(v) for v in np.geomspace(self.low, self.high, self.points)]
@@ -306,6 +306,9 @@ class Space:
                              f"got {type(spec).__name__}")
         if set(spec) == {"params"} or (isinstance(spec.get("params"), dict) and len(spec) == 1):
             spec = spec["params"]
+        if not spec:
+            raise ValueError(f"{where}: the search space is empty; give each parameter as NAME = "
+                             "\"loguniform:1e-4:1e-1\" (or a table with dist, low, high / values)")
         params = {}
         for name, entry in spec.items():
             at = f"{where}: {name}"
