@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from chainrule.sweep.space import (
-    Choice, IntRange, LogUniform, Space, Uniform, load_space, parse_param, parse_params, trial_seeds,
+    Choice, IntRange, LogUniform, Space, Uniform, load_space, parse_param, parse_params, trial_rng,
 )
 
 
@@ -106,10 +106,11 @@ def test_bad_space_files_name_the_file_and_the_problem(tmp_path, content, suffix
     assert words in str(info.value) and str(path) in str(info.value)
 
 
-def test_trial_seeds_depend_on_the_sweep_seed_and_the_index_only():
-    draws = {(s, i): (trial_seeds(s, i)[0].random(), trial_seeds(s, i)[1]) for s in (0, 1) for i in range(5)}
-    assert draws[(0, 3)] == (trial_seeds(0, 3)[0].random(), trial_seeds(0, 3)[1])
-    assert len({v[1] for v in draws.values()}) == len(draws)  # all run seeds differ
-    # The same as SeedSequence's own spawn: trial i is the sweep's i-th child.
+def test_a_trials_draws_depend_on_the_sweep_seed_and_its_index_only():
+    space = parse_params(["lr=loguniform:1e-4:1", "c=choice:a,b,c,d"])
+    draws = {(s, i): space.sample(trial_rng(s, i)) for s in (0, 1) for i in range(6)}
+    assert draws[(0, 3)] == space.sample(trial_rng(0, 3))
+    assert len({d["lr"] for d in draws.values()}) == len(draws)
+    # SeedSequence's own spawn: trial i draws from the sweep's i-th child.
     child = np.random.SeedSequence(7).spawn(3)[2]
-    assert trial_seeds(7, 2)[1] == int(child.spawn(2)[1].generate_state(1)[0] & 0x7FFFFFFF)
+    assert space.sample(trial_rng(7, 2)) == space.sample(np.random.default_rng(child))

@@ -58,6 +58,8 @@ def test_a_sweep_on_two_workers_gives_each_trial_what_it_gives_alone(client, tmp
     for t in study.trials:
         written = json.loads((study.trial_dir(t) / "result.json").read_text())
         assert written["settings"] == study.settings_for(t, 4)
+        # Every trial trains with the sweep's seed: the same split and initial weights for all.
+        assert written["settings"]["seed"] == 0 and written["settings"]["lr"] == t.params["lr"]
     assert (out / "scores.png").stat().st_size > 0 and (out / "lr_reg.png").stat().st_size > 0
 
 
@@ -92,8 +94,8 @@ def test_a_worker_killed_mid_sweep_has_its_trial_run_elsewhere_and_every_trial_f
     assert all(t["status"] == "ok" and len(t["rungs"]) == 1 for t in saved["trials"])
     for t in study.trials:
         assert t.rungs[0]["metrics"] == alone(study, t)
-    started = [p.name.split(".")[0] for p in runs.iterdir()]
-    assert set(started) == {f"{t.seed}-3" for t in study.trials}
+    started = [p.name.split("@")[0] for p in runs.iterdir()]
+    assert set(started) == {f"{t.params['lr']!r}-3" for t in study.trials}
     assert len(started) > 8  # the killed worker's trial started twice: once there, once elsewhere
 
 

@@ -33,7 +33,7 @@ class ToyTrial:
 
     def __call__(self, settings: dict, resume=None) -> dict:
         if self.log_dir is not None:
-            with open(Path(self.log_dir) / f"{settings['seed']}-{settings['epochs']}.{time.time_ns()}", "w"):
+            with open(Path(self.log_dir) / f"{settings['lr']!r}-{settings['epochs']}@{time.time_ns()}", "w"):
                 pass
         if settings["model"] != "toy":
             raise ValueError(f"unknown model {settings['model']!r}")

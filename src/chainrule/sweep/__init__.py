@@ -18,13 +18,13 @@ import types
 from pathlib import Path
 
 from chainrule.sweep.space import (
-    Choice, IntRange, LogUniform, Space, Uniform, load_space, parse_param, parse_params, trial_seeds,
+    Choice, IntRange, LogUniform, Space, Uniform, load_space, parse_param, parse_params, trial_rng,
 )
 from chainrule.sweep.strategies import METRICS, STRATEGIES, Trial, rungs
 from chainrule.sweep.study import Study, SweepSpec, format_table
 
 __all__ = ["sweep", "run_study", "Space", "Uniform", "LogUniform", "IntRange", "Choice", "parse_param",
-           "parse_params", "load_space", "trial_seeds", "rungs", "Study", "SweepSpec", "Trial",
+           "parse_params", "load_space", "trial_rng", "rungs", "Study", "SweepSpec", "Trial",
            "STRATEGIES", "METRICS", "format_table"]
 
 
@@ -67,8 +67,13 @@ def run_study(space=None, *, params=(), settings=None, trials=None, strategy=Non
     else:
         if given_space is None:
             Space({})  # the error that says how to give a space
-        base = trial.base_settings(dict(settings or {}))
-        spec = SweepSpec(given_space, base, strategy or "random", metric or "val_acc", 0 if seed is None else seed,
+        settings = dict(settings or {})
+        if seed is not None and settings.get("seed", seed) != seed:
+            raise ValueError(f"seed {seed} and settings' seed {settings['seed']} differ; the sweep's seed is "
+                             "every trial's run seed, give one")
+        seed = settings.get("seed", 0) if seed is None else seed
+        base = trial.base_settings({**settings, "seed": seed})
+        spec = SweepSpec(given_space, base, strategy or "random", metric or "val_acc", seed,
                          trials, 3 if eta is None else eta, min_epochs)
         study = Study.create(spec, trial, out)
     timeout = DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
@@ -111,7 +116,9 @@ def sweep(space=None, *, params=(), settings=None, trials=None, strategy=None, m
         the factor by which each rung shrinks the trials and grows their epochs, from ``min_epochs``).
     metric : ``"val_acc"`` (default, higher is better) or ``"val_loss"`` (lower is better).
     seed : int
-        The sweep's seed: trial ``i`` draws its parameters and its run's seed from ``(seed, i)``.
+        The sweep's seed: trial ``i`` draws its parameters from ``SeedSequence(seed)``'s child ``i``,
+        and every trial's run has this seed, so all trials train on the same split from comparable
+        initial weights and differ by their parameters alone (put ``seed`` in the space to vary it).
     out, resume : path
         A new folder to keep the results in (default: nothing written), or a sweep's folder to continue.
     scheduler : str

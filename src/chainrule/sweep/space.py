@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["Uniform", "LogUniform", "IntRange", "Choice", "Space", "parse_param", "parse_params",
-           "load_space", "trial_seeds", "DISTRIBUTIONS"]
+           "load_space", "trial_rng", "DISTRIBUTIONS"]
 
 
 def _number(text, where: str) -> float:
@@ -379,18 +379,13 @@ def load_space(path) -> Space:
     return Space.from_dict(spec, where=f"--space {path}")
 
 
-def trial_seeds(seed: int, index: int) -> tuple:
-    """``(draw_rng, run_seed)`` of trial ``index``: its own streams, from the sweep's seed alone.
+def trial_rng(seed: int, index: int) -> np.random.Generator:
+    """The generator trial ``index`` draws its parameters from: ``SeedSequence(seed)``'s child ``index``.
 
-    The trial's parameters come from ``draw_rng`` and its run (initial weights, batch order)
-    from ``run_seed``; both are children of ``SeedSequence(seed)`` at ``spawn_key=(index,)``, so
-    trial 7 is the same whichever worker runs it, in whatever order, in however large a sweep.
+    It depends on the sweep's seed and the trial's index alone, so trial 7 draws the same values
+    whichever worker runs it, in whatever order, in however large a sweep.
 
-    >>> a, s = trial_seeds(0, 3)
-    >>> b, t = trial_seeds(0, 3)
-    >>> a.random() == b.random(), s == t, s != trial_seeds(0, 4)[1]
-    (True, True, True)
+    >>> trial_rng(0, 3).random() == trial_rng(0, 3).random() != trial_rng(0, 4).random()
+    True
     """
-    root = np.random.SeedSequence(int(seed), spawn_key=(int(index),))
-    draw, run = root.spawn(2)
-    return np.random.default_rng(draw), int(run.generate_state(1)[0] & 0x7FFFFFFF)
+    return np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(int(index),)))

@@ -2,7 +2,7 @@
 
 ``random``
     ``n`` trials, each drawing its parameters from the space with its own generator
-    (:func:`~chainrule.sweep.space.trial_seeds`): the lecture's strategy #1 applied to
+    (:func:`~chainrule.sweep.space.trial_rng`): the lecture's strategy #1 applied to
     hyper-parameters.
 ``grid``
     every combination of the grid points, in order; more combinations than ``--trials`` is an error.
@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from chainrule.sweep.space import Space, trial_seeds
+from chainrule.sweep.space import Space, trial_rng
 
 __all__ = ["STRATEGIES", "METRICS", "Trial", "rungs", "rung_sizes", "initial_trials", "ranked", "promote"]
 
@@ -34,7 +34,7 @@ METRICS = {"val_acc": "max", "val_loss": "min"}
 
 @dataclass
 class Trial:
-    """One trial: its parameters, its seed, and what happened at each rung it finished.
+    """One trial: its parameters and what happened at each rung it finished.
 
     ``rungs`` holds one ``{"epochs", "status", "metrics", "seconds", "error"}`` per finished
     rung (random and grid sweeps have one rung: the full ``epochs``).
@@ -42,7 +42,6 @@ class Trial:
 
     index: int
     params: dict
-    seed: int
     rungs: list = field(default_factory=list)
 
     @property
@@ -60,17 +59,18 @@ class Trial:
         return float(v) if isinstance(v, (int, float)) and math.isfinite(v) else None
 
     def to_dict(self) -> dict:
-        return {"index": self.index, "params": self.params, "seed": self.seed, "status": self.status,
+        return {"index": self.index, "params": self.params, "status": self.status,
                 "rungs": self.rungs}
 
     @classmethod
     def from_dict(cls, d: dict) -> "Trial":
         rungs = [r for r in d.get("rungs", []) if r.get("status") in ("ok", "failed")]
-        return cls(int(d["index"]), dict(d["params"]), int(d["seed"]), rungs)
+        return cls(int(d["index"]), dict(d["params"]), rungs)
 
 
 def rungs(epochs: int, eta: int = 3, min_epochs: int | None = None) -> list:
-    """The epoch budgets of successive halving: ``min_epochs · eta^r`` below ``epochs``, then ``epochs``.
+    """The epoch budgets of successive halving: ``min_epochs · eta^r`` while ``eta`` times it fits
+    in ``epochs``, then ``epochs``.
 
     The default ``min_epochs`` is ``epochs / eta²`` (at least 1): three rungs.
     """
@@ -81,7 +81,7 @@ def rungs(epochs: int, eta: int = 3, min_epochs: int | None = None) -> list:
     if not 1 <= min_epochs <= epochs:
         raise ValueError(f"min_epochs must be from 1 to epochs ({epochs}), got {min_epochs!r}")
     budgets, b = [], min_epochs
-    while b < epochs:
+    while b * eta <= epochs:  # the last rung is the full budget, not a sliver more than the one before
         budgets.append(b)
         b *= eta
     return budgets + [epochs]
@@ -104,14 +104,10 @@ def initial_trials(space: Space, strategy: str, n: int | None, seed: int) -> lis
         if n is not None and len(points) > n:
             raise ValueError(f"the grid has {len(points)} points but --trials is {n}; raise --trials "
                              "to at least that, use fewer grid points, or --strategy random")
-        return [Trial(i, params, trial_seeds(seed, i)[1]) for i, params in enumerate(points)]
+        return [Trial(i, params) for i, params in enumerate(points)]
     if n is None:
         raise ValueError(f"--strategy {strategy} needs --trials N")
-    trials = []
-    for i in range(n):
-        rng, run_seed = trial_seeds(seed, i)
-        trials.append(Trial(i, space.sample(rng), run_seed))
-    return trials
+    return [Trial(i, space.sample(trial_rng(seed, i))) for i in range(n)]
 
 
 def ranked(trials: list, metric: str, rung: int | None = None) -> list:

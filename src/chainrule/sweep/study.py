@@ -2,8 +2,7 @@
 
 A sweep folder holds, every file written whole or not at all::
 
-    sweep.json     the space, the settings, the strategy, and each trial's parameters, seed,
-                   status, metrics and seconds (rewritten as each trial finishes)
+    sweep.json     the space, the settings, the strategy, and each trial's parameters, status,, metrics and seconds (rewritten as each trial finishes)
     sweep.csv      one row per trial, the same numbers
     trials/NNN/    trial NNN's run folder, in the ``chainrule train`` layout
     model.npz      the best trial's model
@@ -11,7 +10,7 @@ A sweep folder holds, every file written whole or not at all::
     lr_reg.png     learning rate against regularization, coloured by the metric (cs231n's picture)
 
 ``resume`` continues a sweep from its sweep.json: trials that finished keep their results, the
-others run. Every trial's parameters and seed come from the sweep's seed and the trial's index,
+others run. Every trial's parameters come from the sweep's seed and the trial's index,
 and successive halving waits for a whole rung before choosing who goes on, so a resumed sweep,
 or one run by more workers, ends with the same results.
 """
@@ -141,7 +140,7 @@ class Study:
 
     # ---------------------------------------------------------------- running
     def settings_for(self, t: Trial, epochs: int) -> dict:
-        return {**apply_params({**self.spec.settings, "seed": t.seed, "epochs": epochs}, t.params)}
+        return apply_params({**self.spec.settings, "epochs": epochs}, t.params)
 
     def remaining(self) -> int:
         """How many trial runs are left (an upper bound with halving: failures shorten later rungs)."""
@@ -231,7 +230,7 @@ class Study:
                 row.setdefault(key, value)
             seconds = [r.get("seconds") for r in t.rungs if _finite(r.get("seconds")) is not None]
             row.update(epochs=last.get("epochs"), seconds=sum(seconds) if seconds else None,
-                       seed=t.seed, error=last.get("error"))
+                       error=last.get("error"))
             wrote = self.out is not None and any(r["status"] == "ok" for r in t.rungs)
             row["folder"] = str(self.trial_dir(t)) if wrote else None
             rows.append(row)
@@ -302,7 +301,7 @@ def format_table(records: list, metric: str, limit: int | None = 20) -> str:
     """The records as an aligned text table, best first (at most ``limit`` rows)."""
     if not records:
         return "(no trials)"
-    skip = {"error", "folder", "seed"}
+    skip = {"error", "folder"}
     keys = [k for k in dict.fromkeys(k for r in records for k in r) if k not in skip]
     head = ["trial", "status", metric]
     keys = head + [k for k in keys if k not in head]
