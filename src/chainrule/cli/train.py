@@ -70,6 +70,19 @@ def add_parser(sub) -> None:
     """Add the subcommand's parser to ``sub`` (argparse subparsers); it runs :func:`run`."""
     p = sub.add_parser("train", help="train a model; writes a run folder", description=TRAIN_HELP,
                        epilog=TRAIN_EXAMPLES, formatter_class=Formatter)
+    add_training_options(p)
+    g = p.add_argument_group("output")
+    g.add_argument("--out", metavar="DIR",
+                   help="the run folder, new or empty (default: runs/DATA-MODEL-YYYYmmdd-HHMMSS)")
+    g.add_argument("--resume", nargs="?", const="", metavar="RUN_DIR",
+                   help="continue the run in RUN_DIR (or --out) from its checkpoint, with its saved settings")
+    g.add_argument("--json", action="store_true",
+                   help="print one JSON object with the results on stdout instead of the progress bar and text")
+    p.set_defaults(func=run)
+
+
+def add_training_options(p) -> None:
+    """The options that define a training run (data, model, optimization): train's and sweep's."""
     g = p.add_argument_group("data")
     g.add_argument("--data", metavar="NAME|FILE",
                    help="a dataset name (see 'chainrule datasets'), or a .csv file with a header row "
@@ -111,14 +124,6 @@ def add_parser(sub) -> None:
     g.add_argument("--seed", type=nonnegative_int,
                    help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
                         "order of the batches (default: 0)")
-    g = p.add_argument_group("output")
-    g.add_argument("--out", metavar="DIR",
-                   help="the run folder, new or empty (default: runs/DATA-MODEL-YYYYmmdd-HHMMSS)")
-    g.add_argument("--resume", nargs="?", const="", metavar="RUN_DIR",
-                   help="continue the run in RUN_DIR (or --out) from its checkpoint, with its saved settings")
-    g.add_argument("--json", action="store_true",
-                   help="print one JSON object with the results on stdout instead of the progress bar and text")
-    p.set_defaults(func=run)
 
 
 # ====================================================================== settings
