@@ -1,24 +1,37 @@
-"""The default trial: an ordinary training run (``chainrule.runs``), sent back as plain data."""
+"""The default trial: an ordinary training run (``chainrule.runs``), sent back as plain data.
+
+On the worker, :func:`chainrule.runs.train_run` trains in memory; what comes back to the client is
+the model's parameters (arrays), its metadata, the history, the metrics and the checkpoint state
+(arrays + JSON-able meta) — never the data set, which the client loads itself from the same
+settings to write the run folder (the split is the settings' seed's, so it is the same split).
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["RunsTrial"]
+__all__ = ["RunsTrial", "SWEEP_METRICS"]
+
+# The per-epoch numbers a sweep records of a run (its last epoch's): the training loss and
+# accuracy and the validation ones. The test part is left out on purpose: choosing by it would
+# make the final test score optimistic.
+SWEEP_METRICS = ("loss", "train_acc", "val_loss", "val_acc")
 
 
 class RunsTrial:
     """Runs one trial with ``chainrule.runs.train_run`` on a worker and writes it on the client.
 
-    A trial needs four things, which any object with these methods can provide (tests pass
-    their own): ``base_settings(given)`` completes and checks the settings every trial starts
-    from; ``trial(settings, resume=state)`` trains (on a worker) and returns its outcome dict:
-    ``status``, ``metrics`` (the final ones, validation included), ``history``, ``seconds``,
-    ``checkpoint`` (what a continuing trial resumes from) and what ``write`` needs;
-    ``write(folder, outcome)`` writes the run folder (on the client); ``read_checkpoint(folder)``
-    reads the checkpoint back from a run folder (a resumed halving sweep).
+    Any object with these four methods can run a sweep's trials (the tests pass their own):
+
+    - ``base_settings(given)``: the settings every trial starts from, completed and checked;
+    - ``trial(settings, resume=state)``: train (on a worker) and return the outcome: a dict with
+      ``status``, ``metrics``, ``history``, ``seconds``, ``checkpoint`` (what a continuing trial
+      resumes from) and whatever ``write`` needs;
+    - ``write(folder, outcome)``: write the trial's run folder (on the client);
+    - ``read_checkpoint(folder)``: the checkpoint state back from a run folder (a resumed halving sweep).
     """
 
     def base_settings(self, given: dict) -> dict:
+        """``RunSettings(**given)`` checked, as a dict (every field present)."""
         from chainrule.runs import RunSettings
 
         return RunSettings.from_dict(dict(given)).to_dict()
@@ -27,15 +40,39 @@ class RunsTrial:
         from chainrule.runs import RunSettings, train_run
 
         result = train_run(RunSettings.from_dict(settings), resume=resume)
-        return {"status": "ok", "metrics": dict(result.metrics), "history": list(result.history),
-                "seconds": result.seconds, "checkpoint": result.checkpoint, "result": result}
+        final = result.metrics.get("final") or (result.history[-1] if result.history else {})
+        return {"status": "ok", "metrics": {k: final[k] for k in SWEEP_METRICS if k in final},
+                "history": list(result.history), "seconds": result.seconds, "checkpoint": result.checkpoint,
+                "parameters": {k: v for k, v in result.model.state_dict().items()},
+                "run": {"settings": result.settings.to_dict(), "loss": result.loss, "metrics": result.metrics,
+                        "meta": result.meta}}
 
     def write(self, folder: Path, outcome: dict) -> None:
-        from chainrule.runs import write_run
+        """Write the run folder of ``chainrule train`` from a trial's outcome (config.json anew:
+        a trial that went on to a later rung has more epochs than the one before)."""
+        from chainrule import runs
 
-        write_run(folder, outcome["result"])
+        result = self.result(outcome)
+        (Path(folder) / "config.json").unlink(missing_ok=True)
+        runs.write_run(folder, result)
+
+    def result(self, outcome: dict):
+        """The :class:`chainrule.runs.RunResult` of an outcome, rebuilt here with this machine's data."""
+        from chainrule import runs
+        from chainrule.data import prepare_split
+
+        run = outcome["run"]
+        settings = runs.RunSettings.from_dict(run["settings"])
+        ds = runs.load_run_data(settings)
+        model, loss = runs.build_model(settings, ds)
+        model.load_state_dict(outcome["parameters"])
+        raw, split, _ = prepare_split(ds, test_size=settings.test_size, val_size=settings.val_size,
+                                      seed=settings.seed, preprocess=settings.preprocess)
+        return runs.RunResult(settings, model, loss, list(outcome["history"]), run["metrics"],
+                              outcome["checkpoint"], run["meta"], outcome["seconds"], ds, split, raw)
 
     def read_checkpoint(self, folder: Path):
+        """``(arrays, meta)`` of the run folder's checkpoint.npz."""
         from chainrule import io
 
         return io.load_archive(Path(folder) / "checkpoint.npz", kind="checkpoint")
