@@ -125,3 +125,12 @@ def test_a_folder_holding_another_sweep_is_refused_and_left_alone(tmp_path, caps
     assert (out / "sweep.json").read_text() == '{"format": 1}'
     line = error(capsys, "--resume", out)
     assert "is not a chainrule sweep file" in line
+
+
+def test_without_dask_the_command_says_what_to_install(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed raises ImportError
+    line = error(capsys, *BASE, *SPACE, "--trials", "2", "--out", tmp_path / "s", code=1)
+    assert 'pip install "chainrule[sweep]"' in line
+    assert not (tmp_path / "s").exists()

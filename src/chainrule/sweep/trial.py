@@ -68,8 +68,9 @@ class RunsTrial:
         model.load_state_dict(outcome["parameters"])
         raw, split, _ = prepare_split(ds, test_size=settings.test_size, val_size=settings.val_size,
                                       seed=settings.seed, preprocess=settings.preprocess)
-        return runs.RunResult(settings, model, loss, list(outcome["history"]), run["metrics"],
-                              outcome["checkpoint"], run["meta"], outcome["seconds"], ds, split, raw)
+        return runs.RunResult(settings=settings, model=model, loss=loss, history=list(outcome["history"]),
+                              metrics=run["metrics"], checkpoint=outcome["checkpoint"], meta=run["meta"],
+                              seconds=outcome["seconds"], dataset=ds, split=split, raw_split=raw)
 
     def read_checkpoint(self, folder: Path):
         """``(arrays, meta)`` of the run folder's checkpoint.npz."""
