@@ -201,9 +201,9 @@ def test_scikit_learn_search_runs_on_the_same_cluster_through_joblibs_dask_backe
     X, y = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
     grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [0.01, 0.1]}
-    here = GridSearchCV(SoftmaxClassifier(max_iter=20, random_state=0), grid, cv=3).fit(X, y)
+    here = GridSearchCV(SoftmaxClassifier(max_iter=300, random_state=0), grid, cv=3).fit(X, y)
     with joblib.parallel_backend("dask"):
-        there = GridSearchCV(SoftmaxClassifier(max_iter=20, random_state=0), grid, cv=3, n_jobs=-1).fit(X, y)
+        there = GridSearchCV(SoftmaxClassifier(max_iter=300, random_state=0), grid, cv=3, n_jobs=-1).fit(X, y)
     assert list(there.cv_results_["mean_test_score"]) == list(here.cv_results_["mean_test_score"])
     assert there.best_score_ > 0.8
     assert sum(client.run(lambda: 1).values()) == 2  # both workers are still there
