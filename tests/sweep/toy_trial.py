@@ -33,7 +33,13 @@ class ToyTrial:
 
     def __call__(self, settings: dict, resume=None) -> dict:
         if self.log_dir is not None:
-            with open(Path(self.log_dir) / f"{settings['lr']!r}-{settings['epochs']}@{time.time_ns()}", "w"):
+            try:
+                from distributed import get_worker
+
+                worker = get_worker().name
+            except (ImportError, ValueError):
+                worker = "client"
+            with open(Path(self.log_dir) / f"{settings['lr']!r}-{settings['epochs']}@{worker}@{time.time_ns()}", "w"):
                 pass
         if settings["model"] != "toy":
             raise ValueError(f"unknown model {settings['model']!r}")
