@@ -68,11 +68,11 @@ def test_a_sweep_on_the_embedded_cluster_writes_a_folder_of_ordinary_runs(tmp_pa
 
 def test_halving_continues_runs_from_their_checkpoints_to_the_same_weights(tmp_path, capsys):
     out = tmp_path / "h"
-    code, _, _ = sweep_cli(capsys, "--data", "iris", "--model", "softmax", "--epochs", "4", "--param",
+    code, text, _ = sweep_cli(capsys, "--data", "iris", "--model", "softmax", "--epochs", "4", "--param",
                            "lr=loguniform:1e-2:1", "--trials", "4", "--strategy", "halving", "--eta", "2",
                            "--workers", "1", "--out", out, "--json")
     assert code == 0
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(text)
     saved = json.loads((out / "sweep.json").read_text())
     assert saved["budgets"] == [1, 2, 4]
     assert sorted(len(t["rungs"]) for t in saved["trials"]) == [1, 1, 2, 3]

@@ -259,7 +259,8 @@ class Study:
             best = self.best()
             model = self.trial_dir(best) / "model.npz" if best is not None else None
             if model is not None and model.is_file():
-                arrays, meta = io.load_archive(model, kind="model")
+                arrays, meta = io.load_archive(model, kind="model")  # checked as it is copied
+                meta = {k: v for k, v in meta.items() if k not in io.RESERVED_META_KEYS}
                 io.save_archive(self.out / "model.npz", arrays, meta, kind="model")
             from chainrule.sweep.plots import write_plots
 

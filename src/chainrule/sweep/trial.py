@@ -59,18 +59,14 @@ class RunsTrial:
     def result(self, outcome: dict):
         """The :class:`chainrule.runs.RunResult` of an outcome, rebuilt here with this machine's data."""
         from chainrule import runs
-        from chainrule.data import prepare_split
 
         run = outcome["run"]
         settings = runs.RunSettings.from_dict(run["settings"])
-        ds = runs.load_run_data(settings)
-        model, loss = runs.build_model(settings, ds)
-        model.load_state_dict(outcome["parameters"])
-        raw, split, _ = prepare_split(ds, test_size=settings.test_size, val_size=settings.val_size,
-                                      seed=settings.seed, preprocess=settings.preprocess)
-        return runs.RunResult(settings=settings, model=model, loss=loss, history=list(outcome["history"]),
+        p = runs.prepare_run(settings)  # the same data, model and split: they follow from the settings
+        p.model.load_state_dict(outcome["parameters"])
+        return runs.RunResult(settings=settings, model=p.model, loss=p.loss, history=list(outcome["history"]),
                               metrics=run["metrics"], checkpoint=outcome["checkpoint"], meta=run["meta"],
-                              seconds=outcome["seconds"], dataset=ds, split=split, raw_split=raw)
+                              seconds=outcome["seconds"], dataset=p.dataset, split=p.split, raw_split=p.raw_split)
 
     def read_checkpoint(self, folder: Path):
         """``(arrays, meta)`` of the run folder's checkpoint.npz."""
