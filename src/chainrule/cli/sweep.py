@@ -7,12 +7,11 @@ model), scores.png and, for lr and reg, lr_reg.png. See ``chainrule.sweep``.
 """
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
-from chainrule.cli import train
 from chainrule.cli.common import (
-    Formatter, UsageError, data_label, emit_json, int_at_least, one_line, positive_float, say, stderr_line,
+    Formatter, Interrupted, UsageError, add_training_options, emit_json, int_at_least, new_folder, one_line,
+    positive_float, say, stderr_line,
 )
 
 SWEEP_HELP = """\
@@ -56,7 +55,7 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser("sweep", help="a hyper-parameter search over training runs, on Dask",
                        description=SWEEP_HELP, epilog=SWEEP_EXAMPLES, formatter_class=Formatter)
-    train.add_training_options(p)
+    add_training_options(p)
     g = p.add_argument_group("search")
     g.add_argument("--param", action="append", default=[], metavar="NAME=DIST",
                    help="a setting and its distribution: uniform:LOW:HIGH[:N], loguniform:LOW:HIGH[:N], "
@@ -97,16 +96,6 @@ def given_settings(args) -> dict:
             if getattr(args, f.name, None) is not None}
 
 
-def _default_out(settings: dict) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("sweeps") / f"{data_label(settings.get('data', 'digits'))}-{settings.get('model', 'mlp')}-{stamp}"
-    out, n = base, 1
-    while out.exists():
-        n += 1
-        out = base.with_name(f"{base.name}-{n}")
-    return out
-
-
 def run(args) -> int:
     """``chainrule sweep``: see the module docstring and ``chainrule sweep --help``."""
     from chainrule import sweep as sweeps
@@ -123,7 +112,8 @@ def run(args) -> int:
                 space = sweeps.parse_params(args.param, sweeps.load_space(args.space) if args.space else None)
         else:
             space = sweeps.parse_params(args.param, sweeps.load_space(args.space) if args.space else None)
-            out, resume = (Path(args.out) if args.out is not None else _default_out(settings)), None
+            out, resume = (Path(args.out) if args.out is not None else
+                          new_folder("sweeps", settings.get("data", "digits"), settings.get("model", "mlp"))), None
         study = sweeps.run_study(
             space, settings=settings, trials=args.trials, strategy=args.strategy, metric=args.metric,
             seed=settings.pop("seed", None), out=out, resume=resume, scheduler=args.scheduler,
@@ -134,7 +124,7 @@ def run(args) -> int:
         return 1
     except KeyboardInterrupt:
         where = resume or out
-        raise train.Interrupted(f"interrupted; the finished trials are in {where}, continue with "
+        raise Interrupted(f"interrupted; the finished trials are in {where}, continue with "
                                 f"chainrule sweep --resume {where}") from None
     return _report(study, args.json)
 
