@@ -39,6 +39,7 @@ PARAMS = ["lr=loguniform:1e-3:3e-2", "reg=loguniform:1e-6:1e-3"]
 def main(argv=None) -> int:
     import chainrule as cr
     from chainrule.runs import RunSettings, train_run
+    from chainrule.sweep.trial import RunsTrial
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trials", type=int, default=16)
@@ -53,8 +54,8 @@ def main(argv=None) -> int:
                                 out=tmp / f"s{next(count)}", as_frame=False)
 
     study = cr.sweep.Study.create(cr.sweep.SweepSpec(cr.sweep.parse_params(PARAMS),
-                                                     cr.sweep.trial.RunsTrial().base_settings(SETTINGS),
-                                                     trials=args.trials), cr.sweep.trial.RunsTrial())
+                                                     RunsTrial().base_settings(SETTINGS), trials=args.trials),
+                                  RunsTrial())
     every = [RunSettings.from_dict(study.settings_for(t, SETTINGS["epochs"])) for t in study.trials]
 
     def in_process():
