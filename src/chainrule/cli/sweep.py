@@ -2,7 +2,7 @@
 
 A sweep folder holds sweep.json and sweep.csv (every trial's parameters, status, metrics and
 seconds, rewritten as trials finish), trials/NNN/ (each trial's run folder, in the layout of
-``chainrule train``: ``chainrule evaluate DIR/trials/007`` works), model.npz (the best trial's
+``chainrule train`` without its pictures: ``chainrule evaluate DIR/trials/007`` works), model.npz (the best trial's
 model), scores.png and, for lr and reg, lr_reg.png. See ``chainrule.sweep``.
 """
 from __future__ import annotations

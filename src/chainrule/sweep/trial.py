@@ -48,13 +48,14 @@ class RunsTrial:
                         "meta": result.meta}}
 
     def write(self, folder: Path, outcome: dict) -> None:
-        """Write the run folder of ``chainrule train`` from a trial's outcome (config.json anew:
-        a trial that went on to a later rung has more epochs than the one before)."""
+        """Write the run folder of ``chainrule train`` from a trial's outcome, without its pictures
+        (they cost seconds a trial; ``chainrule evaluate`` draws them), config.json anew: a
+        trial that went on to a later rung has more epochs than the one before."""
         from chainrule import runs
 
         result = self.result(outcome)
         (Path(folder) / "config.json").unlink(missing_ok=True)
-        runs.write_run(folder, result)
+        runs.write_run(folder, result, plots=False)
 
     def result(self, outcome: dict):
         """The :class:`chainrule.runs.RunResult` of an outcome, rebuilt here with this machine's data."""
