@@ -204,7 +204,7 @@ def _from_host(a, dtype=None, copy=None, order="K", **_):
     """The module's asarray/array: host data is copied to the current device (CuPy's rule)."""
     if isinstance(a, FakeArray):
         out = a._a.astype(dtype, copy=bool(copy)) if dtype is not None else (a._a.copy() if copy else a._a)
-        return out if out is a._a else FakeArray(out, a._dev)
+        return a if out is a._a else FakeArray(out, a._dev)  # the array itself when nothing changes
     return FakeArray(np.array(a, dtype=dtype, copy=True, order=order), _CURRENT[0])
 
 

@@ -13,26 +13,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "chainrule"
 
-# Engine-internal private names imported across the engine's own modules (and by nn.functional's
-# fused ops). Helper H2's branch (`engine`) removes them; the orchestrator deletes this allowlist
-# when that branch is merged.
-ENGINE_PRIVATE_ALLOWLIST = {
-    ("chainrule.engine.api", "chainrule.engine.function", "_lift"),
-    ("chainrule.engine.tensor", "chainrule.engine.function", "_lift"),
-    ("chainrule.engine.ops", "chainrule.engine.function", "_lift"),
-    ("chainrule.engine.ops", "chainrule.engine.function", "_FREED"),
-    ("chainrule.engine.tensor", "chainrule.engine.function", "_FREED"),
-    ("chainrule.engine.function", "chainrule.engine.tensor", "_FREED"),
-    ("chainrule.nn.functional", "chainrule.engine.function", "_lift"),
-    ("chainrule.nn.functional", "chainrule.engine.function", "_FREED"),
-    ("chainrule.nn.functional", "chainrule.engine.ops", "_reduction"),
-    ("chainrule.nn.functional", "chainrule.engine.ops", "_FREED"),
-    ("chainrule.nn.layers", "chainrule.nn.functional", "_linear_relu"),
-    ("chainrule.expr", "chainrule.engine", "_engine"),
-    ("chainrule.engine.api", "chainrule.engine.tensor", "_lift"),
-    # nn/layers.py is H2's file too (its fused layers move into the engine on that branch).
-    ("chainrule.nn.layers", "chainrule.nn.init", "_rng"),
-}
 
 
 def layer_order() -> list:
@@ -120,13 +100,51 @@ def violations():
             if imported and imported.startswith("_") and not imported.startswith("__"):
                 private_module = f"{target}.{imported}" in known
                 inside = private_module and name.startswith(target + ".") or private_module and name == target
-                if not inside and (name, target, imported) not in ENGINE_PRIVATE_ALLOWLIST:
+                if not inside:
                     found.append(f"{where}: {name} imports the private name {imported} from {target}")
             elif imported is None and any(p.startswith("_") and not p.startswith("__") for p in target.split(".")):
                 owner = ".".join(p for p in target.split(".") if not p.startswith("_"))
                 if not name.startswith(owner) and target != "chainrule._version":
                     found.append(f"{where}: {name} imports the private module {target}")
     return found
+
+
+def private_attributes(name: str, path: Path, known: dict):
+    """``(line, module, attribute)`` for every ``module._private`` use of an imported chainrule module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    bound = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                if isinstance(node, ast.Import):
+                    target = alias.name if alias.asname else None
+                else:
+                    _, base, _ = next(i for i in imports_of(node, name, path))
+                    target = f"{base}.{alias.name}"
+                if target in known and target != name:
+                    bound[alias.asname or alias.name] = target
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in bound \
+                and node.attr.startswith("_") and not node.attr.startswith("__"):
+            yield node.lineno, bound[node.value.id], node.attr
+
+
+def imports_of(node, name, path):
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    base = node.module or ""
+    if node.level:
+        anchor = package.split(".")
+        anchor = anchor[:len(anchor) - node.level + 1]
+        base = ".".join(anchor + ([base] if base else []))
+    yield node.lineno, base, None
+
+
+def test_no_module_reaches_into_another_modules_private_names():
+    known, found = modules(), []
+    for name, path in known.items():
+        for line, target, attr in private_attributes(name, path, known):
+            found.append(f"{path.relative_to(ROOT)}:{line}: {name} uses {target}.{attr}")
+    assert found == []
 
 
 def test_every_import_points_down_the_layer_order():

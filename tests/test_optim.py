@@ -508,7 +508,8 @@ def test_state_dict_layout():
     params = make_params(initial_values())
     opt = Adam(params, lr=0.01, betas=(0.8, 0.9))
     assert opt.state_dict() == {"state": {}, "param_groups": [
-        {"lr": 0.01, "betas": [0.8, 0.9], "eps": 1e-8, "weight_decay": 0.0, "params": [0, 1, 2]}]}
+        {"lr": 0.01, "betas": [0.8, 0.9], "eps": 1e-8, "weight_decay": 0.0, "amsgrad": False,
+         "maximize": False, "params": [0, 1, 2]}]}
     for p in params:
         p.grad = np.ones(p.shape)
     opt.step()
@@ -920,3 +921,93 @@ def test_an_optimizer_survives_pickling_and_keeps_its_buffers():
     opt.step()
     clone.step()
     np.testing.assert_array_equal(w.data, w2.data)
+
+
+# ---------------------------------------------------------------- #12: amsgrad, centered, maximize, schedules
+def _run(opt_cls, steps=5, **kw):
+    w = cr.tensor([1.0, -2.0, 0.5], dtype="float64", requires_grad=True)
+    opt = opt_cls([w], **kw)
+    seen = []
+    for _ in range(steps):
+        opt.zero_grad()
+        ((w * w * w).sum() + (w * 3.0).sin().sum()).backward()
+        seen.append(w.grad.copy())
+        opt.step()
+    return w.data, seen
+
+
+def test_adam_amsgrad_divides_by_the_largest_second_moment_so_far():
+    got, grads = _run(cr.optim.Adam, lr=0.1, betas=(0.9, 0.99), amsgrad=True)
+    p = np.array([1.0, -2.0, 0.5])
+    m = v = vmax = np.zeros(3)
+    for t, g in enumerate(grads, 1):
+        m, v = 0.9 * m + 0.1 * g, 0.99 * v + 0.01 * g * g
+        vmax = np.maximum(vmax, v)
+        p = p - 0.1 / (1 - 0.9 ** t) * m / (np.sqrt(vmax) / np.sqrt(1 - 0.99 ** t) + 1e-8)
+    np.testing.assert_allclose(got, p, rtol=1e-12)
+
+
+def test_rmsprop_centered_divides_by_the_running_variance():
+    got, grads = _run(cr.optim.RMSprop, lr=0.01, alpha=0.9, centered=True)
+    p, v, gbar = np.array([1.0, -2.0, 0.5]), np.zeros(3), np.zeros(3)
+    for g in grads:
+        v, gbar = 0.9 * v + 0.1 * g * g, 0.9 * gbar + 0.1 * g
+        p = p - 0.01 * g / (np.sqrt(v - gbar * gbar) + 1e-8)
+    np.testing.assert_allclose(got, p, rtol=1e-12)
+
+
+@pytest.mark.parametrize("cls, kw", [(cr.optim.SGD, dict(lr=0.05, momentum=0.9, weight_decay=0.1)),
+                                     (cr.optim.Adam, dict(lr=0.05)), (cr.optim.Adagrad, dict(lr=0.05))])
+def test_maximize_ascends_the_objective(cls, kw):
+    # maximize on f is minimize on −f with the same weight decay: p ← p − η(−∇f + λp) for SGD.
+    up, _ = _run(cls, maximize=True, **kw)
+    w = cr.tensor([1.0, -2.0, 0.5], dtype="float64", requires_grad=True)
+    opt = cls([w], **kw)
+    for _ in range(5):
+        opt.zero_grad()
+        (-((w * w * w).sum() + (w * 3.0).sin().sum())).backward()
+        opt.step()
+    np.testing.assert_allclose(up, w.data, rtol=1e-12)
+
+
+def _lr_series(make, steps=8, lr=1.0):
+    opt = SGD([cr.tensor([1.0], requires_grad=True)], lr=lr, momentum=0.9)
+    schedule = make(opt)
+    out = []
+    for _ in range(steps):
+        out.append(schedule.get_last_lr()[0])
+        schedule.step()
+    return np.array(out)
+
+
+def test_new_schedules_follow_their_formulas():
+    from chainrule import optim
+
+    e = np.arange(8)
+    np.testing.assert_allclose(_lr_series(lambda o: optim.MultiStepLR(o, [2, 5], 0.5)), 0.5 ** ((e >= 2).astype(int) + (e >= 5)))
+    np.testing.assert_allclose(_lr_series(lambda o: optim.LambdaLR(o, lambda k: 0.9 ** k)), 0.9 ** e)
+    np.testing.assert_allclose(_lr_series(lambda o: optim.LinearLR(o, 0.25, 1.0, 4)), 0.25 + 0.75 * np.minimum(e, 4) / 4)
+    cyc = (1 + np.cos(np.pi * np.array([0, 1, 2, 0, 1, 2, 3, 4]) / np.array([3, 3, 3, 6, 6, 6, 6, 6]))) / 2
+    np.testing.assert_allclose(_lr_series(lambda o: optim.CosineAnnealingWarmRestarts(o, 3, T_mult=2)), cyc)
+    seq = _lr_series(lambda o: optim.SequentialLR(o, [optim.LinearLR(o, 0.5, total_iters=2), optim.StepLR(o, 2, 0.1)], [3]))
+    np.testing.assert_allclose(seq, [0.5, 0.75, 1.0, 1.0, 1.0, 0.1, 0.1, 0.01])
+    one = _lr_series(lambda o: optim.OneCycleLR(o, max_lr=1.0, total_steps=11, pct_start=0.3, anneal_strategy="linear"), 11)
+    np.testing.assert_allclose(one[[0, 1, 2]], [0.04, 0.04 + 0.96 / 2.3, 0.04 + 0.96 * 2 / 2.3])  # peak at 0.3·11 − 1
+    assert one[-1] == pytest.approx(1 / 25 / 1e4) and np.all(np.diff(one[3:]) < 0)
+
+
+def test_reduce_lr_on_plateau_waits_patience_then_cools_down():
+    from chainrule import optim
+
+    opt = SGD([cr.tensor([1.0], requires_grad=True)], lr=1.0)
+    schedule = optim.ReduceLROnPlateau(opt, factor=0.5, patience=1, cooldown=1, min_lr=0.2)
+    lrs = []
+    for metric in [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5]:
+        schedule.step(metric)
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == [1.0, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25]
+    for _ in range(10):
+        schedule.step(1.0)
+    assert opt.param_groups[0]["lr"] == 0.2  # never below min_lr
+    with pytest.raises(ValueError, match="Invalid mode: 'up'"):
+        optim.ReduceLROnPlateau(opt, mode="up")

@@ -21,7 +21,7 @@ from chainrule import nn, optim, models  # noqa: E402
 
 # Loaded on first use (PEP 562): `import chainrule.engine` does not load the training loop, the
 # runs, the plots or scikit-learn's wrappers.
-_LAZY_MODULES = ("data", "estimators", "expr", "io", "metrics", "runs", "train", "viz")
+_LAZY_MODULES = ("data", "estimators", "expr", "io", "metrics", "runs", "sweep", "train", "viz")
 
 
 def __getattr__(name):

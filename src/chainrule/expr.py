@@ -135,21 +135,29 @@ class _Function(NamedTuple):
     on_numbers: Callable  # float math, so constant sub-expressions stay plain numbers
 
 
-def _sigmoid(v):
-    # The two branches avoid overflow of exp for large |v|.
-    return 1.0 / (1.0 + np.exp(-v)) if v >= 0 else np.exp(v) / (1.0 + np.exp(v))
+FUNCTIONS: dict[str, _Function] = {}
+"""The callable functions: name -> (number of arguments, tensor op, float op).
+
+Filled from the engine's elementwise registry (``chainrule.engine.ELEMENTWISE``): every
+registered op is callable under its ``expr_name`` (``max``/``min`` for maximum/minimum).
+"""
 
 
-FUNCTIONS: dict[str, _Function] = {
-    "exp": _Function(1, lambda a: _engine.exp(a), np.exp),
-    "log": _Function(1, lambda a: _engine.log(a), np.log),
-    "max": _Function(2, lambda a, b: _engine.maximum(a, b), np.maximum),
-    "min": _Function(2, lambda a, b: _engine.minimum(a, b), np.minimum),
-    "sigmoid": _Function(1, lambda a: _engine.sigmoid(a), _sigmoid),
-    "relu": _Function(1, lambda a: _engine.relu(a), lambda v: np.maximum(v, 0.0)),
-    "tanh": _Function(1, lambda a: _engine.tanh(a), np.tanh),
-}
-"""The callable functions: name -> (number of arguments, tensor op, float op)."""
+def _add_function(op):
+    """Make registered elementwise op ``op`` a function of the language (called per registration)."""
+    FUNCTIONS[op.expr_name] = _Function(
+        op.arity,
+        lambda *args: op.apply(*_engine_operands(args)),
+        lambda *args: op().forward(*(np.asarray(a, np.float64) for a in args)),  # NumPy's float rules
+    )
+
+
+def _engine_operands(args):
+    like = next(a for a in args if isinstance(a, _engine.Tensor))
+    return [a if isinstance(a, _engine.Tensor) else _engine.full_like(like, float(a)) for a in args]
+
+
+_engine.subscribe(_add_function)
 
 
 def _known_functions() -> str:

@@ -133,7 +133,11 @@ def test_loss_modules_match_functional():
         (lambda: nn.MLP(3, [4, -2], 1), r"got -2"),
         (lambda: nn.MLP(3, [4], 1, activation="swish"), "expected one of"),
         (lambda: nn.Linear(3, 2, init="zeros"), "unknown init 'zeros'"),
-        (lambda: nn.Dropout(1.0), "1.0"),
+        (lambda: nn.Dropout(1.0), r"Dropout probability must be in \[0, 1\); got 1.0"),
+        (lambda: nn.LayerNorm(0), "normalized_shape must be positive integers"),
+        (lambda: nn.Softplus(1.0, 20.0, 3.0), r"Softplus takes the options \['beta', 'threshold'\]"),
+        (lambda: nn.ModuleDict({1: nn.ReLU()}), "keys must be strings"),
+        (lambda: nn.utils.clip_grad_value_([], -1.0), "clip_value must be >= 0"),
         (lambda: nn.Linear(3, 2)(cr.ones(4, 5)), "5 features"),
         (lambda: nn.summary("net"), "Module"),
     ],
@@ -141,3 +145,124 @@ def test_loss_modules_match_functional():
 def test_layer_bad_input(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call()
+
+
+# ---------------------------------------------------------------- PyTorch's layers
+def test_layer_norm_module_has_affine_parameters_and_normalizes():
+    ln = nn.LayerNorm((2, 3))
+    assert [n for n, _ in ln.named_parameters()] == ["weight", "bias"] and ln.num_parameters() == 12
+    x = cr.randn(4, 2, 3, rng=0, dtype="float64")
+    y = ln(x).data.reshape(4, -1)
+    np.testing.assert_allclose(y.mean(axis=1), 0, atol=1e-7)
+    np.testing.assert_allclose(y.std(axis=1), 1, rtol=1e-4)
+    assert nn.LayerNorm(3, elementwise_affine=False).num_parameters() == 0
+    assert repr(nn.LayerNorm(3)) == "LayerNorm((3,), eps=1e-05, elementwise_affine=True)"
+
+
+def test_module_list_and_dict_register_their_modules():
+    layers = nn.ModuleList([nn.Linear(2, 2, rng=i) for i in range(2)])
+    layers.append(nn.Linear(2, 1, rng=3))
+    assert [n for n, _ in layers.named_parameters()][-2:] == ["2.weight", "2.bias"]
+    assert len(layers[1:]) == 2 and layers[-1].out_features == 1
+    heads = nn.ModuleDict({"a": nn.Linear(2, 1, rng=0)})
+    heads["b"] = nn.Tanh()
+    assert list(heads.keys()) == ["a", "b"] and "b" in heads and len(heads) == 2
+    del heads["a"]
+    assert list(heads) == ["b"] and heads.num_parameters() == 0
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.ModuleList([nn.Linear(3, 3, rng=0), nn.Linear(3, 2, rng=1)])
+
+        def forward(self, x):
+            for block in self.blocks:
+                x = block(x).relu()
+            return x
+
+    net = Net()
+    assert net.num_parameters() == 12 + 8 and net(cr.ones(5, 3)).shape == (5, 2)
+    assert set(net.state_dict()) == {"blocks.0.weight", "blocks.0.bias", "blocks.1.weight", "blocks.1.bias"}
+
+
+@pytest.mark.parametrize("module, fn", [
+    (nn.Softplus(2.0), lambda x: nn.functional.softplus(x, beta=2.0)),
+    (nn.GELU("tanh"), lambda x: nn.functional.gelu(x, "tanh")),
+    (nn.ELU(0.5), lambda x: nn.functional.elu(x, 0.5)),
+    (nn.SiLU(), nn.functional.silu),
+    (nn.Softmax(dim=0), lambda x: x.softmax(0)),
+    (nn.LogSoftmax(), lambda x: x.log_softmax(-1)),
+], ids=lambda v: type(v).__name__)
+def test_activation_modules_apply_their_functions(module, fn):
+    x = cr.randn(3, 4, rng=0)
+    np.testing.assert_array_equal(module(x).data, fn(x).data)
+
+
+def test_mlp_takes_every_registered_activation():
+    for name in nn.ACTIVATIONS:
+        net = nn.MLP(3, [4], 2, activation=name, rng=0)
+        assert net(cr.ones(2, 3)).shape == (2, 2), name
+    assert repr(nn.Softplus(beta=2.0)) == "Softplus(beta=2.0)"
+
+
+@pytest.mark.parametrize("module, fn", [
+    (nn.L1Loss(), nn.functional.l1_loss),
+    (nn.HuberLoss(delta=0.5), lambda p, t: nn.functional.huber_loss(p, t, delta=0.5)),
+    (nn.SmoothL1Loss(beta=0.5), lambda p, t: nn.functional.smooth_l1_loss(p, t, beta=0.5)),
+], ids=lambda v: type(v).__name__)
+def test_regression_loss_modules(module, fn):
+    p, t = cr.randn(4, 2, rng=0), np.zeros((4, 2), np.float32)
+    assert module(p, t).item() == fn(p, t).item()
+
+
+def test_classification_loss_modules_pass_their_options():
+    s, y = cr.randn(5, 3, rng=0), np.array([0, 1, 2, 1, 0])
+    w = np.array([1.0, 2.0, 0.5], np.float32)
+    assert nn.CrossEntropyLoss(weight=w, label_smoothing=0.1)(s, y).item() == \
+        nn.functional.cross_entropy(s, y, weight=w, label_smoothing=0.1).item()
+    assert nn.CrossEntropyLoss("sum")(s, y).item() == nn.functional.cross_entropy(s, y, reduction="sum").item()
+    logp = s.log_softmax(1)
+    assert nn.NLLLoss(ignore_index=0)(logp, y).item() == nn.functional.nll_loss(logp, y, ignore_index=0).item()
+    probs = s.sigmoid()
+    assert nn.BCELoss()(probs, np.ones((5, 3))).item() == nn.functional.binary_cross_entropy(probs, np.ones((5, 3))).item()
+    assert nn.BCEWithLogitsLoss(pos_weight=np.full(3, 2.0))(s, np.ones((5, 3))).item() == pytest.approx(
+        2 * nn.functional.binary_cross_entropy_with_logits(s, np.ones((5, 3))).item(), rel=1e-6)
+
+
+def test_clip_grad_norm_scales_every_gradient_by_one_factor():
+    a, b = cr.tensor([3.0, 0.0], requires_grad=True), cr.tensor([[0.0, 4.0]], requires_grad=True)
+    a.grad, b.grad = np.array([3.0, 0.0], np.float32), np.array([[0.0, 4.0]], np.float32)
+    before = a.grad
+    total = nn.utils.clip_grad_norm_([a, b], max_norm=1.0)
+    assert total.item() == pytest.approx(5.0)
+    np.testing.assert_allclose(a.grad, [0.6, 0.0], rtol=1e-5)
+    np.testing.assert_allclose(b.grad, [[0.0, 0.8]], rtol=1e-5)
+    assert before.tolist() == [3.0, 0.0]  # a new array: gradients may be shared, so never in place
+    assert nn.utils.clip_grad_norm_([a, b], max_norm=10.0).item() == pytest.approx(1.0, rel=1e-5)
+    np.testing.assert_allclose(a.grad, [0.6, 0.0], rtol=1e-5)  # under the limit: unchanged
+    assert nn.utils.clip_grad_norm_([a, b], 1.0, norm_type=float("inf")).item() == pytest.approx(0.8, rel=1e-5)
+    a.grad = np.array([np.nan, 0.0], np.float32)
+    with pytest.raises(RuntimeError, match="total norm of order 2.0 of the gradients is nan"):
+        nn.utils.clip_grad_norm_([a], 1.0, error_if_nonfinite=True)
+
+
+def test_clip_grad_value_clips_each_entry():
+    w = cr.tensor([3.0, -4.0, 0.5], requires_grad=True)
+    (w * w).sum().backward()
+    nn.utils.clip_grad_value_(w, 1.0)
+    assert w.grad.tolist() == [1.0, -1.0, 1.0]
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (None, TypeError, "load_state_dict needs a mapping of parameter names to arrays .*; got NoneType"),
+    ({"0.weight": [[1.0, 2.0], [3.0]]}, ValueError, "state_dict entry '0.weight' is not a rectangular array"),
+    ({"0.weight": np.full((4, 3), np.nan)}, ValueError, r"state_dict entry '0.weight' has 12 non-finite value\(s\)"),
+    ({"0.weight": np.full((4, 3), "a")}, TypeError, "state_dict entry '0.weight' has non-numeric dtype"),
+])
+def test_load_state_dict_refuses_bad_entries_naming_them_and_changes_nothing(bad, error, match):
+    net = nn.MLP(3, [4], 2, rng=0)
+    before = {k: v.copy() for k, v in net.state_dict().items()}
+    with pytest.raises(error, match=match):
+        net.load_state_dict(bad, strict=False)
+    for k, v in net.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.engine import backend, ops
+from chainrule.engine import backend, fused, ops
 from chainrule.engine.devices import device_of, to_device
-from chainrule.engine.tensor import Tensor, _lift
+from chainrule.engine.tensor import Tensor, lift
 
 
 # ====================================================================== creation
@@ -72,7 +72,8 @@ def arange(start, stop=None, step=1, dtype=None, requires_grad=False, device=Non
     return _new(backend.to_array(data, dtype), requires_grad, device)
 
 
-def _rng(rng):
+def as_generator(rng) -> np.random.Generator:
+    """``rng`` (None, an int seed or a ``numpy.random.Generator``) as a Generator; else TypeError."""
     try:
         return np.random.default_rng(rng)
     except (TypeError, ValueError):
@@ -87,13 +88,13 @@ def randn(*shape, rng=None, dtype=None, requires_grad=False, device=None) -> Ten
     True
     """
     dtype = _float_dtype(dtype)
-    return _new(_rng(rng).standard_normal(_shape(shape), dtype=dtype), requires_grad, device)
+    return _new(as_generator(rng).standard_normal(_shape(shape), dtype=dtype), requires_grad, device)
 
 
 def rand(*shape, rng=None, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Uniform samples in [0, 1); ``rng`` is an int seed or a ``numpy.random.Generator``."""
     dtype = _float_dtype(dtype)
-    return _new(_rng(rng).random(_shape(shape), dtype=dtype), requires_grad, device)
+    return _new(as_generator(rng).random(_shape(shape), dtype=dtype), requires_grad, device)
 
 
 def _like(t, dtype, device):
@@ -137,6 +138,15 @@ def _t(x) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
+def _operands(*values):
+    """The operands as tensors, non-tensors lifted beside the first tensor among them: the
+    rule of the operators (``lift``), so ``cr.matmul(a, x)`` promotes exactly as ``a @ x``."""
+    like = next((v for v in values if isinstance(v, Tensor)), None)
+    if like is None:
+        return [_t(v) for v in values]
+    return [lift(v, like) for v in values]
+
+
 def exp(x):
     """e**x elementwise."""
     return _t(x).exp()
@@ -169,38 +179,60 @@ def tanh(x):
 
 def maximum(x, y):
     """Elementwise max with the lecture's gate rule ∂/∂x = 1(x ≥ y), ∂/∂y = 1(y ≥ x)."""
-    if not isinstance(x, Tensor):
-        x = _lift(x, y) if isinstance(y, Tensor) else Tensor(x)
-    return x.maximum(y)
+    x, y = _operands(x, y)
+    return ops.Maximum.apply(x, y)
 
 
 def minimum(x, y):
     """Elementwise min with ∂/∂x = 1(x ≤ y), ∂/∂y = 1(y ≤ x)."""
-    if not isinstance(x, Tensor):
-        x = _lift(x, y) if isinstance(y, Tensor) else Tensor(x)
-    return x.minimum(y)
+    x, y = _operands(x, y)
+    return ops.Minimum.apply(x, y)
 
 
 def matmul(x, y):
     """Matrix product with NumPy's rules (1-D, 2-D and batched operands)."""
-    return _t(x) @ y
+    x, y = _operands(x, y)
+    return ops.MatMul.apply(x, y)
+
+
+def _linear_inputs(x, weight, bias):
+    inputs = _operands(x, weight) if bias is None else _operands(x, weight, bias)
+    x, weight = inputs[:2]
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out, in); got shape {weight.shape}")
+    if bias is not None and inputs[2].shape != (weight.shape[0],):
+        raise ValueError(f"linear: bias must have shape ({weight.shape[0]},); got {inputs[2].shape}")
+    return inputs
 
 
 def linear(x, weight, bias=None):
-    """``x @ weight.T + bias`` as one fused op (``weight`` has shape (out, in))."""
-    inputs = (_t(x), _t(weight)) + ((_t(bias),) if bias is not None else ())
-    if inputs[1].ndim != 2:
-        raise ValueError(f"linear: weight must be 2-D (out, in); got shape {inputs[1].shape}")
-    if bias is not None and inputs[2].shape != (inputs[1].shape[0],):
-        raise ValueError(f"linear: bias must have shape ({inputs[1].shape[0]},); got {inputs[2].shape}")
-    return ops.Linear.apply(*inputs)
+    """``x @ weight.T + bias`` as one fused op (``weight`` has shape (out, in)).
+
+    >>> import chainrule as cr
+    >>> cr.linear(cr.ones(1, 2), cr.tensor([[1.0, -2.0], [3.0, 1.0]]), cr.tensor([0.5, 0.0])).tolist()
+    [[-0.5, 4.0]]
+    """
+    return ops.Linear.apply(*_linear_inputs(x, weight, bias))
+
+
+def linear_relu(x, weight, bias=None):
+    """relu(x Wᵀ + b), fused: the same values and gradients as ``linear(x, W, b).relu()``, and
+    the same inputs accepted and refused (the same checks run first).
+
+    ``nn.MLP`` uses it for every Linear layer followed by a ReLU: one graph node and one
+    activation array per layer instead of two.
+
+    >>> import chainrule as cr
+    >>> cr.linear_relu(cr.ones(1, 2), cr.tensor([[1.0, -2.0], [3.0, 1.0]]), cr.tensor([0.5, 0.0])).tolist()
+    [[0.0, 4.0]]
+    """
+    return fused.LinearReLU.apply(*_linear_inputs(x, weight, bias))
 
 
 def _sequence(tensors, what):
     if isinstance(tensors, Tensor) or not len(tensors):
         raise ValueError(f"{what} needs a non-empty list of tensors")
-    tensors = [_t(t) for t in tensors]
-    return tensors
+    return _operands(*tensors)
 
 
 def concatenate(tensors, axis=0):
@@ -235,8 +267,7 @@ def where(condition, x, y):
     cond = cond if hasattr(cond, "dtype") else np.asarray(cond)  # an array stays where it lives
     if cond.dtype != bool:
         raise TypeError(f"where() needs a boolean condition; got dtype {cond.dtype}")
-    like = x if isinstance(x, Tensor) else y if isinstance(y, Tensor) else Tensor(x)
-    x, y = _lift(x, like), _lift(y, like)
+    x, y = _operands(x, y)
     try:
         np.broadcast_shapes(cond.shape, x.shape, y.shape)
     except ValueError:
@@ -245,8 +276,21 @@ def where(condition, x, y):
 
 
 def clip(x, min=None, max=None):
-    """x limited to [min, max]; the gradient is 1 inside the range and 0 outside."""
+    """x limited to [min, max] (numbers or tensors); the gradient is 1 inside the range and 0 outside."""
     return _t(x).clip(min, max)
+
+
+clamp = clip
+
+
+def softmax(x, axis=-1, *, dim=None):
+    """e^{x_j} / Σ_k e^{x_k} along ``axis``, computed after subtracting the max (stable)."""
+    return _t(x).softmax(axis, dim=dim)
+
+
+def log_softmax(x, axis=-1, *, dim=None):
+    """x_j − log Σ_k e^{x_k} along ``axis`` (stable)."""
+    return _t(x).log_softmax(axis, dim=dim)
 
 
 def _check_axis(axis, ndim):

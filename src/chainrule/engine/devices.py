@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from chainrule.engine import backend as _backend
-from chainrule.engine.function import Function
+from chainrule.engine.function import FORWARD_ERROR_CHECKS, Function
 
 CUDA_HINT = 'pip install "chainrule[cuda]"'
 
@@ -188,6 +188,9 @@ def check_same_device(arrays, what, labels=None):
                 f"one device with .to(device) (chainrule never copies between devices silently)"
             )
     return None if first is None else first[1]
+
+
+FORWARD_ERROR_CHECKS.append(check_same_device)
 
 
 # ====================================================================== backends

@@ -7,15 +7,20 @@ enabled and some input requires one, records the Function as the result's creato
 
 Gradients returned by ``backward`` may have the broadcast (output) shape; they are reduced to
 each input's shape in exactly one place, :func:`unbroadcast`, called by the backward pass.
+
+This module imports nothing else of the engine: ``apply`` makes its result with the input
+tensor's own factory (``Tensor._make``), so function.py, ops.py and tensor.py form a chain, not a
+cycle. It also holds the registry of elementwise ops (:func:`elementwise`) that the Tensor
+methods, ``nn``'s activations and the expression language read.
 """
 from __future__ import annotations
 
 import contextlib
 import threading
 
-import numpy as _np
+import inspect
 
-_FREED = object()  # marks a Function whose saved arrays backward() has released
+import numpy as _np
 
 
 class _GradMode(threading.local):
@@ -24,6 +29,9 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
+#: Called as ``check(input_arrays, op_name)`` when an op's forward raises; a check may raise a
+#: clearer error instead. Filled by the engine's own modules (devices.py), so this one imports none.
+FORWARD_ERROR_CHECKS: list = []
 
 
 def is_grad_enabled() -> bool:
@@ -122,10 +130,16 @@ class Function:
     """
 
     name = "function"
+    symbol = None  # the gate's label in circuit drawings; None shows the name
     __slots__ = ("parents", "needs", "saved", "__dict__")
 
     def save(self, *arrays):
         self.saved = arrays
+
+    @property
+    def freed(self) -> bool:
+        """Whether backward() has released the saved arrays (``saved`` is then None)."""
+        return self.saved is None
 
     def forward(self, *arrays, **params):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -147,18 +161,20 @@ class Function:
         try:
             data = ctx.forward(*[t.data for t in inputs], **params)
         except Exception:
-            # Only on failure (free on the hot path): name both devices if the inputs span two.
-            from chainrule.engine.devices import check_same_device
-
-            check_same_device([t.data for t in inputs], repr(cls.name))
+            # Only on failure (free on the hot path): a check may raise a clearer error (devices.py
+            # registers the one that names both devices when the inputs span two).
+            for check in FORWARD_ERROR_CHECKS:
+                check([t.data for t in inputs], repr(cls.name))
             raise
         if isinstance(data, _np.generic):  # NumPy turns 0-d results into scalars; keep arrays
             data = _np.asarray(data)
+        # The input's own factory always makes a plain Tensor (a Parameter's result too).
+        make = inputs[0]._make
         if _grad_mode.enabled and True in needs:
             ctx.parents = inputs
-            out = Tensor._make(data, True, ctx)
+            out = make(data, True, ctx)
         else:
-            out = Tensor._make(data, False, None)
+            out = make(data, False, None)
         if _grad_mode.tape is not None:
             _grad_mode.tape.append((ctx, inputs, params, out))
         return out
@@ -185,4 +201,50 @@ def unbroadcast(grad, shape, op="an op"):
     return grad.reshape(shape)
 
 
-Tensor = None  # set by chainrule.engine.tensor once the class exists (the modules import each other)
+
+# ====================================================================== the elementwise registry
+ELEMENTWISE: dict = {}
+"""Registered elementwise ops by name: the Function classes marked with :func:`elementwise`."""
+
+_subscribers: list = []
+
+
+def elementwise(symbol=None, activation=None, expr=None, init="xavier"):
+    """Class decorator that publishes an elementwise Function to every layer that lists ops.
+
+    One decorated class is the whole recipe for a new elementwise op (docs/architecture.md,
+    "Adding an op"): it becomes a Tensor method of its ``name``, a function of the expression
+    language (under ``expr``, default the name), an ``nn`` activation Module (class name
+    ``activation``, registry name the op's name with ``_`` as ``-``) and a labelled gate in
+    the circuit drawings (``symbol``). ``init`` is the weight
+    initialization an ``nn.MLP`` picks for the activation by default. The op's keyword-only
+    ``forward`` parameters become the method's and the Module's keyword arguments.
+
+    The Function's ``forward`` takes the tensors' arrays first (one for a unary op, two for a
+    binary one) and keyword-only settings after them.
+
+    >>> from chainrule.engine import ELEMENTWISE
+    >>> op = ELEMENTWISE["softplus"]
+    >>> op.arity, op.options, op.activation, op.expr_name
+    (1, ('beta', 'threshold'), 'Softplus', 'softplus')
+    """
+
+    def register(cls):
+        cls.symbol = symbol or cls.symbol or cls.name
+        params = inspect.signature(cls.forward).parameters.values()
+        cls.arity = sum(p.kind == p.POSITIONAL_OR_KEYWORD for p in params) - 1
+        cls.options = tuple(p.name for p in params if p.kind == p.KEYWORD_ONLY)
+        cls.activation, cls.expr_name, cls.default_init = activation, expr or cls.name, init
+        ELEMENTWISE[cls.name] = cls
+        for callback in _subscribers:
+            callback(cls)
+        return cls
+
+    return register
+
+
+def subscribe(callback) -> None:
+    """Call ``callback(op_class)`` for every registered elementwise op, now and in future."""
+    _subscribers.append(callback)
+    for cls in list(ELEMENTWISE.values()):
+        callback(cls)

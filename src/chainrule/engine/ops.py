@@ -4,18 +4,47 @@
 ``None`` where ``self.needs`` says the input needs none); the backward pass reduces it to the
 input's shape. Ops that can express their derivative through their output save the output.
 Array-module functions come from ``array_module`` so the same code runs on NumPy and CuPy.
+Elementwise ops carry the :func:`elementwise` decorator, which publishes them to the Tensor
+methods, ``nn``'s activations and the expression language (docs/architecture.md, "Adding an op").
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
 from chainrule.engine.backend import array_module
-from chainrule.engine.function import Function
+from chainrule.engine.function import Function, elementwise
+
+
+def sigmoid_array(x):
+    """σ(x) on an array, accurate in both tails: 1/(1 + e^-x) for x ≥ 0, e^x/(1 + e^x) below.
+
+    Both forms divide by a number in [1, 2], so neither overflows, and the left tail keeps its
+    relative accuracy (σ(−40) = 4.2e-18 in float64, σ(−20) = 2.1e-9 in float32).
+    """
+    xp = array_module(x)
+    e = xp.abs(x, out=xp.empty(x.shape, x.dtype))  # row-major, as in ReLU
+    xp.negative(e, out=e)
+    xp.exp(e, out=e)
+    out = xp.where(x >= 0, e.dtype.type(1), e)
+    e += 1
+    out /= e
+    return out
+
+
+def _erf(x):
+    if array_module(x) is np:
+        from scipy.special import erf  # scikit-learn's dependency; imported when first needed
+    else:
+        from cupyx.scipy.special import erf
+    return erf(x)
 
 
 # ====================================================================== unary
 class Neg(Function):
     name = "neg"
+    symbol = "*-1"
 
     def forward(self, x):
         return -x
@@ -28,6 +57,7 @@ class Reciprocal(Function):
     """1/x; d/dx = -1/x² = -out²."""
 
     name = "reciprocal"
+    symbol = "1/x"
 
     def forward(self, x):
         out = 1.0 / x
@@ -43,6 +73,7 @@ class Pow(Function):
     """x**p for a number p; d/dx = p·x**(p-1)."""
 
     name = "pow"
+    symbol = "**"
 
     def forward(self, x, exponent):
         self.exponent = exponent
@@ -54,12 +85,15 @@ class Pow(Function):
         p = self.exponent
         if p == 2:
             return grad * (2 * x)
+        if p == 0:  # x**0 is constant: 0, not 0·x**-1 (NaN at x = 0)
+            return array_module(grad).zeros_like(grad)
         return grad * (p * x ** (p - 1))
 
     def describe(self):
         return f"{self.exponent:g}"
 
 
+@elementwise()
 class Exp(Function):
     """e**x; d/dx = e**x = out."""
 
@@ -75,6 +109,7 @@ class Exp(Function):
         return grad * out
 
 
+@elementwise()
 class Log(Function):
     """Natural log; d/dx = 1/x."""
 
@@ -89,6 +124,7 @@ class Log(Function):
         return grad / x
 
 
+@elementwise(symbol="\u221a")
 class Sqrt(Function):
     """√x; d/dx = 1/(2√x) = 0.5/out."""
 
@@ -104,6 +140,7 @@ class Sqrt(Function):
         return grad * 0.5 / out
 
 
+@elementwise()
 class Abs(Function):
     """|x|; d/dx = sign(x), taken as 0 at x = 0."""
 
@@ -118,6 +155,7 @@ class Abs(Function):
         return grad * array_module(x).sign(x)
 
 
+@elementwise(activation="ReLU", init="he")
 class ReLU(Function):
     """max(x, 0); d/dx = 1(x > 0), so 0 at x = 0 (the usual convention)."""
 
@@ -136,18 +174,14 @@ class ReLU(Function):
         return grad * (out > 0)
 
 
+@elementwise(symbol="\u03c3", activation="Sigmoid")
 class Sigmoid(Function):
     """σ(x) = 1/(1+e^-x); dσ/dx = σ(1-σ)."""
 
     name = "sigmoid"
 
     def forward(self, x):
-        # 0.5·tanh(x/2) + 0.5 equals σ(x) and never overflows, unlike 1/(1+exp(-x)).
-        xp = array_module(x)
-        out = xp.multiply(x, 0.5, out=xp.empty(x.shape, x.dtype))  # row-major, as in ReLU
-        xp.tanh(out, out=out)
-        out *= 0.5
-        out += 0.5
+        out = sigmoid_array(x)
         self.save(out)
         return out
 
@@ -156,6 +190,7 @@ class Sigmoid(Function):
         return grad * out * (1 - out)
 
 
+@elementwise(activation="Tanh")
 class Tanh(Function):
     """tanh(x); d/dx = 1 - tanh²."""
 
@@ -170,6 +205,117 @@ class Tanh(Function):
     def backward(self, grad):
         (out,) = self.saved
         return grad * (1 - out * out)
+
+
+@elementwise()
+class Log1p(Function):
+    """log(1 + x), accurate for small x; d/dx = 1/(1 + x)."""
+
+    name = "log1p"
+
+    def forward(self, x):
+        self.save(x)
+        return array_module(x).log1p(x)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return grad / (1 + x)
+
+
+@elementwise()
+class Expm1(Function):
+    """e**x − 1, accurate for small x; d/dx = e**x = out + 1."""
+
+    name = "expm1"
+
+    def forward(self, x):
+        out = array_module(x).expm1(x)
+        self.save(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved
+        return grad * (out + 1)
+
+
+@elementwise()
+class Sign(Function):
+    """sign(x) ∈ {−1, 0, 1}; its derivative is 0 everywhere it exists (taken as 0 at 0)."""
+
+    name = "sign"
+
+    def forward(self, x):
+        return array_module(x).sign(x)
+
+    def backward(self, grad):
+        return array_module(grad).zeros_like(grad)
+
+
+@elementwise()
+class Sin(Function):
+    """sin x; d/dx = cos x."""
+
+    name = "sin"
+
+    def forward(self, x):
+        self.save(x)
+        return array_module(x).sin(x)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return grad * array_module(x).cos(x)
+
+
+@elementwise()
+class Cos(Function):
+    """cos x; d/dx = −sin x."""
+
+    name = "cos"
+
+    def forward(self, x):
+        self.save(x)
+        return array_module(x).cos(x)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return -grad * array_module(x).sin(x)
+
+
+@elementwise()
+class Erf(Function):
+    """The error function erf x = 2/√π ∫₀ˣ e^(−t²) dt; d/dx = 2/√π · e^(−x²)."""
+
+    name = "erf"
+
+    def forward(self, x):
+        self.save(x)
+        return _erf(x)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        return grad * (2 / math.sqrt(math.pi)) * array_module(x).exp(-x * x)
+
+
+@elementwise(activation="Softplus")
+class Softplus(Function):
+    """softplus(x) = log(1 + e^(βx))/β, and x itself where βx > threshold (PyTorch's rule).
+
+    Computed as max(x, 0) + log(1 + e^(−|βx|))/β, which never overflows; d/dx = σ(βx).
+    """
+
+    name = "softplus"
+
+    def forward(self, x, *, beta=1.0, threshold=20.0):
+        xp = array_module(x)
+        bx = x * beta
+        self.linear = bx > threshold
+        self.save(bx)
+        out = xp.log1p(xp.exp(-abs(bx))) / beta + xp.maximum(x, 0)
+        return xp.where(self.linear, x, out)
+
+    def backward(self, grad):
+        (bx,) = self.saved
+        return grad * array_module(bx).where(self.linear, 1, sigmoid_array(bx))
 
 
 class Clip(Function):
@@ -216,6 +362,7 @@ class Add(Function):
     """x + y; the add gate distributes the gradient unchanged to both inputs."""
 
     name = "add"
+    symbol = "+"
 
     def forward(self, x, y):
         return x + y
@@ -226,6 +373,7 @@ class Add(Function):
 
 class Sub(Function):
     name = "sub"
+    symbol = "\u2212"
 
     def forward(self, x, y):
         return x - y
@@ -238,6 +386,7 @@ class Mul(Function):
     """x·y; the mul gate swaps: ∂/∂x = y, ∂/∂y = x."""
 
     name = "mul"
+    symbol = "*"
 
     def forward(self, x, y):
         self.save(x, y)
@@ -252,6 +401,7 @@ class Div(Function):
     """x / y; ∂/∂x = 1/y, ∂/∂y = -x/y²."""
 
     name = "div"
+    symbol = "/"
 
     def forward(self, x, y):
         self.save(x, y)
@@ -263,6 +413,30 @@ class Div(Function):
         return (gx if self.needs[0] else None), (-gx * x / y if self.needs[1] else None)
 
 
+class TensorPow(Function):
+    """x**y for tensors; ∂/∂x = y·x**(y−1), ∂/∂y = x**y·ln x (0 where x = 0 and y ≥ 0)."""
+
+    name = "pow"
+    symbol = "**"
+
+    def forward(self, x, y):
+        out = x**y
+        self.save(x, y, out)
+        return out
+
+    def backward(self, grad):
+        x, y, out = self.saved
+        xp = array_module(grad)
+        gx = gy = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.needs[0]:  # y = 0 gives 0, as for a number exponent
+                gx = grad * xp.where(y == 0, 0, y * x ** xp.where(y == 0, 1, y - 1))
+            if self.needs[1]:
+                gy = grad * xp.where((x == 0) & (y >= 0), 0, out * xp.log(x))
+        return gx, gy
+
+
+@elementwise(symbol="max", expr="max")
 class Maximum(Function):
     """Elementwise max; the max gate routes: ∂/∂x = 1(x ≥ y), ∂/∂y = 1(y ≥ x).
 
@@ -280,6 +454,7 @@ class Maximum(Function):
         return (grad * (x >= y) if self.needs[0] else None), (grad * (y >= x) if self.needs[1] else None)
 
 
+@elementwise(symbol="min", expr="min")
 class Minimum(Function):
     """Elementwise min; ∂/∂x = 1(x ≤ y), ∂/∂y = 1(y ≤ x) (both at a tie, like maximum)."""
 
@@ -302,6 +477,7 @@ class MatMul(Function):
     """
 
     name = "matmul"
+    symbol = "@"
 
     def forward(self, x, y):
         if x.ndim == 0 or y.ndim == 0:
@@ -339,6 +515,56 @@ class MatMul(Function):
 _TRANSPOSED_ROWS = 256
 
 
+def linear_forward(x, weight, bias=None):
+    """x @ Wᵀ + b on arrays, in the fastest product for the weight's memory layout.
+
+    Shared by :class:`Linear` and the fused ``linear_relu`` (engine/fused.py), so both compute
+    the same IEEE operations.
+    """
+    if x.ndim == 0 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"linear: input has {x.shape[-1] if x.ndim else 'no'} features (shape {x.shape}) but the "
+            f"weight expects {weight.shape[1]} (shape {weight.shape})"
+        )
+    if x.ndim == 2:
+        # dot, not @: it reaches BLAS with a fraction of matmul's per-call overhead. The
+        # fastest product depends on the weight's memory layout (measured in benchmarks/):
+        # nn.Linear keeps W column-major, so Wᵀ is row-major and x·Wᵀ is the plain product;
+        # for a row-major W and up to a few hundred rows, (W·xᵀ)ᵀ beats x·Wᵀ.
+        dot = array_module(x).dot
+        if weight.flags.c_contiguous and x.shape[0] <= _TRANSPOSED_ROWS:
+            out = dot(weight, x.T).T
+        else:
+            out = dot(x, weight.T)
+    else:
+        out = x @ weight.T
+    if bias is not None:
+        out += bias
+    return out
+
+
+def linear_backward(x, weight, grad, needs):
+    """The gradients of x @ Wᵀ + b for the inputs that ``needs`` marks (None for the others)."""
+    xp = array_module(grad)
+    gx = gw = gb = None
+    if needs[0]:
+        if grad.ndim != 2:
+            gx = grad @ weight
+        elif weight.flags.f_contiguous and grad.shape[0] <= 64:
+            gx = xp.dot(weight.T, grad.T).T  # g·W is OpenBLAS's slow case here; (Wᵀ·gᵀ)ᵀ is not
+        else:
+            gx = xp.dot(grad, weight)
+    if x.ndim != 2:  # rows of any leading shape (none for 1-D, zero features included)
+        rows = math.prod(x.shape[:-1])
+        x, grad = x.reshape(rows, x.shape[-1]), grad.reshape(rows, grad.shape[-1])
+    if needs[1]:
+        # The gradient in the weight's own layout, so the optimizer's update streams through both.
+        gw = xp.dot(x.T, grad).T if weight.flags.f_contiguous else xp.dot(grad.T, x)
+    if len(needs) > 2 and needs[2]:
+        gb = grad.sum(axis=0)
+    return gx, gw, gb
+
+
 class Linear(Function):
     """x @ Wᵀ + b fused into one op (W has shape (out, in), as in PyTorch's nn.Linear).
 
@@ -349,52 +575,16 @@ class Linear(Function):
     name = "linear"
 
     def forward(self, x, weight, bias=None):
-        if x.shape[-1] != weight.shape[1]:
-            raise ValueError(
-                f"linear: input has {x.shape[-1]} features (shape {x.shape}) but the weight "
-                f"expects {weight.shape[1]} (shape {weight.shape})"
-            )
         self.save(x, weight)
-        if x.ndim == 2:
-            # dot, not @: it reaches BLAS with a fraction of matmul's per-call overhead. The
-            # fastest product depends on the weight's memory layout (measured in benchmarks/):
-            # nn.Linear keeps W column-major, so Wᵀ is row-major and x·Wᵀ is the plain product;
-            # for a row-major W and up to a few hundred rows, (W·xᵀ)ᵀ beats x·Wᵀ.
-            dot = array_module(x).dot
-            if weight.flags.c_contiguous and x.shape[0] <= _TRANSPOSED_ROWS:
-                out = dot(weight, x.T).T
-            else:
-                out = dot(x, weight.T)
-        else:
-            out = x @ weight.T
-        if bias is not None:
-            out += bias
-        return out
+        return linear_forward(x, weight, bias)
 
     def backward(self, grad):
-        x, weight = self.saved[:2]
-        xp = array_module(grad)
-        gx = None
-        if self.needs[0]:
-            if grad.ndim != 2:
-                gx = grad @ weight
-            elif weight.flags.f_contiguous and grad.shape[0] <= 64:
-                gx = xp.dot(weight.T, grad.T).T  # g·W is OpenBLAS's slow case here; (Wᵀ·gᵀ)ᵀ is not
-            else:
-                gx = xp.dot(grad, weight)
-        gw = gb = None
-        if self.needs[1]:
-            if x.ndim != 2:
-                x, grad = x.reshape(-1, x.shape[-1]), grad.reshape(-1, grad.shape[-1])
-            # The gradient in the weight's own layout, so the optimizer's update streams through both.
-            gw = xp.dot(x.T, grad).T if weight.flags.f_contiguous else xp.dot(grad.T, x)
-        if len(self.needs) > 2 and self.needs[2]:
-            gb = grad.sum(axis=0) if grad.ndim == 2 else grad.sum(axis=tuple(range(grad.ndim - 1)))
-        return gx, gw, gb
+        x, weight = self.saved
+        return linear_backward(x, weight, grad, self.needs)
 
 
 # ====================================================================== reduce
-def _expand(grad, shape, axis, keepdims):
+def _expand(grad, axis, keepdims):
     """Give a reduced gradient back the reduced axes so it broadcasts against the input."""
     if axis is not None and not keepdims:
         grad = array_module(grad).expand_dims(grad, axis)
@@ -403,13 +593,14 @@ def _expand(grad, shape, axis, keepdims):
 
 class Sum(Function):
     name = "sum"
+    symbol = "\u03a3"
 
     def forward(self, x, axis, keepdims):
         self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
         return x.sum(axis=axis, keepdims=keepdims)
 
     def backward(self, grad):
-        g = _expand(grad, self.shape, self.axis, self.keepdims)
+        g = _expand(grad, self.axis, self.keepdims)
         return array_module(g).broadcast_to(g, self.shape)
 
     def describe(self):
@@ -421,51 +612,154 @@ class Mean(Function):
 
     def forward(self, x, axis, keepdims):
         self.shape, self.axis, self.keepdims = x.shape, axis, keepdims
-        self.count = x.size if axis is None else int(np.prod([x.shape[a] for a in axis]))
+        self.count = x.size if axis is None else math.prod([x.shape[a] for a in axis])
         # sum·(1/n) rather than ndarray.mean, whose Python-level overhead dominates small arrays.
         return x.sum(axis=axis, keepdims=keepdims) * (1.0 / self.count if self.count else np.nan)
 
     def backward(self, grad):
-        g = _expand(grad, self.shape, self.axis, self.keepdims) / self.count
+        g = _expand(grad, self.axis, self.keepdims) / max(self.count, 1)
         return array_module(g).broadcast_to(g, self.shape)
 
     def describe(self):
         return "" if self.axis is None else f"axis={self.axis}"
 
 
-class Max(Function):
-    """Largest entry along ``axis``; the gradient is shared equally among tied maxima."""
+def _check_nonempty(name, x, axis):
+    if (x.size == 0 and axis is None) or (axis is not None and any(x.shape[a] == 0 for a in axis)):
+        raise ValueError(f"{name}() over an axis of length 0 (tensor of shape {x.shape}, axis={axis})")
 
-    name = "max"
 
-    def _reduce(self, x, axis, keepdims):
-        return x.max(axis=axis, keepdims=keepdims)
+class _Extremum(Function):
+    """The max or min reduction (``pick``); the gradient is shared equally among tied entries."""
+
+    pick = "max"
 
     def forward(self, x, axis, keepdims):
-        if x.size == 0:
-            raise ValueError(f"{self.name}() of an empty tensor of shape {x.shape}")
+        _check_nonempty(self.name, x, axis)
         self.axis, self.keepdims = axis, keepdims
-        out = self._reduce(x, axis, keepdims)
+        out = getattr(x, self.pick)(axis=axis, keepdims=keepdims)
         self.save(x, out)
         return out
 
     def backward(self, grad):
         x, out = self.saved
-        mask = x == _expand(out, x.shape, self.axis, self.keepdims)
+        mask = x == _expand(out, self.axis, self.keepdims)
         count = mask.sum(axis=self.axis, keepdims=True)
-        return mask * (_expand(grad, x.shape, self.axis, self.keepdims) / count)
+        return mask * (_expand(grad, self.axis, self.keepdims) / count)
 
     def describe(self):
         return "" if self.axis is None else f"axis={self.axis}"
 
 
-class Min(Max):
+class Max(_Extremum):
+    """Largest entry along ``axis``; the gradient is shared equally among tied maxima."""
+
+    name, pick = "max", "max"
+
+
+class Min(_Extremum):
     """Smallest entry along ``axis``; the gradient is shared equally among tied minima."""
 
-    name = "min"
+    name, pick = "min", "min"
 
-    def _reduce(self, x, axis, keepdims):
-        return x.min(axis=axis, keepdims=keepdims)
+
+class Prod(Function):
+    """Product along ``axis``; ∂/∂x_i is the product of the other entries (zeros included).
+
+    The backward pass multiplies running products from both ends rather than dividing the
+    product by x_i, so zeros and denormal entries get their exact gradient.
+    """
+
+    name = "prod"
+    symbol = "\u03a0"
+
+    def forward(self, x, axis, keepdims):
+        self.axis, self.keepdims = axis, keepdims
+        self.save(x)
+        return x.prod(axis=axis, keepdims=keepdims)
+
+    def backward(self, grad):
+        (x,) = self.saved
+        xp = array_module(grad)
+        axes = tuple(range(x.ndim)) if self.axis is None else self.axis
+        n = math.prod(x.shape[a] for a in axes)
+        if n == 0:
+            return xp.zeros(x.shape, grad.dtype)
+        perm = [a for a in range(x.ndim) if a not in axes] + list(axes)
+        kept = tuple(x.shape[a] for a in perm[:x.ndim - len(axes)])
+        rows = x.transpose(perm).reshape(kept + (n,))
+        ones = xp.ones(kept + (1,), x.dtype)
+        left = xp.cumprod(xp.concatenate([ones, rows[..., :-1]], axis=-1), axis=-1)
+        right = xp.flip(xp.cumprod(xp.concatenate([ones, xp.flip(rows, -1)[..., :-1]], axis=-1), axis=-1), -1)
+        others = (left * right).reshape(tuple(x.shape[a] for a in perm)).transpose(np.argsort(perm))
+        return _expand(grad, self.axis, self.keepdims) * others
+
+    def describe(self):
+        return "" if self.axis is None else f"axis={self.axis}"
+
+
+class CumSum(Function):
+    """Running sums along ``axis``; the gradient is the reversed running sum of the gradient."""
+
+    name = "cumsum"
+
+    def forward(self, x, axis):
+        self.axis = axis
+        return array_module(x).cumsum(x, axis=axis)
+
+    def backward(self, grad):
+        xp = array_module(grad)
+        return xp.flip(xp.cumsum(xp.flip(grad, self.axis), axis=self.axis), self.axis)
+
+    def describe(self):
+        return f"axis={self.axis}"
+
+
+class LogSumExp(Function):
+    """log Σ e^x along ``axis``, shifted by the max (stable); ∂/∂x = e^(x − out), the softmax."""
+
+    name = "logsumexp"
+
+    def forward(self, x, axis, keepdims):
+        xp = array_module(x)
+        self.axis, self.keepdims = axis, keepdims
+        m = x.max(axis=axis, keepdims=True, initial=-np.inf)  # −inf over an empty axis, as torch
+        m = xp.where(xp.isfinite(m), m, 0)
+        out = xp.log(xp.exp(x - m).sum(axis=axis, keepdims=True)) + m
+        self.save(x, out)
+        return out if keepdims else out.squeeze(axis)
+
+    def backward(self, grad):
+        x, out = self.saved
+        return _expand(grad, self.axis, self.keepdims) * array_module(x).exp(x - out)
+
+    def describe(self):
+        return "" if self.axis is None else f"axis={self.axis}"
+
+
+class Norm(Function):
+    """The p-norm (Σ|x|^p)^(1/p) along ``axis`` for a number p ≥ 1; 0 gradient at x = 0."""
+
+    name = "norm"
+    symbol = "\u2016x\u2016"
+
+    def forward(self, x, p, axis, keepdims):
+        self.p, self.axis, self.keepdims = p, axis, keepdims
+        out = (abs(x) ** p).sum(axis=axis, keepdims=True) ** (1.0 / p)
+        self.save(x, out)
+        return out if keepdims else out.squeeze(axis)
+
+    def backward(self, grad):
+        x, out = self.saved
+        xp = array_module(x)
+        safe = xp.where(out == 0, 1, out)
+        scale = x * abs(x) ** (self.p - 2) if self.p != 2 else x
+        with np.errstate(invalid="ignore", divide="ignore"):  # |x|^(p−2) at 0 for p < 2
+            g = xp.where(out == 0, 0, scale / safe ** (self.p - 1))
+        return _expand(grad, self.axis, self.keepdims) * xp.nan_to_num(g, nan=0.0)
+
+    def describe(self):
+        return f"p={self.p:g}" + ("" if self.axis is None else f", axis={self.axis}")
 
 
 # ====================================================================== movement
@@ -480,8 +774,25 @@ class Reshape(Function):
         return grad.reshape(self.shape)
 
 
+class Expand(Function):
+    """A broadcast of x to a larger shape (a read-only view); the backward pass sums it back."""
+
+    name = "expand"
+
+    def forward(self, x, shape):
+        self.shape = shape
+        return array_module(x).broadcast_to(x, shape)
+
+    def backward(self, grad):
+        return grad
+
+    def describe(self):
+        return str(self.shape)
+
+
 class Transpose(Function):
     name = "transpose"
+    symbol = "T"
 
     def forward(self, x, axes):
         self.axes = axes
@@ -498,6 +809,7 @@ class GetItem(Function):
     """Basic and integer-array indexing; repeated indices accumulate their gradients."""
 
     name = "getitem"
+    symbol = "[ ]"
 
     def forward(self, x, index):
         try:
@@ -525,6 +837,7 @@ def _is_advanced(index) -> bool:
 
 class Concatenate(Function):
     name = "concatenate"
+    symbol = "concat"
 
     def forward(self, *xs, axis):
         self.axis = axis

@@ -1,14 +1,18 @@
 """Tensor: an array with a gradient, and the iterative reverse-mode backward pass.
 
 Scalars are 0-d tensors, so the lecture's circuits and a network's layers run on one engine.
+The elementwise ops of the registry (``function.ELEMENTWISE``: exp, log, relu, sigmoid, …) are
+installed as methods when they are registered; everything else is written out below.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from chainrule.engine import backend
-from chainrule.engine import function as _function
-from chainrule.engine.function import _FREED, GraphFreedError, unbroadcast
+from chainrule.engine import backend, fused, ops
+from chainrule.engine import devices as _device
+from chainrule.engine.function import GraphFreedError, subscribe, unbroadcast
 
 
 class Tensor:
@@ -27,6 +31,11 @@ class Tensor:
     name : str, optional
         A label shown in circuit drawings.
 
+    Notes
+    -----
+    Axis arguments are called ``axis``/``keepdims`` (NumPy's names); PyTorch's ``dim``/``keepdim``
+    are accepted too.
+
     Examples
     --------
     >>> import chainrule as cr
@@ -37,7 +46,14 @@ class Tensor:
     (-12.0, -4.0, -4.0, 3.0)
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "name", "_ctx", "__weakref__")
+    __slots__ = {
+        "data": "The values: an ndarray (NumPy's, or CuPy's on a GPU).",
+        "grad": "dL/d(self) after ``backward()``: an array of the tensor's shape, or None.",
+        "requires_grad": "Whether ops on this tensor are recorded so ``backward()`` reaches it.",
+        "name": "A label shown in circuit drawings (None for none).",
+        "_ctx": "The Function that made this tensor (None for a leaf).",
+        "__weakref__": None,
+    }
     # Make NumPy hand `ndarray + Tensor` to Tensor.__radd__ instead of building an object array.
     __array_ufunc__ = None
 
@@ -52,10 +68,11 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _make(cls, data, requires_grad, ctx):
-        # The ops' fast path: the array is already valid, so skip conversion and checks.
-        t = object.__new__(cls)
+    @staticmethod
+    def _make(data, requires_grad, ctx):
+        # The ops' fast path (Function.apply): the array is already valid, so skip conversion
+        # and checks. Always a plain Tensor, whatever the class it is called on.
+        t = object.__new__(Tensor)
         t.data = data
         t.grad = None
         t.requires_grad = requires_grad
@@ -66,18 +83,22 @@ class Tensor:
     # ---------------------------------------------------------------- properties
     @property
     def shape(self) -> tuple:
+        """The size of each axis, a tuple of ints (``()`` for a scalar)."""
         return self.data.shape
 
     @property
     def ndim(self) -> int:
+        """The number of axes (0 for a scalar)."""
         return self.data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements (the product of the shape)."""
         return self.data.size
 
     @property
     def dtype(self):
+        """The NumPy dtype of the data (float32 unless asked otherwise)."""
         return self.data.dtype
 
     @property
@@ -87,10 +108,12 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
+        """The tensor with its axes reversed (``transpose()``); for a matrix, its transpose."""
         return self.transpose()
 
     @property
     def is_leaf(self) -> bool:
+        """True for a tensor made by the user rather than by an op (its ``.grad`` accumulates)."""
         return self._ctx is None
 
     @property
@@ -101,6 +124,11 @@ class Tensor:
     @property
     def _op_args(self) -> str:
         return "" if self._ctx is None else self._ctx.describe()
+
+    @property
+    def _op_symbol(self):
+        """The drawing symbol of the op that made this tensor (``None`` for a leaf)."""
+        return None if self._ctx is None else (self._ctx.symbol or self._ctx.name)
 
     @property
     def _parents(self) -> tuple:
@@ -151,21 +179,37 @@ class Tensor:
         return self.to(_device.Device("cuda", index))
 
     def tolist(self):
+        """The data as (nested) Python lists of numbers."""
         return self.numpy().tolist()
 
     def detach(self) -> "Tensor":
         """A tensor sharing this one's data, cut from the graph."""
         return Tensor._make(self.data, False, None)
 
+    def clone(self) -> "Tensor":
+        """A copy of the data that stays in the graph (the gradient passes through unchanged)."""
+        return ops.Cast.apply(self, dtype=self.data.dtype) if self.requires_grad else \
+            Tensor._make(self.data.copy(), False, None)
+
     def astype(self, dtype) -> "Tensor":
         """A copy with another dtype (differentiable between floating dtypes)."""
-        return _ops.Cast.apply(self, dtype=backend.as_dtype(dtype))
+        return ops.Cast.apply(self, dtype=backend.as_dtype(dtype))
 
     def float(self) -> "Tensor":
+        """A float32 copy (``astype("float32")``)."""
         return self.astype(np.float32)
 
     def double(self) -> "Tensor":
+        """A float64 copy (``astype("float64")``)."""
         return self.astype(np.float64)
+
+    def numel(self) -> int:
+        """The number of elements (PyTorch's name for ``size``)."""
+        return self.data.size
+
+    def dim(self) -> int:
+        """The number of axes (PyTorch's name for ``ndim``)."""
+        return self.data.ndim
 
     def __len__(self) -> int:
         if self.data.ndim == 0:
@@ -218,12 +262,15 @@ class Tensor:
         million ops works. Each op's gradient is reduced to its input's shape (un-broadcast) and
         summed when a node feeds several ops. Leaves accumulate ``.grad`` across calls; results
         in between get this pass's gradient. The saved arrays are freed afterwards unless
-        ``retain_graph=True``.
+        ``retain_graph=True``. Every leaf's ``.grad`` is a writable array of its own (never the
+        caller's ``grad``, a read-only view or another leaf's array), so in-place gradient
+        clipping works.
 
         Parameters
         ----------
         grad : array_like, optional
-            dL/d(self). May be omitted only for a one-element tensor (it is then 1).
+            dL/d(self). May be omitted only for a one-element tensor (it is then 1). It is
+            copied, so changing it afterwards changes no gradient.
         retain_graph : bool
             Keep the saved arrays so backward can run through this graph again.
         keep_grads : bool
@@ -245,7 +292,7 @@ class Tensor:
                 )
             seed = backend.array_module(self.data).ones_like(self.data)
         else:
-            seed = backend.to_array(grad.data if isinstance(grad, Tensor) else grad, self.data.dtype)
+            seed = backend.to_array(grad.data if isinstance(grad, Tensor) else grad, self.data.dtype, copy=True)
             if seed.shape != self.shape:
                 raise ValueError(
                     f"backward() got a gradient of shape {seed.shape} for an output of shape {self.shape}"
@@ -256,6 +303,7 @@ class Tensor:
             self.grad = seed if self.grad is None else self.grad + seed
         else:
             self.grad = seed
+        leaf_grads = set()  # ids of the arrays leaves hold: one array is never held by two
         # Gradients accumulate in .grad itself: a node's total is complete when it is reached,
         # because every node that uses it comes earlier in the reversed order.
         for node in reversed(order):
@@ -264,12 +312,13 @@ class Tensor:
             if ctx is None:
                 if type(g) is not np.ndarray and isinstance(g, np.generic):
                     node.grad = np.asarray(g)  # arithmetic on 0-d arrays returns NumPy scalars
-                elif g.ndim and 0 in g.strides:  # a broadcast view: give the leaf its own array
+                elif not g.flags.writeable or id(g) in leaf_grads:  # a broadcast view, or shared
                     node.grad = g.copy()
+                leaf_grads.add(id(node.grad))
                 continue
             if g is None:
                 continue
-            if ctx.saved is _FREED:
+            if ctx.saved is None:
                 raise GraphFreedError(
                     f"backward() through the graph a second time: the values saved by "
                     f"'{ctx.name}' were freed by the first backward(); pass retain_graph=True to "
@@ -289,40 +338,41 @@ class Tensor:
                 prev = parent.grad
                 parent.grad = pg if prev is None else prev + pg
             if not retain_graph:
-                ctx.saved = _FREED
+                ctx.saved = None  # freed: see Function.freed
             if not keep_grads:
                 node.grad = None
                 g = parent_grads = pg = None  # drop the loop's references too, or nothing is freed
 
     # ---------------------------------------------------------------- operators
     def __add__(self, other):
-        return _ops.Add.apply(self, _lift(other, self))
+        """``self + other``: the add gate (numbers and arrays are lifted to constant tensors)."""
+        return ops.Add.apply(self, lift(other, self))
 
     def __radd__(self, other):
-        return _ops.Add.apply(_lift(other, self), self)
+        return ops.Add.apply(lift(other, self), self)
 
     def __sub__(self, other):
-        return _ops.Sub.apply(self, _lift(other, self))
+        return ops.Sub.apply(self, lift(other, self))
 
     def __rsub__(self, other):
-        return _ops.Sub.apply(_lift(other, self), self)
+        return ops.Sub.apply(lift(other, self), self)
 
     def __mul__(self, other):
-        return _ops.Mul.apply(self, _lift(other, self))
+        return ops.Mul.apply(self, lift(other, self))
 
     def __rmul__(self, other):
-        return _ops.Mul.apply(_lift(other, self), self)
+        return ops.Mul.apply(lift(other, self), self)
 
     def __truediv__(self, other):
-        return _ops.Div.apply(self, _lift(other, self))
+        return ops.Div.apply(self, lift(other, self))
 
     def __rtruediv__(self, other):
         if not isinstance(other, Tensor) and np.isscalar(other) and other == 1:
-            return _ops.Reciprocal.apply(self)  # the lecture's 1/x gate
-        return _ops.Div.apply(_lift(other, self), self)
+            return ops.Reciprocal.apply(self)  # the lecture's 1/x gate
+        return ops.Div.apply(lift(other, self), self)
 
     def __neg__(self):
-        return _ops.Neg.apply(self)
+        return ops.Neg.apply(self)
 
     def __pos__(self):
         return self
@@ -331,22 +381,19 @@ class Tensor:
         return self.pow(exponent)
 
     def __rpow__(self, base):
-        # base ** t = exp(t · ln base), for a positive number base.
-        if isinstance(base, Tensor) or not np.isscalar(base) or base <= 0:
-            raise ValueError(f"a number raised to a tensor needs a positive number base; got {base!r}")
-        return (self * float(np.log(base))).exp()
+        return ops.TensorPow.apply(lift(base, self), self)
 
     def __matmul__(self, other):
-        return _ops.MatMul.apply(self, _lift(other, self))
+        return ops.MatMul.apply(self, lift(other, self))
 
     def __rmatmul__(self, other):
-        return _ops.MatMul.apply(_lift(other, self), self)
+        return ops.MatMul.apply(lift(other, self), self)
 
     def __getitem__(self, index):
-        return _ops.GetItem.apply(self, index=_index_arrays(index))
+        return ops.GetItem.apply(self, index=_index_arrays(index))
 
-    # Comparisons give bool tensors that carry no gradient.
     def __eq__(self, other):
+        """Elementwise ``==``: a bool tensor with no gradient (as every comparison)."""
         return _compare(np.equal, self, other)
 
     def __ne__(self, other):
@@ -366,103 +413,314 @@ class Tensor:
 
     # ---------------------------------------------------------------- elementwise
     def pow(self, exponent):
-        """``self ** exponent`` for a number exponent."""
-        if isinstance(exponent, Tensor) or not np.isscalar(exponent) or isinstance(exponent, (str, bytes)):
-            raise TypeError(f"the exponent of a tensor power must be a number; got {exponent!r}")
-        return _ops.Pow.apply(self, exponent=exponent)
+        """``self ** exponent`` for a number or a tensor exponent.
+
+        d/dx = p·x^(p−1) (0 for p = 0, even at x = 0); for a tensor exponent also
+        d/dp = x^p·ln x (0 where x = 0 and p ≥ 0).
+        """
+        if isinstance(exponent, Tensor) or isinstance(exponent, np.ndarray):
+            return ops.TensorPow.apply(self, lift(exponent, self))
+        if not np.isscalar(exponent) or isinstance(exponent, (str, bytes)):
+            raise TypeError(f"the exponent of a tensor power must be a number or a tensor; got {exponent!r}")
+        return ops.Pow.apply(self, exponent=exponent)
 
     def reciprocal(self):
-        return _ops.Reciprocal.apply(self)
-
-    def exp(self):
-        return _ops.Exp.apply(self)
-
-    def log(self):
-        return _ops.Log.apply(self)
-
-    def sqrt(self):
-        return _ops.Sqrt.apply(self)
-
-    def abs(self):
-        return _ops.Abs.apply(self)
-
-    def relu(self):
-        return _ops.ReLU.apply(self)
-
-    def sigmoid(self):
-        return _ops.Sigmoid.apply(self)
-
-    def tanh(self):
-        return _ops.Tanh.apply(self)
+        """1/x, the lecture's 1/x gate; d/dx = −1/x²."""
+        return ops.Reciprocal.apply(self)
 
     def clip(self, min=None, max=None):
+        """x limited to [min, max]; bounds are numbers or tensors (broadcast against x).
+
+        The gradient passes to x where min ≤ x ≤ max; a tensor bound receives it where it won.
+        """
         if min is None and max is None:
             raise ValueError("clip() needs at least one of min and max")
-        return _ops.Clip.apply(self, lo=min, hi=max)
+        if not isinstance(min, Tensor) and not isinstance(max, Tensor):
+            return ops.Clip.apply(self, lo=min, hi=max)
+        out = self
+        if min is not None:
+            lo = lift(min, self)
+            out = ops.Where.apply(lo, out, condition=out.data < lo.data)
+        if max is not None:
+            hi = lift(max, self)
+            out = ops.Where.apply(hi, out, condition=out.data > hi.data)
+        return out
 
-    def maximum(self, other):
-        return _ops.Maximum.apply(self, _lift(other, self))
+    clamp = clip
 
-    def minimum(self, other):
-        return _ops.Minimum.apply(self, _lift(other, self))
+    def masked_fill(self, mask, value):
+        """``value`` where ``mask`` is true, x elsewhere; the gradient passes where mask is false."""
+        cond = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        if cond.dtype != bool:
+            raise TypeError(f"masked_fill() needs a boolean mask; got dtype {cond.dtype}")
+        return ops.Where.apply(lift(value, self), self, condition=cond)
+
+    def softmax(self, axis=-1, *, dim=None):
+        """e^x / Σ e^x along ``axis`` (stable: shifted by the max)."""
+        return self._along(fused.Softmax, _pick(axis, dim, -1))
+
+    def log_softmax(self, axis=-1, *, dim=None):
+        """x − log Σ e^x along ``axis`` (stable)."""
+        return self._along(fused.LogSoftmax, _pick(axis, dim, -1))
+
+    def _along(self, op, axis):
+        # An op along one axis; a 0-d tensor is treated as one entry along axis 0 or −1 (PyTorch).
+        axis = _one_axis(axis, self.ndim)
+        if self.ndim:
+            return op.apply(self, axis=axis)
+        return op.apply(self.reshape(1), axis=0).reshape(())
 
     # ---------------------------------------------------------------- reductions
-    def sum(self, axis=None, keepdims=False):
-        return _ops.Sum.apply(self, axis=_axis(axis, self.ndim), keepdims=keepdims)
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The sum over ``axis`` (an int, a tuple, or None for all); the gradient is 1 everywhere."""
+        return ops.Sum.apply(self, **_reduction_args(self, axis, dim, keepdims, keepdim))
 
-    def mean(self, axis=None, keepdims=False):
-        return _ops.Mean.apply(self, axis=_axis(axis, self.ndim), keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The mean over ``axis`` (NaN over zero elements); the gradient is 1/n everywhere."""
+        return ops.Mean.apply(self, **_reduction_args(self, axis, dim, keepdims, keepdim))
 
-    def max(self, axis=None, keepdims=False):
-        return _ops.Max.apply(self, axis=_axis(axis, self.ndim), keepdims=keepdims)
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The largest entry over ``axis`` (values only, as NumPy; use ``argmax`` for indices).
 
-    def min(self, axis=None, keepdims=False):
-        return _ops.Min.apply(self, axis=_axis(axis, self.ndim), keepdims=keepdims)
+        Tied maxima share the gradient equally.
+        """
+        return ops.Max.apply(self, **_reduction_args(self, axis, dim, keepdims, keepdim))
 
-    def argmax(self, axis=None):
-        """Indices of the maxima (an integer tensor, no gradient)."""
-        return Tensor._make(self.data.argmax(axis=axis), False, None)
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The smallest entry over ``axis``; tied minima share the gradient equally."""
+        return ops.Min.apply(self, **_reduction_args(self, axis, dim, keepdims, keepdim))
 
-    def argmin(self, axis=None):
-        return Tensor._make(self.data.argmin(axis=axis), False, None)
+    def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The product over ``axis``; ∂/∂x_i is the product of the other entries."""
+        return ops.Prod.apply(self, **_reduction_args(self, axis, dim, keepdims, keepdim))
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """log Σ e^x over ``axis``, stable for large x (−inf over zero elements)."""
+        return ops.LogSumExp.apply(self, **_reduction_args(self, axis, dim, keepdims, keepdim))
+
+    def norm(self, p=2, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """The p-norm (Σ|x|^p)^(1/p) over ``axis`` (all entries by default); ``p="fro"`` is 2.
+
+        ``p=float("inf")`` is max |x|. The gradient at x = 0 is taken as 0.
+        """
+        p = 2.0 if p == "fro" else float(p)
+        args = _reduction_args(self, axis, dim, keepdims, keepdim)
+        if p == math.inf:
+            return self.abs().max(**args)
+        if not p >= 1:
+            raise ValueError(f"norm() needs p >= 1 (or 'fro' or inf); got {p}")
+        return ops.Norm.apply(self, p=p, **args)
+
+    def var(self, axis=None, correction=1, keepdims=False, *, dim=None, keepdim=None, unbiased=None):
+        """Σ(x − mean)² / (n − correction) over ``axis``; ``correction=1`` (PyTorch's default).
+
+        ``unbiased=False`` is ``correction=0``, NumPy's ``var``.
+        """
+        if unbiased is not None:
+            correction = int(bool(unbiased))
+        args = _reduction_args(self, axis, dim, keepdims, keepdim)
+        centered = self - self.mean(axis=args["axis"], keepdims=True)
+        n = self.size if args["axis"] is None else math.prod(self.shape[a] for a in args["axis"])
+        return (centered * centered).sum(**args) * (1.0 / (n - correction) if n > correction else math.nan)
+
+    def std(self, axis=None, correction=1, keepdims=False, *, dim=None, keepdim=None, unbiased=None):
+        """√var over ``axis`` (``correction=1`` by default, as PyTorch)."""
+        return self.var(axis, correction, keepdims, dim=dim, keepdim=keepdim, unbiased=unbiased).sqrt()
+
+    def cumsum(self, axis=None, *, dim=None):
+        """Running sums along ``axis`` (PyTorch requires it; here it is needed too)."""
+        axis = _pick(axis, dim, None)
+        if axis is None:
+            raise TypeError("cumsum() needs an axis (axis= or dim=)")
+        return self._along(ops.CumSum, axis)
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Indices of the maxima over ``axis`` (an int64 tensor, no gradient; first of ties)."""
+        return self._arg("argmax", _pick(axis, dim, None), _pick(keepdims, keepdim, False))
+
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        """Indices of the minima over ``axis`` (an int64 tensor, no gradient; first of ties)."""
+        return self._arg("argmin", _pick(axis, dim, None), _pick(keepdims, keepdim, False))
+
+    def _arg(self, which, axis, keepdims):
+        if axis is not None:
+            axis = _one_axis(axis, self.ndim) if self.ndim else None
+        out = getattr(self.data, which)(axis=axis, keepdims=keepdims)
+        return Tensor._make(backend.array_module(self.data).asarray(out, dtype=np.int64), False, None)
 
     # ---------------------------------------------------------------- movement
     def reshape(self, *shape):
+        """The same entries in another shape (one entry may be −1: inferred)."""
         shape = _shape_arg(shape)
         try:
             np.empty(self.shape, dtype=bool).reshape(shape)  # validate (cheap, no data copied)
         except ValueError:
             raise ValueError(f"cannot reshape a tensor of shape {self.shape} ({self.size} elements) to {shape}") from None
-        return _ops.Reshape.apply(self, shape=shape)
+        return ops.Reshape.apply(self, shape=shape)
 
-    def flatten(self, start_dim=0):
-        return self.reshape(self.shape[:start_dim] + (-1,))
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        """Axes ``start_dim`` … ``end_dim`` merged into one (all of them by default)."""
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = _one_axis(start_dim, self.ndim), _one_axis(end_dim, self.ndim)
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim} for shape {self.shape}")
+        merged = math.prod(self.shape[start:end + 1])
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])
+
+    def squeeze(self, axis=None, *, dim=None):
+        """Drop axes of length 1: all of them, or those named (others are left, as PyTorch)."""
+        axis = _pick(axis, dim, None)
+        axes = range(self.ndim) if axis is None else _axis(axis, self.ndim)
+        return self.reshape(tuple(n for i, n in enumerate(self.shape) if not (i in axes and n == 1)))
+
+    def unsqueeze(self, axis=None, *, dim=None):
+        """A new axis of length 1 at position ``axis`` (−1 appends it)."""
+        axis = _pick(axis, dim, None)
+        if not isinstance(axis, (int, np.integer)) or not -self.ndim - 1 <= axis <= self.ndim:
+            raise ValueError(f"unsqueeze: axis {axis!r} is out of range for {self.ndim + 1} dimensions")
+        axis = int(axis) % (self.ndim + 1)
+        return self.reshape(self.shape[:axis] + (1,) + self.shape[axis:])
+
+    def expand(self, *sizes):
+        """A broadcast to ``sizes`` (−1 keeps an axis); the gradient sums over what was added."""
+        sizes = _shape_arg(sizes)
+        lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise ValueError(f"expand: {len(sizes)} sizes for a tensor of {self.ndim} dimensions")
+        shape = tuple(self.shape[i - lead] if n == -1 and i >= lead else n for i, n in enumerate(sizes))
+        try:
+            np.broadcast_shapes(self.shape, shape)
+        except ValueError:
+            raise ValueError(f"expand: cannot broadcast shape {self.shape} to {sizes}") from None
+        if shape != np.broadcast_shapes(self.shape, shape) or min(shape, default=0) < 0:
+            raise ValueError(f"expand: cannot broadcast shape {self.shape} to {sizes}")
+        return ops.Expand.apply(self, shape=shape)
+
+    def repeat(self, *repeats):
+        """The tensor tiled ``repeats[i]`` times along each axis (PyTorch's ``repeat``, NumPy's ``tile``)."""
+        repeats = _shape_arg(repeats)
+        if len(repeats) < self.ndim or min(repeats, default=0) < 0:
+            raise ValueError(f"repeat: needs one non-negative count per axis of shape {self.shape}; got {repeats}")
+        shape = (1,) * (len(repeats) - self.ndim) + self.shape
+        x = self.reshape(tuple(v for n in shape for v in (1, n)))
+        x = x.expand(tuple(v for r, n in zip(repeats, shape) for v in (r, n)))
+        return x.reshape(tuple(r * n for r, n in zip(repeats, shape)))
+
+    def flip(self, axis=None, *, dims=None):
+        """The entries in reverse order along ``axis`` (an int or a tuple; all axes by default)."""
+        axis = _pick(axis, dims, None)
+        axes = range(self.ndim) if axis is None else _axis(axis, self.ndim)
+        return self[tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(self.ndim))]
 
     def transpose(self, *axes):
-        """Reverse the axes, or permute them as given (like ``ndarray.transpose``)."""
+        """Reverse the axes, or permute them as given (NumPy's ``transpose``, not PyTorch's).
+
+        ``x.transpose(1, 0)`` of a matrix is its transpose either way; to swap two axes of a
+        larger tensor, as PyTorch's ``transpose(a, b)`` does, use :meth:`swapaxes`.
+        """
         axes = _shape_arg(axes) if axes else tuple(range(self.ndim))[::-1]
         if sorted(a % self.ndim if self.ndim else a for a in axes) != list(range(self.ndim)):
             raise ValueError(f"axes {axes} are not a permutation of the {self.ndim} axes of shape {self.shape}")
-        return _ops.Transpose.apply(self, axes=tuple(a % self.ndim for a in axes))
+        return ops.Transpose.apply(self, axes=tuple(a % self.ndim for a in axes))
 
     permute = transpose
 
+    def swapaxes(self, axis1, axis2):
+        """The tensor with two axes exchanged (PyTorch's ``transpose(a, b)``)."""
+        a, b = _one_axis(axis1, self.ndim), _one_axis(axis2, self.ndim)
+        axes = list(range(self.ndim))
+        axes[a], axes[b] = b, a
+        return self.transpose(*axes)
+
+    def t(self):
+        """The transpose of a tensor of at most 2 dimensions (PyTorch's ``t()``)."""
+        if self.ndim > 2:
+            raise ValueError(f"t() needs at most 2 dimensions; this tensor has shape {self.shape} (use swapaxes)")
+        return self.transpose()
+
+    def gather(self, axis, index):
+        """Entries picked along ``axis`` by ``index`` (PyTorch's ``gather``, NumPy's
+        ``take_along_axis``): ``out[i][j] = x[index[i][j]][j]`` for axis 0.
+
+        ``index`` has as many dimensions as x; repeated indices accumulate their gradients.
+        """
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        axis = _one_axis(axis, self.ndim)
+        if idx.dtype.kind not in "iu" or idx.ndim != self.ndim:
+            raise ValueError(f"gather: index must be an integer array with {self.ndim} dimensions; "
+                             f"got dtype {idx.dtype}, shape {idx.shape}")
+        grid = list(np.indices(idx.shape, sparse=True))
+        grid[axis] = idx
+        return self[tuple(grid)]
+
+    def split(self, split_size_or_sections, axis=0, *, dim=None):
+        """Pieces along ``axis``: each of ``split_size`` entries (the last may be shorter), or
+        of the sizes listed."""
+        axis = _one_axis(_pick(axis, dim, 0), self.ndim)
+        n = self.shape[axis]
+        if isinstance(split_size_or_sections, (int, np.integer)):
+            step = int(split_size_or_sections)
+            if step <= 0:
+                raise ValueError(f"split: the size must be positive; got {step}")
+            sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
+        else:
+            sizes = [int(s) for s in split_size_or_sections]
+            if sum(sizes) != n or min(sizes, default=0) < 0:
+                raise ValueError(f"split: sizes {sizes} do not add up to {n}, the length of axis {axis}")
+        starts = np.cumsum([0] + sizes[:-1])
+        head = (slice(None),) * axis
+        return tuple(self[head + (slice(int(s), int(s) + k),)] for s, k in zip(starts, sizes))
+
+    def chunk(self, chunks, axis=0, *, dim=None):
+        """``chunks`` pieces along ``axis`` of ⌈n/chunks⌉ entries each (fewer if n is small)."""
+        axis = _one_axis(_pick(axis, dim, 0), self.ndim)
+        if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
+            raise ValueError(f"chunk: the number of chunks must be a positive integer; got {chunks!r}")
+        return self.split(max(1, -(-self.shape[axis] // int(chunks))), axis)
+
     def matmul(self, other):
+        """The matrix product ``self @ other`` (NumPy's rules for 1-D and batched operands)."""
         return self @ other
 
 
+# ------------------------------------------------------------------ elementwise methods
+def _install_method(op):
+    """Make registered elementwise op ``op`` a Tensor method (called for each registration)."""
+    if op.arity == 1:
+        def method(self, **options):
+            return op.apply(self, **options)
+    else:
+        def method(self, other):
+            return op.apply(self, lift(other, self))
+    summary = (op.__doc__ or op.name).strip().splitlines()[0]
+    options = f"\n\nKeyword options: {', '.join(op.options)}." if op.options else ""
+    method.__name__ = method.__qualname__ = op.name
+    method.__doc__ = f"{summary}{options}\n\nThe op ``{op.name}`` (elementwise, :class:`{op.__module__}.{op.__qualname__}`)."
+    setattr(Tensor, op.name, method)
+
+
+subscribe(_install_method)
+
+
 # ------------------------------------------------------------------ helpers
-def _lift(value, like: Tensor) -> Tensor:
-    """Wrap a Python number or array as a constant tensor, keeping ``like``'s float dtype."""
+def lift(value, like: Tensor) -> Tensor:
+    """``value`` as a constant tensor beside ``like``: numbers and numeric arrays take
+    ``like``'s float dtype (so a float64 array meeting a float32 tensor does not make the
+    result float64: see "float32 by default" in docs/architecture.md). Every operator and every
+    functional form lifts its non-tensor operands with this one rule."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, (bool, int, float)) and like.data.dtype.kind == "f":
         return Tensor._make(backend.array_module(like.data).asarray(value, dtype=like.data.dtype), False, None)
-    return Tensor(value, dtype=like.data.dtype if like.data.dtype.kind == "f" and _is_floatish(value) else None)
-
-
-def _is_floatish(value) -> bool:
-    return isinstance(value, (float, int)) or getattr(value, "dtype", np.dtype("O")).kind in "fiu"
+    if not hasattr(value, "dtype"):
+        try:
+            value = np.asarray(value)
+        except ValueError:  # ragged: Tensor() below names it
+            return Tensor(value)
+    return Tensor(value, dtype=like.data.dtype if like.data.dtype.kind == "f" and value.dtype.kind in "fiu" else None)
 
 
 def _compare(op, a: Tensor, b) -> Tensor:
@@ -470,17 +728,42 @@ def _compare(op, a: Tensor, b) -> Tensor:
     return Tensor._make(op(a.data, b), False, None)
 
 
+def _pick(numpy_value, torch_value, default):
+    """One argument given under NumPy's name (``axis``) or PyTorch's (``dim``)."""
+    if torch_value is None:
+        return numpy_value
+    if numpy_value is not default and numpy_value != default:
+        raise TypeError(f"got both a NumPy-style and a PyTorch-style argument ({numpy_value!r}, {torch_value!r}); pass one")
+    return torch_value
+
+
+def _reduction_args(t, axis, dim, keepdims, keepdim):
+    return {"axis": _axis(_pick(axis, dim, None), t.ndim), "keepdims": bool(_pick(keepdims, keepdim, False))}
+
+
 def _axis(axis, ndim):
+    """Validated axes as a tuple of non-negative ints (None stays None: every axis).
+
+    A 0-d tensor accepts axis 0 and −1, as PyTorch does: they reduce nothing (``()``).
+    """
     if axis is None:
         return None
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -max(ndim, 1) <= a < max(ndim, 1):
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool) or not -max(ndim, 1) <= a < max(ndim, 1):
             raise ValueError(f"axis {axis!r} is out of range for a tensor with {ndim} dimensions")
-    axes = tuple(int(a) % max(ndim, 1) for a in axes)
+    if ndim == 0:
+        return ()
+    axes = tuple(int(a) % ndim for a in axes)
     if len(set(axes)) != len(axes):
         raise ValueError(f"axis {axis!r} names the same axis twice for a tensor with {ndim} dimensions")
     return axes
+
+
+def _one_axis(axis, ndim):
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool) or not -max(ndim, 1) <= axis < max(ndim, 1):
+        raise ValueError(f"axis {axis!r} is out of range for a tensor with {ndim} dimensions")
+    return int(axis) % max(ndim, 1)
 
 
 def _shape_arg(shape):
@@ -536,9 +819,3 @@ def _topological_order(root: Tensor) -> list:
             stack.pop()
             order.append(node)
     return order
-
-
-_function.Tensor = Tensor
-
-from chainrule.engine import ops as _ops  # noqa: E402  (the ops need Tensor defined)
-from chainrule.engine import devices as _device  # noqa: E402

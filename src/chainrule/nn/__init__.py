@@ -1,10 +1,14 @@
 """Neural-network building blocks: Module, Parameter, layers, losses, initializations, summary."""
-from chainrule.nn import functional, init
+from chainrule.nn import functional, init, utils
 from chainrule.nn.layers import (
-    ACTIVATIONS, MLP, Dropout, Identity, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh,
-    get_activation,
+    ACTIVATIONS, ELU, GELU, MLP, Dropout, Elementwise, Identity, LayerNorm, LeakyReLU, Linear,
+    LogSoftmax, ReLU, Sequential, Sigmoid, SiLU, Softmax, Softplus, Tanh, get_activation,
 )
-from chainrule.nn.losses import BCEWithLogitsLoss, BinaryHingeLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss
+from chainrule.nn.container import ModuleDict, ModuleList
+from chainrule.nn.losses import (
+    BCELoss, BCEWithLogitsLoss, BinaryHingeLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss,
+    MulticlassHingeLoss, NLLLoss, SmoothL1Loss,
+)
 from chainrule.nn.module import Module, Parameter, module_device
 from chainrule.nn.counting import ModelSummary, summary
 from chainrule.nn.conv import Conv1d, Conv2d
@@ -14,10 +18,12 @@ from chainrule.nn.pooling import AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d
 from chainrule.nn.spatial import Dropout2d, Flatten, Unflatten
 
 __all__ = [
-    "ACTIVATIONS", "BCEWithLogitsLoss", "BinaryHingeLoss", "CrossEntropyLoss", "Dropout", "Identity",
-    "LeakyReLU", "Linear", "MLP", "MSELoss", "Module", "ModelSummary", "MulticlassHingeLoss",
-    "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "get_activation", "init",
-    "module_device", "summary",
+    "ACTIVATIONS", "BCELoss", "BCEWithLogitsLoss", "BinaryHingeLoss", "CrossEntropyLoss", "Dropout",
+    "ELU", "Elementwise", "GELU", "HuberLoss", "Identity", "L1Loss", "LayerNorm", "LeakyReLU",
+    "Linear", "LogSoftmax", "MLP", "MSELoss", "Module", "ModelSummary", "ModuleDict", "ModuleList",
+    "MulticlassHingeLoss", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid",
+    "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "functional", "get_activation", "init",
+    "module_device", "summary", "utils",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
     "CNN", "Conv1d", "Conv2d", "Dropout2d", "Flatten", "MaxPool1d", "MaxPool2d", "Unflatten",
 ]

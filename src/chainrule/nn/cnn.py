@@ -24,7 +24,7 @@ import numpy as np
 
 from chainrule.engine import Tensor, conv2d_relu, no_grad, zeros
 from chainrule.nn.conv import Conv2d
-from chainrule.nn.init import as_rng
+from chainrule.engine.api import as_generator
 from chainrule.nn.layers import Dropout, Linear, ReLU, Sequential, run_fused
 from chainrule.nn.normalization import BatchNorm2d
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
@@ -114,7 +114,7 @@ class CNN(Sequential):
         if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
             raise ValueError(f"CNN n_classes must be an int >= 2; got {n_classes!r}")
         spec = default_spec(shape) if spec is None else spec
-        gen = as_rng(rng)
+        gen = as_generator(rng)
         layers, flat = [], False
         x = zeros(1, *shape)  # run through each layer as it is built: sizes the fully connected ones
 

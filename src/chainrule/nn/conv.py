@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from chainrule.engine import Tensor, conv1d, conv2d
-from chainrule.nn.init import as_rng
+from chainrule.engine.api import as_generator
 from chainrule.nn.module import Module, Parameter
 
 
@@ -53,7 +53,7 @@ class _ConvNd(Module):
         # and the same bound for the bias; fan_in = in_channels/groups · prod(kernel_size).
         fan_in = in_channels // groups * math.prod(self.kernel_size)
         bound = 1.0 / math.sqrt(fan_in)
-        gen = as_rng(rng)
+        gen = as_generator(rng)
         shape = (out_channels, in_channels // groups, *self.kernel_size)
         self.weight = Parameter(gen.uniform(-bound, bound, shape).astype(dtype), dtype=dtype)
         self.bias = Parameter(gen.uniform(-bound, bound, out_channels).astype(dtype), dtype=dtype) if bias else None

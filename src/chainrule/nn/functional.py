@@ -1,121 +1,146 @@
-"""Activations and losses built on the engine's ops.
+"""Activations and losses built on the engine's ops (PyTorch's ``torch.nn.functional`` names).
 
-Softmax, log-softmax, softmax cross-entropy, the multiclass hinge and binary cross-entropy are
-fused: each is one Function with its own stable backward (fewer graph nodes, no overflow for
-logits of ±1e4), gradient-checked like every primitive. The rest compose engine ops.
+Softmax, log-softmax, ``linear_relu``, softmax cross-entropy, the multiclass hinge and binary
+cross-entropy from logits run as fused Functions of the engine (``chainrule.engine.fused``):
+one op with its own stable backward (fewer graph nodes, no overflow for logits of ±1e4). This
+module validates their arguments and composes everything else from engine ops.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from chainrule.engine import Function, Tensor, ops, where
+from chainrule.engine import Tensor, device_of, fused, linear, linear_relu, log_softmax, ops, softmax, to_device, where
 from chainrule.engine.conv import (  # noqa: F401  (re-exported: cr.nn.functional.conv2d, …)
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv2d_relu,
     max_pool1d, max_pool2d, pad,
 )
 from chainrule.nn.normalization import batch_norm  # noqa: F401
 from chainrule.engine.backend import array_module
+from chainrule.engine.tensor import lift
 
 REDUCTIONS = ("mean", "sum", "none")
 
+__all__ = [
+    "REDUCTIONS", "binary_cross_entropy", "binary_cross_entropy_with_logits", "binary_hinge",
+    "check_reduction", "cross_entropy", "dropout", "elu", "gelu", "get_loss", "huber_loss",
+    "identity", "l1_loss", "l2", "layer_norm", "leaky_relu", "linear", "linear_relu",
+    "log_softmax", "logsigmoid", "mse", "mse_loss", "multiclass_hinge", "nll_loss", "one_hot",
+    "relu", "sigmoid", "silu", "smooth_l1_loss", "softmax", "softplus", "tanh",
+]
+
+
+def _t(x):
+    return x if isinstance(x, Tensor) else Tensor(x)
+
 
 # ====================================================================== activations
-def relu(x: Tensor) -> Tensor:
+def relu(x) -> Tensor:
     """max(x, 0)."""
-    return x.relu()
+    return _t(x).relu()
 
 
-def sigmoid(x: Tensor) -> Tensor:
-    """σ(x) = 1 / (1 + e^-x)."""
-    return x.sigmoid()
+def sigmoid(x) -> Tensor:
+    """σ(x) = 1 / (1 + e^-x), accurate in both tails."""
+    return _t(x).sigmoid()
 
 
-def tanh(x: Tensor) -> Tensor:
+def tanh(x) -> Tensor:
     """tanh(x), the zero-centred squashing activation."""
-    return x.tanh()
+    return _t(x).tanh()
 
 
-def identity(x: Tensor) -> Tensor:
+def identity(x) -> Tensor:
     """x unchanged (a linear 'activation')."""
-    return x
+    return _t(x)
 
 
-def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope·x otherwise."""
+    x = _t(x)
     return where(x.data > 0, x, x * negative_slope)
 
 
-class _LinearReLU(ops.Linear):
-    """relu(x Wᵀ + b) as one op: the ReLU runs in place on the product, so no pre-activation
-    array is kept, and the graph has one node per layer instead of two."""
+def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + e^(βx))/β, and x where βx > threshold; the derivative is σ(βx).
 
-    name = "linear_relu"
-
-    def forward(self, x, weight, bias=None):
-        out = super().forward(x, weight, bias)
-        array_module(out).maximum(out, 0, out=out)
-        self.saved += (out,)
-        return out
-
-    def backward(self, grad):
-        return super().backward(grad * (self.saved[2] > 0))
-
-
-def linear_relu(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """relu(x Wᵀ + b), fused: the same values and gradients as ``linear(x, W, b).relu()``.
-
-    ``nn.MLP`` uses it for every Linear layer followed by a ReLU: one graph node and one
-    activation array per layer instead of two.
-
-    Examples
-    --------
     >>> import chainrule as cr
-    >>> x, w, b = cr.ones(1, 2), cr.tensor([[1.0, -2.0], [3.0, 1.0]]), cr.tensor([0.5, 0.0])
-    >>> cr.nn.functional.linear_relu(x, w, b).tolist()
-    [[0.0, 4.0]]
+    >>> round(cr.nn.functional.softplus(cr.tensor(0.0)).item(), 4)   # ln 2
+    0.6931
     """
-    inputs = (x, weight) if bias is None else (x, weight, bias)
-    return _LinearReLU.apply(*inputs)
+    return _t(x).softplus(beta=beta, threshold=threshold)
 
 
-class _LogSoftmax(Function):
-    name = "log_softmax"
-
-    def forward(self, x, axis):
-        self.axis = axis
-        shifted = x - x.max(axis=axis, keepdims=True)
-        out = shifted - array_module(x).log(array_module(x).exp(shifted).sum(axis=axis, keepdims=True))
-        self.save(out)
-        return out
-
-    def backward(self, grad):
-        (out,) = self.saved
-        return grad - array_module(out).exp(out) * grad.sum(axis=self.axis, keepdims=True)
+def logsigmoid(x) -> Tensor:
+    """log σ(x) = −softplus(−x), finite for any x (log σ(−100) = −100)."""
+    return -(-_t(x)).softplus()
 
 
-class _Softmax(Function):
-    name = "softmax"
-
-    def forward(self, x, axis):
-        self.axis = axis
-        e = array_module(x).exp(x - x.max(axis=axis, keepdims=True))
-        e /= e.sum(axis=axis, keepdims=True)
-        self.save(e)
-        return e
-
-    def backward(self, grad):
-        (s,) = self.saved
-        return s * (grad - (grad * s).sum(axis=self.axis, keepdims=True))
+def elu(x, alpha: float = 1.0) -> Tensor:
+    """x for x > 0, α·(e^x − 1) otherwise."""
+    x = _t(x)
+    return where(x.data > 0, x, x.expm1() * alpha)
 
 
-def softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """e^{x_j} / Σ_k e^{x_k} along ``axis``, computed after subtracting the max (stable)."""
-    return _Softmax.apply(x, axis=axis)
+def silu(x) -> Tensor:
+    """x·σ(x) (also called swish)."""
+    x = _t(x)
+    return x * x.sigmoid()
 
 
-def log_softmax(x: Tensor, axis: int = -1) -> Tensor:
-    """x_j − log Σ_k e^{x_k} along ``axis`` (stable)."""
-    return _LogSoftmax.apply(x, axis=axis)
+def gelu(x, approximate: str = "none") -> Tensor:
+    """x·Φ(x) with Φ the standard normal CDF: ½x(1 + erf(x/√2)).
+
+    ``approximate="tanh"`` gives ½x(1 + tanh(√(2/π)(x + 0.044715x³))), as PyTorch's.
+    """
+    x = _t(x)
+    if approximate == "tanh":
+        inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
+        return x * 0.5 * (inner.tanh() + 1.0)
+    if approximate != "none":
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh'; got {approximate!r}")
+    return x * 0.5 * ((x * (1.0 / math.sqrt(2.0))).erf() + 1.0)
+
+
+def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
+    """Zero each entry with probability p and scale the rest by 1/(1 − p), when ``training``.
+
+    ``rng`` is a ``numpy.random.Generator`` (or a seed). With ``training=False`` or ``p = 0``
+    the input comes back unchanged.
+    """
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability must be in [0, 1]; got {p}")
+    x = _t(x)
+    if not training or p == 0:
+        return x
+    if p == 1:
+        return x * 0.0
+    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    keep = gen.random(x.shape, dtype=np.float32) >= p
+    # Drawn on the host from the seeded generator, then copied to x's device: the same seed drops
+    # the same entries on every device.
+    return x * Tensor(to_device(keep.astype(x.dtype) / (1 - p), device_of(x.data)), dtype=x.dtype)
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
+    """(x − mean) / √(var + ε) · weight + bias over the last ``len(normalized_shape)`` axes.
+
+    The variance is the biased one (divided by n), as PyTorch's.
+    """
+    x = _t(x)
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    if x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
+        raise ValueError(f"layer_norm: the input of shape {x.shape} does not end in normalized_shape {shape}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    centered = x - x.mean(axis=axes, keepdims=True)
+    var = (centered * centered).mean(axis=axes, keepdims=True)
+    out = centered * (var + eps) ** -0.5
+    if weight is not None:
+        out = out * weight
+    if bias is not None:
+        out = out + bias
+    return out
 
 
 # ====================================================================== losses
@@ -150,60 +175,57 @@ def _scores(x, what):
     return x
 
 
-def _reduction(reduction):
+def check_reduction(reduction) -> str:
+    """``reduction`` itself if it is one of ``REDUCTIONS``; otherwise ValueError listing them."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"unknown reduction {reduction!r}; expected one of {list(REDUCTIONS)}")
     return reduction
 
 
-def _reduce(per_example, reduction):
-    """Per-example losses → mean, sum or the array itself (and the factor for the backward)."""
-    if reduction == "mean":
-        factor = 1.0 / max(len(per_example), 1)
-        return per_example.sum() * factor, factor
+def _reduce(per_example, reduction, divisor=None):
+    """Mean (over ``divisor``, default the number of entries; NaN over none), sum or the array."""
+    if reduction == "none":
+        return per_example
+    total = per_example.sum()
     if reduction == "sum":
-        return per_example.sum(), 1.0
-    return per_example, None
+        return total
+    n = per_example.size if divisor is None else divisor
+    return total * (1.0 / n if n else math.nan)
 
 
-def _scale(grad, reduction, factor):
-    return grad[:, None] if reduction == "none" else grad * factor
+def _class_weight(weight, n_classes, like, what):
+    if weight is None:
+        return None
+    w = _target_array(weight, like.data).astype(like.dtype)
+    if w.shape != (n_classes,):
+        raise ValueError(f"{what}: weight must have one entry per class, shape ({n_classes},); got {w.shape}")
+    return w
 
 
-class _SoftmaxCrossEntropy(Function):
-    name = "cross_entropy"
-
-    def forward(self, x, target, reduction):
-        xp = array_module(x)
-        rows = xp.arange(len(x))
-        shifted = x - x.max(axis=1, keepdims=True)
-        e = xp.exp(shifted)
-        total = e.sum(axis=1, keepdims=True)
-        per_example = xp.log(total[:, 0]) - shifted[rows, target]
-        e /= total
-        self.save(e, target)
-        self.reduction = reduction
-        out, self.factor = _reduce(per_example, reduction)
-        return out
-
-    def backward(self, grad):
-        probs, target = self.saved
-        g = _scale(grad, self.reduction, self.factor)
-        out = probs * g
-        out[array_module(probs).arange(len(probs)), target] -= g if self.reduction != "none" else g[:, 0]
-        return out
-
-
-def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
+def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy: L_i = −log(e^{s_{y_i}} / Σ_j e^{s_j}), averaged over examples.
 
-    Fused with its gradient ∂L_i/∂s = softmax(s) − onehot(y_i); stable for logits of ±1e4.
+    With integer labels and no options it is one fused op with the gradient
+    ∂L_i/∂s = softmax(s) − onehot(y_i), stable for logits of ±1e4. The options are PyTorch's:
+
+    - ``weight`` (one per class): L_i is scaled by w_{y_i} and the mean divides by Σ_i w_{y_i}.
+    - ``ignore_index``: examples with that label add nothing and are not counted in the mean.
+    - ``label_smoothing`` ε: the target is (1 − ε)·onehot(y) + ε/K, so
+      L_i = −(1 − ε)·w_{y_i}·log p_{i,y_i} − ε/K·Σ_c w_c·log p_{ic}.
+    - probability targets: ``target`` of the logits' shape, rows of class probabilities:
+      L_i = −Σ_c w_c·q_{ic}·log p_{ic} (smoothed likewise), and the mean divides by N.
+
+    A mean over no examples is NaN, as a mean of nothing.
 
     Parameters
     ----------
     logits : Tensor of shape (N, K)
-    target : integer array or Tensor of shape (N,), values 0..K−1
+    target : integer array or Tensor of shape (N,), values 0..K−1; or floats of shape (N, K)
+    weight : array of shape (K,), optional
+    ignore_index : int
     reduction : "mean" (default), "sum" or "none"
+    label_smoothing : float in [0, 1]
 
     >>> import chainrule as cr
     >>> s = cr.zeros(4, 10)  # equal scores: the loss is ln 10
@@ -211,32 +233,65 @@ def cross_entropy(logits: Tensor, target, reduction: str = "mean") -> Tensor:
     2.3026
     """
     logits = _scores(logits, "cross_entropy")
-    y = _labels(target, logits.shape[0], logits.shape[1], "cross_entropy", logits.data)
-    return _SoftmaxCrossEntropy.apply(logits, target=y, reduction=_reduction(reduction))
+    check_reduction(reduction)
+    n, k = logits.shape
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1]; got {label_smoothing}")
+    w = _class_weight(weight, k, logits, "cross_entropy")
+    y = _target_array(target, logits.data)
+    if y.dtype.kind == "f":  # probabilities
+        if y.shape == (n,):
+            raise TypeError(f"cross_entropy: class labels must be integers 0..{k - 1} (or probabilities "
+                            f"of shape {(n, k)}); got dtype {y.dtype}")
+        if y.shape != (n, k):
+            raise ValueError(f"cross_entropy: probability targets must have the logits' shape {(n, k)}; got {y.shape}")
+        coef = y.astype(logits.dtype) * (1.0 - label_smoothing) + label_smoothing / k
+        if w is not None:
+            coef = coef * w
+        per = -(logits.log_softmax(axis=1) * lift(coef, logits)).sum(axis=1)
+        return _reduce(per, reduction)
+    if w is None and label_smoothing == 0.0 and not 0 <= ignore_index < k:
+        # The hot path: labels in range cannot be ignore_index, so one range check decides.
+        try:
+            labels = _labels(y, n, k, "cross_entropy", logits.data)
+        except ValueError:
+            if y.dtype.kind not in "iu" or y.shape != (n,) or not (y == ignore_index).any():
+                raise
+        else:
+            return fused.SoftmaxCrossEntropy.apply(logits, target=labels, reduction=reduction)
+    if y.dtype.kind not in "iu":
+        _labels(y, n, k, "cross_entropy", logits.data)  # raises the TypeError naming the dtype
+    valid = y != ignore_index
+    y = _labels(array_module(y).where(valid, y, 0), n, k, "cross_entropy", logits.data)
+    if w is None and label_smoothing == 0.0 and valid.all():
+        return fused.SoftmaxCrossEntropy.apply(logits, target=y, reduction=reduction)
+    xp = array_module(logits.data)
+    w = xp.ones(k, dtype=logits.dtype) if w is None else w
+    row_weight = w[y] * valid  # 0 for ignored examples
+    coef = xp.zeros((n, k), dtype=logits.dtype)
+    coef[xp.arange(n), y] = (1.0 - label_smoothing) * row_weight
+    coef += (label_smoothing / k) * w * valid[:, None]
+    per = -(logits.log_softmax(axis=1) * lift(coef, logits)).sum(axis=1)
+    return _reduce(per, reduction, divisor=float(row_weight.sum()))
 
 
-class _MulticlassHinge(Function):
-    name = "multiclass_hinge"
+def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
+    """The negative log-likelihood −w_{y_i}·x_{i, y_i} of log-probabilities ``log_probs`` (N, K).
 
-    def forward(self, s, target, margin, reduction):
-        xp = array_module(s)
-        rows = xp.arange(len(s))
-        margins = s - s[rows, target][:, None] + margin
-        xp.maximum(margins, 0, out=margins)
-        margins[rows, target] = 0
-        self.save(margins > 0, target)
-        self.reduction = reduction
-        out, self.factor = _reduce(margins.sum(axis=1), reduction)
-        return out
-
-    def backward(self, grad):
-        missed, target = self.saved
-        g = _scale(grad, self.reduction, self.factor)
-        out = missed * g
-        # The correct class's row: −(number of classes that missed the margin).
-        count = missed.sum(axis=1)
-        out[array_module(out).arange(len(out)), target] = -count * (g if self.reduction != "none" else g[:, 0])
-        return out
+    The mean divides by Σ_i w_{y_i} over the examples not labelled ``ignore_index``, as PyTorch's;
+    ``nll_loss(log_softmax(s), y)`` equals ``cross_entropy(s, y)``.
+    """
+    x = _scores(log_probs, "nll_loss")
+    check_reduction(reduction)
+    n, k = x.shape
+    w = _class_weight(weight, k, x, "nll_loss")
+    y = _target_array(target, x.data)
+    valid = (y != ignore_index) if y.dtype.kind in "iu" else array_module(y).ones(y.shape, bool)
+    y = _labels(array_module(y).where(valid, y, 0) if y.dtype.kind in "iu" else y, n, k, "nll_loss", x.data)
+    xp = array_module(x.data)
+    row_weight = (xp.ones(n, dtype=x.dtype) if w is None else w[y]) * valid
+    per = -x[xp.arange(n), y] * lift(row_weight, x)
+    return _reduce(per, reduction, divisor=float(row_weight.sum()))
 
 
 def multiclass_hinge(scores: Tensor, target, margin: float = 1.0, reduction: str = "mean") -> Tensor:
@@ -253,7 +308,7 @@ def multiclass_hinge(scores: Tensor, target, margin: float = 1.0, reduction: str
     """
     scores = _scores(scores, "multiclass_hinge")
     y = _labels(target, scores.shape[0], scores.shape[1], "multiclass_hinge", scores.data)
-    return _MulticlassHinge.apply(scores, target=y, margin=float(margin), reduction=_reduction(reduction))
+    return fused.MulticlassHinge.apply(scores, target=y, margin=float(margin), reduction=check_reduction(reduction))
 
 
 def _binary_target(target, scores, allowed, what):
@@ -262,56 +317,130 @@ def _binary_target(target, scores, allowed, what):
         raise ValueError(f"{what}: target has shape {t.shape} but the scores have shape {shape}")
     bad = ~array_module(t).isin(t, array_module(t).asarray(allowed))
     if bad.any():
-        raise ValueError(f"{what}: target value {t[bad][0]!r} is not one of {list(allowed)}")
+        raise ValueError(f"{what}: target value {t[bad][0].item()!r} is not one of {list(allowed)}")
     return t
 
 
-class _BinaryCrossEntropyWithLogits(Function):
-    name = "binary_cross_entropy"
-
-    def forward(self, x, target, reduction):
-        xp = array_module(x)
-        # max(x, 0) − x·t + log(1 + e^{−|x|}) equals −[t log σ(x) + (1−t) log(1−σ(x))], without overflow.
-        per_example = xp.maximum(x, 0) - x * target + xp.log1p(xp.exp(-abs(x)))
-        self.save(x, target)
-        self.reduction = reduction
-        if reduction == "mean":
-            self.factor = 1.0 / max(x.size, 1)
-            return per_example.mean()
-        self.factor = 1.0
-        return per_example.sum() if reduction == "sum" else per_example
-
-    def backward(self, grad):
-        x, target = self.saved
-        p = array_module(x).tanh(x * 0.5) * 0.5 + 0.5
-        return (p - target) * (grad * self.factor)
+def _probability_target(target, scores, what):
+    t = _target_array(target, scores.data)
+    if t.shape != scores.shape:
+        raise ValueError(f"{what}: target has shape {t.shape} but the scores have shape {scores.shape}")
+    if t.dtype.kind not in "fiub":
+        raise TypeError(f"{what}: targets must be numbers in [0, 1]; got dtype {t.dtype}")
+    bad = (t < 0) | (t > 1) | (t != t)
+    if bad.any():
+        raise ValueError(f"{what}: target value {t[bad][0].item()!r} is outside [0, 1]")
+    return t.astype(scores.dtype)
 
 
-def binary_cross_entropy_with_logits(logits: Tensor, target, reduction: str = "mean") -> Tensor:
-    """Logistic loss from logits: −[t log σ(s) + (1 − t) log(1 − σ(s))], t ∈ {0, 1}.
+def _elementwise_weight(weight, scores, what, name="weight"):
+    if weight is None:
+        return None
+    w = _target_array(weight, scores.data).astype(scores.dtype)
+    try:
+        ok = np.broadcast_shapes(w.shape, scores.shape) == scores.shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{what}: {name} of shape {w.shape} does not broadcast to the scores' shape {scores.shape}")
+    return w
 
-    The binary softmax classifier's loss; stable for any logit. Gradient σ(s) − t.
+
+def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None, reduction: str = "mean",
+                                     pos_weight=None) -> Tensor:
+    """Logistic loss from logits: −w·[pw·t log σ(s) + (1 − t) log(1 − σ(s))], t ∈ [0, 1].
+
+    The binary softmax classifier's loss; stable for any logit (one fused op). Targets may be
+    soft (any probability); ``pos_weight`` pw scales the positive term (one entry per class, or a
+    number), ``weight`` w each entry. With neither the gradient is σ(s) − t.
     """
-    t = _binary_target(target, logits, (0, 1), "binary_cross_entropy").astype(logits.dtype)
-    return _BinaryCrossEntropyWithLogits.apply(logits, target=t, reduction=_reduction(reduction))
+    t = _probability_target(target, logits, "binary_cross_entropy_with_logits")
+    return fused.BinaryCrossEntropyWithLogits.apply(
+        logits, target=t, reduction=check_reduction(reduction),
+        pos_weight=_elementwise_weight(pos_weight, logits, "binary_cross_entropy_with_logits", "pos_weight"),
+        weight=_elementwise_weight(weight, logits, "binary_cross_entropy_with_logits"))
+
+
+def binary_cross_entropy(probs: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
+    """−w·[t log p + (1 − t) log(1 − p)] on probabilities p ∈ [0, 1] (each log clamped at −100,
+    as PyTorch's, so p = 0 or 1 gives a finite loss)."""
+    probs = _t(probs)
+    check_reduction(reduction)
+    p = probs.data
+    if ((p < 0) | (p > 1) | (p != p)).any():
+        raise ValueError("binary_cross_entropy: the inputs must be probabilities in [0, 1] "
+                         "(for scores, use binary_cross_entropy_with_logits)")
+    t = lift(_probability_target(target, probs, "binary_cross_entropy"), probs)
+    per = -(t * probs.log().clip(min=-100.0) + (1.0 - t) * (1.0 - probs).log().clip(min=-100.0))
+    w = _elementwise_weight(weight, probs, "binary_cross_entropy")
+    return _reduce(per if w is None else per * lift(w, probs), reduction)
 
 
 def binary_hinge(scores: Tensor, target, margin: float = 1.0, reduction: str = "mean") -> Tensor:
     """The binary SVM loss max(0, Δ − y·s) with labels y ∈ {−1, +1}."""
     t = _binary_target(target, scores, (-1, 1), "binary_hinge").astype(scores.dtype)
-    per_example = (margin - scores * t).relu()
-    _reduction(reduction)
-    return per_example.mean() if reduction == "mean" else per_example.sum() if reduction == "sum" else per_example
+    return _reduce((margin - scores * t).relu(), check_reduction(reduction))
+
+
+def _difference(pred, target, what):
+    pred = _t(pred)
+    t = target if isinstance(target, Tensor) else Tensor(_target_array(target, pred.data), dtype=pred.dtype)
+    if t.shape != pred.shape:
+        raise ValueError(f"{what}: target has shape {t.shape} but the prediction has shape {pred.shape}")
+    return pred - t
 
 
 def mse(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     """Squared error Σ (y − f(x))² (``reduction="sum"``, the lecture's E(w)) or its mean."""
-    t = target if isinstance(target, Tensor) else Tensor(_target_array(target, pred.data), dtype=pred.dtype)
-    if t.shape != pred.shape:
-        raise ValueError(f"mse: target has shape {t.shape} but the prediction has shape {pred.shape}")
-    sq = (pred - t) ** 2
-    _reduction(reduction)
-    return sq.mean() if reduction == "mean" else sq.sum() if reduction == "sum" else sq
+    d = _difference(pred, target, "mse")
+    return _reduce(d * d, check_reduction(reduction))
+
+
+mse_loss = mse
+
+
+def l1_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
+    """Absolute error |f(x) − y|, averaged (or summed) over the entries."""
+    return _reduce(_difference(pred, target, "l1_loss").abs(), check_reduction(reduction))
+
+
+def huber_loss(pred: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
+    """½d² where |d| < δ, δ(|d| − ½δ) elsewhere, for d = f(x) − y (PyTorch's HuberLoss)."""
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be > 0; got {delta}")
+    d = _difference(pred, target, "huber_loss")
+    per = where(abs(d.data) < delta, d * d * 0.5, (d.abs() - 0.5 * delta) * delta)
+    return _reduce(per, check_reduction(reduction))
+
+
+def smooth_l1_loss(pred: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """½d²/β where |d| < β, |d| − ½β elsewhere (PyTorch's SmoothL1Loss: Huber divided by β)."""
+    if not beta >= 0:
+        raise ValueError(f"smooth_l1_loss: beta must be >= 0; got {beta}")
+    d = _difference(pred, target, "smooth_l1_loss")
+    if beta == 0:
+        return _reduce(d.abs(), check_reduction(reduction))
+    per = where(abs(d.data) < beta, d * d * (0.5 / beta), d.abs() - 0.5 * beta)
+    return _reduce(per, check_reduction(reduction))
+
+
+def one_hot(labels, num_classes: int = -1) -> Tensor:
+    """An int64 tensor of shape labels.shape + (num_classes,) with a 1 at each label.
+
+    ``num_classes=-1`` takes one more than the largest label.
+
+    >>> import chainrule as cr
+    >>> cr.nn.functional.one_hot([0, 2], 3).tolist()
+    [[1, 0, 0], [0, 0, 1]]
+    """
+    y = _target_array(labels, np.empty(0))
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: labels must be integers; got dtype {y.dtype}")
+    k = int(y.max()) + 1 if num_classes == -1 and y.size else (0 if num_classes == -1 else int(num_classes))
+    if y.size and (y.min() < 0 or y.max() >= k):
+        raise ValueError(f"one_hot: labels must be in 0..{k - 1}; got {int(y.min())}..{int(y.max())}")
+    xp = array_module(y)
+    return Tensor(xp.eye(k, dtype=np.int64)[y] if y.size or k else xp.zeros(y.shape + (k,), np.int64))
 
 
 def _penalized(params, include_bias: bool, what: str) -> list:

@@ -7,30 +7,24 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def as_rng(rng):
-    """A NumPy Generator from a seed, a Generator or None (TypeError for anything else)."""
-    try:
-        return np.random.default_rng(rng)
-    except (TypeError, ValueError):
-        raise TypeError(f"rng must be None, an int seed or a numpy Generator; got {rng!r}") from None
+from chainrule.engine.api import as_generator
 
 
 def small(shape, rng=None, scale=0.01):
     """``scale · randn`` (the lecture's ``W = 0.01 * np.random.randn(D, H)``)."""
-    return (scale * as_rng(rng).standard_normal(shape)).astype(np.float32)
+    return (scale * as_generator(rng).standard_normal(shape)).astype(np.float32)
 
 
 def xavier(shape, rng=None):
     """Glorot normal: N(0, 2 / (fan_in + fan_out)); keeps the variance of tanh/sigmoid layers."""
     fan_out, fan_in = shape
-    return (np.sqrt(2.0 / (fan_in + fan_out)) * as_rng(rng).standard_normal(shape)).astype(np.float32)
+    return (np.sqrt(2.0 / (fan_in + fan_out)) * as_generator(rng).standard_normal(shape)).astype(np.float32)
 
 
 def he(shape, rng=None):
     """He/Kaiming normal: N(0, 2 / fan_in); keeps the variance of ReLU layers."""
     fan_in = shape[1]
-    return (np.sqrt(2.0 / fan_in) * as_rng(rng).standard_normal(shape)).astype(np.float32)
+    return (np.sqrt(2.0 / fan_in) * as_generator(rng).standard_normal(shape)).astype(np.float32)
 
 
 INITS = {"small": small, "xavier": xavier, "glorot": xavier, "he": he, "kaiming": he}

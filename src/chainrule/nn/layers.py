@@ -1,11 +1,18 @@
-"""Layers: Linear, the activations, Dropout, Sequential and MLP. Each stays micrograd-sized."""
+"""Layers: Linear, the activations, Dropout, LayerNorm, Sequential and MLP. Each stays micrograd-sized.
+
+The activations of the engine's elementwise registry (ReLU, Sigmoid, Tanh, Softplus, and any op
+registered with an ``activation`` name) are :class:`Elementwise` Modules: a class written here
+gives one its docstring, and an op without one gets a class made for it, so a new elementwise op
+needs nothing in this file to be an activation (docs/architecture.md, "Adding an op").
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from chainrule.engine import Tensor, device_of, ops, to_device
+from chainrule.engine import Tensor, fused, ops, subscribe
+from chainrule.engine.api import as_generator
 from chainrule.nn import functional as F
-from chainrule.nn.init import as_rng, get_init
+from chainrule.nn.init import get_init
 from chainrule.nn.module import Module, Parameter
 
 
@@ -33,7 +40,7 @@ class Linear(Module):
         self.in_features, self.out_features = int(in_features), int(out_features)
         # Column-major storage: Wᵀ is then row-major and x·Wᵀ, the forward product, is BLAS's
         # fastest case at every batch size (benchmarks/README.md). The shape is PyTorch's.
-        self.weight = Parameter(np.asfortranarray(get_init(init)((self.out_features, self.in_features), as_rng(rng))))
+        self.weight = Parameter(np.asfortranarray(get_init(init)((self.out_features, self.in_features), as_generator(rng))))
         self.bias = Parameter(np.zeros(self.out_features, dtype=np.float32)) if bias else None
 
     def forward(self, x):
@@ -49,11 +56,51 @@ class Linear(Module):
         return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias is not None}
 
 
-class ReLU(Module):
-    """max(x, 0)."""
+class Elementwise(Module):
+    """An activation that applies one registered elementwise engine op (its class attribute ``op``).
+
+    Positional and keyword arguments are the op's options (Softplus's ``beta`` and
+    ``threshold``), kept in ``options`` and shown by ``repr``.
+    """
+
+    op = None
+
+    def __init__(self, *args, **options):
+        super().__init__()
+        names = self.op.options
+        if len(args) > len(names) or set(options) - set(names):
+            raise TypeError(f"{type(self).__name__} takes the options {list(names)}; got {args} {options}")
+        self.options = {**dict(zip(names, args)), **options}
 
     def forward(self, x):
-        return _as_tensor(x).relu()
+        return self.op.apply(_as_tensor(x), **self.options)
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={v}" for k, v in self.options.items())
+
+
+class ReLU(Elementwise):
+    """max(x, 0)."""
+
+    op = ops.ReLU
+
+
+class Sigmoid(Elementwise):
+    """σ(x) = 1 / (1 + e^-x)."""
+
+    op = ops.Sigmoid
+
+
+class Tanh(Elementwise):
+    """tanh(x)."""
+
+    op = ops.Tanh
+
+
+class Softplus(Elementwise):
+    """softplus(x) = log(1 + e^(βx))/β (x where βx > threshold): ``Softplus(beta=1.0, threshold=20.0)``."""
+
+    op = ops.Softplus
 
 
 class LeakyReLU(Module):
@@ -70,18 +117,60 @@ class LeakyReLU(Module):
         return f"negative_slope={self.negative_slope}"
 
 
-class Sigmoid(Module):
-    """σ(x) = 1 / (1 + e^-x)."""
+class ELU(Module):
+    """x for x > 0, α·(e^x − 1) otherwise."""
+
+    def __init__(self, alpha: float = 1.0):
+        super().__init__()
+        self.alpha = alpha
 
     def forward(self, x):
-        return _as_tensor(x).sigmoid()
+        return F.elu(x, self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
 
 
-class Tanh(Module):
-    """tanh(x)."""
+class GELU(Module):
+    """x·Φ(x) (``approximate="tanh"`` for the tanh form)."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        self.approximate = approximate
 
     def forward(self, x):
-        return _as_tensor(x).tanh()
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """x·σ(x)."""
+
+    def forward(self, x):
+        return F.silu(x)
+
+
+class Softmax(Module):
+    """e^x / Σ e^x along ``dim`` (default the last axis)."""
+
+    def __init__(self, dim: int = -1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return _as_tensor(x).softmax(self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class LogSoftmax(Softmax):
+    """x − log Σ e^x along ``dim`` (default the last axis)."""
+
+    def forward(self, x):
+        return _as_tensor(x).log_softmax(self.dim)
 
 
 class Identity(Module):
@@ -102,16 +191,10 @@ class Dropout(Module):
         if not 0 <= p < 1:
             raise ValueError(f"Dropout probability must be in [0, 1); got {p}")
         self.p = float(p)
-        self.rng = as_rng(rng)
+        self.rng = as_generator(rng)
 
     def forward(self, x):
-        x = _as_tensor(x)
-        if not self.training or self.p == 0:
-            return x
-        # Drawn on the host from the layer's seeded generator, then copied to x's device: the
-        # same seed drops the same entries on every device.
-        keep = self.rng.random(x.shape, dtype=np.float32) >= self.p
-        return x * Tensor(to_device(keep.astype(x.dtype) / (1 - self.p), device_of(x.data)), dtype=x.dtype)
+        return F.dropout(x, self.p, self.training, self.rng)
 
     def extra_repr(self):
         return f"p={self.p}"
@@ -163,15 +246,59 @@ class Sequential(Module):
         return iter(self._modules.values())
 
 
-ACTIVATIONS = {
-    "relu": ReLU,
-    "leaky-relu": LeakyReLU,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "identity": Identity,
-}
+class LayerNorm(Module):
+    """Normalize over the last axes: (x − mean) / √(var + ε) · weight + bias (PyTorch's LayerNorm).
 
-_DEFAULT_INIT = {"relu": "he", "leaky-relu": "he", "sigmoid": "xavier", "tanh": "xavier", "identity": "xavier"}
+    ``weight`` starts at 1 and ``bias`` at 0, both of shape ``normalized_shape``.
+
+    >>> import chainrule as cr
+    >>> y = cr.nn.LayerNorm(3)(cr.tensor([[1.0, 2.0, 3.0]]))
+    >>> [round(v, 3) for v in y.tolist()[0]]
+    [-1.225, 0.0, 1.225]
+    """
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+        if not shape or any(not isinstance(n, (int, np.integer)) or n <= 0 for n in shape):
+            raise ValueError(f"LayerNorm normalized_shape must be positive integers; got {normalized_shape!r}")
+        self.normalized_shape, self.eps = tuple(int(n) for n in shape), float(eps)
+        self.weight = Parameter(np.ones(self.normalized_shape, np.float32)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(self.normalized_shape, np.float32)) if elementwise_affine and bias else None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.weight is not None}"
+
+
+ACTIVATIONS = {
+    "leaky-relu": LeakyReLU,
+    "identity": Identity,
+    "elu": ELU,
+    "gelu": GELU,
+    "silu": SiLU,
+}
+"""Activation Modules by name; the registered elementwise ops add theirs (relu, sigmoid, …)."""
+
+_DEFAULT_INIT = {"leaky-relu": "he", "identity": "xavier", "elu": "he", "gelu": "he", "silu": "he"}
+
+
+def _add_activation(op):
+    """Make registered elementwise op ``op`` an activation (called for each registration)."""
+    if not op.activation:
+        return
+    cls = globals().get(op.activation)
+    if not (isinstance(cls, type) and issubclass(cls, Elementwise) and cls.op is op):
+        summary = (op.__doc__ or op.name).strip().splitlines()[0]
+        cls = type(op.activation, (Elementwise,), {"op": op, "__doc__": summary, "__module__": __name__})
+    name = op.name.replace("_", "-")
+    ACTIVATIONS[name] = cls
+    _DEFAULT_INIT[name] = op.default_init
+
+
+subscribe(_add_activation)
 
 
 def get_activation(name) -> type:
@@ -194,7 +321,8 @@ class MLP(Sequential):
     hidden_sizes : sequence of int
         One entry per hidden layer, e.g. ``[256, 256]``; ``[]`` gives a linear model.
     activation : str
-        One of ``ACTIVATIONS``: "relu", "leaky-relu", "sigmoid", "tanh", "identity".
+        One of ``ACTIVATIONS``: "relu", "leaky-relu", "sigmoid", "tanh", "identity", "softplus",
+        "elu", "gelu", "silu".
     init : str, optional
         Weight initialization; by default He for ReLU-like activations, Xavier otherwise.
     dropout : float
@@ -216,8 +344,8 @@ class MLP(Sequential):
         for h in hidden_sizes:
             if not isinstance(h, (int, np.integer)) or isinstance(h, bool) or h <= 0:
                 raise ValueError(f"hidden layer sizes must be positive integers; got {h!r} in {hidden_sizes}")
-        gen = as_rng(rng)
-        init = init or _DEFAULT_INIT[activation]
+        gen = as_generator(rng)
+        init = init or _DEFAULT_INIT.get(activation, "xavier")
         sizes = [in_features, *hidden_sizes, out_features]
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -242,4 +370,6 @@ class MLP(Sequential):
         return dict(self.config)
 
 
-_MLP_FUSED = {(Linear, ReLU): lambda x, layer: F.linear_relu(x, layer.weight, layer.bias)}
+# The layer's own parameters are valid, so the pair skips linear_relu's argument checks.
+_MLP_FUSED = {(Linear, ReLU): lambda x, layer: fused.LinearReLU.apply(
+    *((x, layer.weight) if layer.bias is None else (x, layer.weight, layer.bias)))}

@@ -228,9 +228,15 @@ class Module:
         """Copy arrays into the parameters in place (optimizers keep working on them).
 
         With ``strict=True`` missing and unexpected keys are an error that lists them; a shape
-        mismatch is always an error naming the key and both shapes. Nothing is changed unless
-        every entry fits.
+        mismatch is always an error naming the key and both shapes, and so are an entry that is
+        not a rectangular numeric array (naming its key) and one holding NaN or infinity (refused
+        as model files refuse them). Nothing is changed unless every entry fits.
         """
+        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
+            raise TypeError(
+                f"load_state_dict needs a mapping of parameter names to arrays (as state_dict() "
+                f"returns); got {type(state_dict).__name__}"
+            )
         own = dict(self.named_parameters())
         own.update(self.named_buffers())
         missing = [k for k in own if k not in state_dict]
@@ -245,14 +251,20 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            value = to_host(value.data if isinstance(value, Tensor) else value)
+            try:
+                value = to_host(value.data if isinstance(value, Tensor) else value)
+            except ValueError:
+                raise ValueError(f"state_dict entry {name!r} is not a rectangular array (ragged nested lists)") from None
+            if value.dtype.kind not in "fiu":
+                raise TypeError(f"state_dict entry {name!r} has non-numeric dtype {value.dtype}")
+            if value.dtype.kind == "f" and not np.isfinite(value).all():
+                bad = value.size - int(np.count_nonzero(np.isfinite(value)))
+                raise ValueError(f"state_dict entry {name!r} has {bad} non-finite value(s) (NaN or infinity), expected none")
             if value.shape != np.shape(p):
                 raise ValueError(
                     f"error loading state_dict into {type(self).__name__}: {name!r} has shape "
                     f"{value.shape} in the state_dict but {np.shape(p)} in the model"
                 )
-            if value.dtype.kind not in "fiu":
-                raise TypeError(f"state_dict entry {name!r} has non-numeric dtype {value.dtype}")
             updates.append((p, value))
         for p, value in updates:
             if isinstance(p, Tensor):

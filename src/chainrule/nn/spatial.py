@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Tensor
-from chainrule.nn.init import as_rng
+from chainrule.engine.api import as_generator
 from chainrule.nn.module import Module
 
 
@@ -75,7 +75,7 @@ class Dropout2d(Module):
         super().__init__()
         if not 0 <= p < 1:
             raise ValueError(f"Dropout2d probability must be in [0, 1); got {p}")
-        self.p, self.rng = float(p), as_rng(rng)
+        self.p, self.rng = float(p), as_generator(rng)
 
     def forward(self, x):
         x = _t(x)

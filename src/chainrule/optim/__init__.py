@@ -20,7 +20,9 @@ PyTorch's: ``opt = SGD(model.parameters(), lr=0.1)``, then ``zero_grad()``, ``ba
 from chainrule.optim import lr_scheduler
 from chainrule.optim.adaptive import Adagrad, Adam, AdamW, RMSprop
 from chainrule.optim.lr_scheduler import (
-    SCHEDULES, CosineAnnealingLR, ExponentialLR, LRScheduler, NoSchedule, StepLR, make_schedule,
+    SCHEDULES, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, LambdaLR, LinearLR,
+    LRScheduler, MultiStepLR, NoSchedule, OneCycleLR, ReduceLROnPlateau, SequentialLR, StepLR,
+    make_schedule,
 )
 from chainrule.optim.optimizer import Optimizer
 from chainrule.optim.registry import OPTIMIZERS, make_optimizer
@@ -30,6 +32,7 @@ from chainrule.optim.sgd import SGD
 __all__ = [
     "Optimizer", "SGD", "RMSprop", "Adagrad", "Adam", "AdamW", "RandomSearch",
     "RandomLocalSearch", "LRScheduler", "NoSchedule", "StepLR", "ExponentialLR",
-    "CosineAnnealingLR", "OPTIMIZERS", "make_optimizer", "SCHEDULES", "make_schedule",
+    "CosineAnnealingLR", "MultiStepLR", "LambdaLR", "LinearLR", "CosineAnnealingWarmRestarts",
+    "OneCycleLR", "SequentialLR", "ReduceLROnPlateau", "OPTIMIZERS", "make_optimizer", "SCHEDULES", "make_schedule",
     "lr_scheduler",
 ]

@@ -10,6 +10,12 @@ from chainrule.optim.optimizer import Optimizer, check_number
 __all__ = ["RMSprop", "Adagrad", "Adam", "AdamW"]
 
 
+def _check_flags(group, *names):
+    for name in names:
+        if not isinstance(group.get(name, False), (bool, np.bool_)):
+            raise TypeError(f"Invalid {name} value: {group[name]!r} (expected True or False)")
+
+
 def _check_betas(betas):
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise TypeError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
@@ -28,7 +34,9 @@ class RMSprop(Optimizer):
         b ← μ·b + g / (√v + ε);   p ← p − η·b     if μ > 0   (b starts at 0)
         p ← p − η·g / (√v + ε)                    if μ = 0
 
-    ``v`` is ``state[p]["square_avg"]``, ``b`` is ``state[p]["momentum_buffer"]``.
+    With ``centered=True`` the denominator is √(v − ḡ²) + ε, where ḡ ← α·ḡ + (1 − α)·g is a
+    running mean of the gradient (``state[p]["grad_avg"]``): the variance instead of the raw
+    second moment. ``v`` is ``state[p]["square_avg"]``, ``b`` is ``state[p]["momentum_buffer"]``.
 
     Examples
     --------
@@ -43,8 +51,10 @@ class RMSprop(Optimizer):
     array([ 0.9, -1.9], dtype=float32)
     """
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0):
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum)
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
+                 centered=False, maximize=False):
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
+                        centered=centered, maximize=maximize)
         super().__init__(params, defaults)
 
     def _validate(self, group):
@@ -53,9 +63,11 @@ class RMSprop(Optimizer):
         check_number(group["eps"], "epsilon value")
         check_number(group["weight_decay"], "weight_decay value")
         check_number(group["momentum"], "momentum value")
+        _check_flags(group, "centered", "maximize")
 
     def _buffer_names(self, group):
-        return ("square_avg", "momentum_buffer") if group["momentum"] else ("square_avg",)
+        return (("square_avg",) + (("momentum_buffer",) if group["momentum"] else ())
+                + (("grad_avg",) if group.get("centered") else ()))
 
     def _update(self, group, g, bufs, u, t, c):
         alpha = group["alpha"]
@@ -64,7 +76,16 @@ class RMSprop(Optimizer):
         np.multiply(g, g, out=u)
         u *= c(1.0 - alpha)
         square_avg += u
-        np.sqrt(square_avg, out=u)
+        if group.get("centered"):
+            grad_avg = bufs[-1]
+            grad_avg *= c(alpha)
+            np.multiply(g, c(1.0 - alpha), out=u)
+            grad_avg += u
+            np.multiply(grad_avg, grad_avg, out=u)
+            np.subtract(square_avg, u, out=u)
+            np.sqrt(u, out=u)
+        else:
+            np.sqrt(square_avg, out=u)
         u += c(group["eps"])
         np.divide(g, u, out=u)
         if group["momentum"]:
@@ -101,13 +122,14 @@ class Adagrad(Optimizer):
     array([ 0.5, -1.5], dtype=float32)
     """
 
-    def __init__(self, params, lr=1e-2, eps=1e-10, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, eps=eps, weight_decay=weight_decay))
+    def __init__(self, params, lr=1e-2, eps=1e-10, weight_decay=0.0, maximize=False):
+        super().__init__(params, dict(lr=lr, eps=eps, weight_decay=weight_decay, maximize=maximize))
 
     def _validate(self, group):
         check_number(group["lr"], "learning rate")
         check_number(group["eps"], "epsilon value")
         check_number(group["weight_decay"], "weight_decay value")
+        _check_flags(group, "maximize")
 
     def _buffer_names(self, group):
         return ("sum",)
@@ -137,7 +159,9 @@ class Adam(Optimizer):
         p ← p − η·m̂ / (√v̂ + ε)
 
     ``m`` is ``state[p]["exp_avg"]``, ``v`` is ``state[p]["exp_avg_sq"]``, ``t`` is
-    ``state[p]["step"]``.
+    ``state[p]["step"]``. With ``amsgrad=True`` the denominator uses v_max ← max(v_max, v), the
+    largest ``v`` so far (``state[p]["max_exp_avg_sq"]``), in place of ``v``; with
+    ``maximize=True`` the rule runs on −∇.
 
     Examples
     --------
@@ -152,21 +176,24 @@ class Adam(Optimizer):
     array([ 0.9, -1.9], dtype=float32)
     """
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
+                 maximize=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize))
 
     def _validate(self, group):
         check_number(group["lr"], "learning rate")
         _check_betas(group["betas"])
         check_number(group["eps"], "epsilon value")
         check_number(group["weight_decay"], "weight_decay value")
+        _check_flags(group, "amsgrad", "maximize")
 
     def _buffer_names(self, group):
-        return ("exp_avg", "exp_avg_sq")
+        return ("exp_avg", "exp_avg_sq", "max_exp_avg_sq") if group.get("amsgrad") else ("exp_avg", "exp_avg_sq")
 
     def _update(self, group, g, bufs, u, t, c):
         beta1, beta2 = group["betas"]
-        exp_avg, exp_avg_sq = bufs
+        exp_avg, exp_avg_sq = bufs[:2]
         exp_avg *= c(beta1)
         np.multiply(g, c(1.0 - beta1), out=u)
         exp_avg += u
@@ -174,6 +201,9 @@ class Adam(Optimizer):
         np.multiply(g, g, out=u)
         u *= c(1.0 - beta2)
         exp_avg_sq += u
+        if group.get("amsgrad"):
+            np.maximum(bufs[2], exp_avg_sq, out=bufs[2])
+            exp_avg_sq = bufs[2]
         # PyTorch's arrangement: denom = √v / √(1 − β₂ᵗ) + ε, step = η / (1 − β₁ᵗ) · m / denom.
         np.sqrt(exp_avg_sq, out=u)
         u /= c(math.sqrt(1.0 - beta2 ** t))
@@ -210,5 +240,7 @@ class AdamW(Adam):
 
     _decay = "decoupled"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False,
+                 maximize=False):
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize)

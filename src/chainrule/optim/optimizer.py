@@ -25,6 +25,9 @@ NumPy array, the same update rule runs on each parameter's views instead (parame
 gradient are skipped and keep their state). Both ways compute the same IEEE operations in the
 same order, so they give bit-identical results.
 
+A group with ``"maximize": True`` ascends: the rule sees −∇ in place of ∇ (before weight decay),
+as PyTorch's ``maximize=True``.
+
 Subclasses implement three small hooks: ``_validate(group)`` checks hyperparameters,
 ``_buffer_names(group)`` names the per-parameter buffers, and ``_update(group, g, bufs, u, t, c)``
 writes the step ``u`` (so that ``p ← p − u``) from the gradient ``g`` (read only), the buffers
@@ -375,6 +378,8 @@ class Optimizer:
                 gv[...] = g
             else:
                 c = plan.c
+                if group.get("maximize"):  # ascend: the rule sees −∇ (PyTorch's maximize=True)
+                    np.negative(plan.g, out=plan.g)
                 if wd:
                     for p, pv in zip(params, plan.pviews):
                         pv[...] = p.data
@@ -407,12 +412,15 @@ class Optimizer:
             g = p.grad
             if g is None:
                 continue
+            if group.get("maximize"):
+                g = np.negative(g, out=plan.gviews[i])
             if l2 or decoupled:
                 pv = plan.pviews[i]
                 pv[...] = p.data
             if l2:
                 gv = plan.gviews[i]
-                gv[...] = g
+                if gv is not g:
+                    gv[...] = g
                 pv *= c(l2)
                 gv += pv
                 g = gv

@@ -23,7 +23,8 @@ class SGD(Optimizer):
         p ← p − η·g
 
     With ``μ = 0`` this is ``p ← p − η·(∇ + λ·p)``. The momentum buffer ``b`` is
-    ``state[p]["momentum_buffer"]``.
+    ``state[p]["momentum_buffer"]``. With ``maximize=True`` the rule runs on −∇ (gradient
+    ascent), as PyTorch's.
 
     Parameters
     ----------
@@ -39,6 +40,8 @@ class SGD(Optimizer):
         L2 penalty ``λ >= 0``: the gradient of ``λ/2·Σp²`` is added to ``∇``.
     nesterov : bool
         Nesterov momentum; needs ``μ > 0`` and ``τ = 0``.
+    maximize : bool
+        Maximize the objective instead of minimizing it.
 
     Examples
     --------
@@ -56,9 +59,10 @@ class SGD(Optimizer):
     array([ 0.46, -0.92], dtype=float32)
     """
 
-    def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
+    def __init__(self, params, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
+                 maximize=False):
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
-                        weight_decay=weight_decay, nesterov=nesterov)
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
         super().__init__(params, defaults)
 
     def _validate(self, group):
@@ -66,8 +70,9 @@ class SGD(Optimizer):
         check_number(group["momentum"], "momentum value")
         check_number(group["dampening"], "dampening value", high=1.0)
         check_number(group["weight_decay"], "weight_decay value")
-        if not isinstance(group["nesterov"], (bool, np.bool_)):
-            raise TypeError(f"Invalid nesterov value: {group['nesterov']!r} (expected True or False)")
+        for flag in ("nesterov", "maximize"):
+            if not isinstance(group.get(flag, False), (bool, np.bool_)):
+                raise TypeError(f"Invalid {flag} value: {group[flag]!r} (expected True or False)")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"Nesterov momentum requires a momentum and zero dampening (got momentum="

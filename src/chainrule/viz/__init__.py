@@ -16,6 +16,8 @@ from .plots import (
     plot_filters,
     plot_history,
     plot_loss_curves,
+    plot_param_scatter,
+    plot_param_scores,
     plot_weight_images,
 )
 
@@ -31,4 +33,6 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_filters",
     "plot_feature_maps",
+    "plot_param_scores",
+    "plot_param_scatter",
 ]

@@ -48,40 +48,6 @@ GRAD_COLOR = "#c62828"  # red
 _WIRE_COLOR = "#555555"
 _CONST_COLOR = "#666666"
 
-# Op name (engine/ops.py) -> the gate's symbol. Ops missing here show their name.
-_SYMBOLS = {
-    "add": "+",
-    "sub": "\u2212",
-    "mul": "*",
-    "div": "/",
-    "neg": "*-1",
-    "pow": "**",
-    "reciprocal": "1/x",
-    "exp": "exp",
-    "log": "log",
-    "sqrt": "\u221a",
-    "abs": "abs",
-    "maximum": "max",
-    "minimum": "min",
-    "relu": "relu",
-    "sigmoid": "\u03c3",
-    "tanh": "tanh",
-    "clip": "clip",
-    "matmul": "@",
-    "linear": "linear",
-    "sum": "\u03a3",
-    "mean": "mean",
-    "max": "max",
-    "min": "min",
-    "reshape": "reshape",
-    "transpose": "T",
-    "getitem": "[ ]",
-    "concatenate": "concat",
-    "stack": "stack",
-    "where": "where",
-}
-
-
 # --- the picture, independent of the renderer ------------------------------------------
 
 
@@ -134,9 +100,10 @@ def _format_array(a, precision: int) -> str:
 
 
 def _gate_label(t) -> str:
+    # Each op declares its gate's symbol (Function.symbol; the elementwise registry's too).
     op = t._op
     args = getattr(t, "_op_args", None) or ""
-    symbol = _SYMBOLS.get(op, str(op))
+    symbol = getattr(t, "_op_symbol", None) or str(op)
     if op == "pow":
         return f"**{args}"
     return f"{symbol}({args})" if args else symbol
