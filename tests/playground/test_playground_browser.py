@@ -155,6 +155,8 @@ def test_a_url_with_settings_restores_them(page, server):
     page.fill("#hidden", "6")
     page.dispatch_event("#hidden", "change")
     page.wait_for_function("location.hash.includes('hidden=6&')")
+    # the server's new state (which rewrites the controls) is back before the next edit
+    page.wait_for_function("window.playground.lastUpdate.weights.map(w => w.w.length).join() === '6,1'")
     # a refused one is shown, and the controls and the URL return to what the server kept
     page.fill("#lr", "50")
     page.dispatch_event("#lr", "change")

@@ -56,6 +56,7 @@ class Page:
 
     def __init__(self, websocket, loop):
         self.ws, self.loop = websocket, loop
+        self.loop_thread = threading.get_ident()  # a Page is made on its event loop's thread
         self.settings = NetworkSettings()
         self.training = None
         self.race = None
@@ -68,7 +69,12 @@ class Page:
         """A thread-safe ``publish(message)`` for one training, its messages tagged with ``run_id``."""
         def publish(message: dict):
             message["run"] = run_id
-            self.loop.call_soon_threadsafe(self._deliver, message)
+            if threading.get_ident() == self.loop_thread:
+                # Published while handling a request (a new training's state): queue it now, so it
+                # reaches the page before the reply to any later request (a refusal, say).
+                self._deliver(message)
+            else:
+                self.loop.call_soon_threadsafe(self._deliver, message)
         return publish
 
     def _deliver(self, message):
