@@ -70,7 +70,7 @@ def valid_meta(arrays: dict[str, np.ndarray], **extra: object) -> dict[str, obje
     return {
         "format": "chainrule",
         "format_version": FORMAT_VERSION,
-        "kind": "model",
+        "kind": "weights",
         "arrays": {n: {"shape": list(a.shape), "dtype": a.dtype.name} for n, a in arrays.items()},
         **extra,
     }
@@ -83,7 +83,7 @@ def tampered(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, object])
 @pytest.fixture
 def saved(tmp_path: Path) -> Path:
     w = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(2, np.float32)}
-    return save_archive(tmp_path / "model.npz", w, {"epoch": 3}, kind="model")
+    return save_archive(tmp_path / "model.npz", w, {"epoch": 3}, kind="weights")
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,9 +94,9 @@ def saved(tmp_path: Path) -> Path:
 def test_round_trip_of_many_dtypes_and_shapes(tmp_path: Path) -> None:
     arrays = sample_arrays()
     meta = {"epoch": 12, "config": {"sizes": [784, 256, 10], "act": "relu"}, "note": "héllo ✓"}
-    path = save_archive(tmp_path / "a.npz", arrays, meta, kind="checkpoint")
+    path = save_archive(tmp_path / "a.npz", arrays, meta, kind="snapshot")
     assert path == tmp_path / "a.npz"
-    loaded, loaded_meta = load_archive(path, kind="checkpoint")
+    loaded, loaded_meta = load_archive(path, kind="snapshot")
     assert list(loaded) == list(arrays)
     for name, array in arrays.items():
         assert loaded[name].dtype == array.dtype, name
@@ -107,7 +107,7 @@ def test_round_trip_of_many_dtypes_and_shapes(tmp_path: Path) -> None:
     assert loaded_meta["note"] == "héllo ✓"
     assert loaded_meta["format"] == "chainrule"
     assert loaded_meta["format_version"] == FORMAT_VERSION == 1
-    assert loaded_meta["kind"] == "checkpoint"
+    assert loaded_meta["kind"] == "snapshot"
     assert loaded_meta["arrays"]["fc1.weight"] == {"shape": [4, 3], "dtype": "float32"}
     assert loaded_meta["arrays"]["classes"] == {"shape": [3], "dtype": "<U3"}
 
@@ -117,11 +117,11 @@ def test_archive_is_a_plain_npz_that_numpy_reads_without_pickle(saved: Path) -> 
         assert sorted(npz.files) == ["__meta__", "b", "w"]
         meta = json.loads(npz["__meta__"].tobytes().decode("utf-8"))
         np.testing.assert_array_equal(npz["w"], np.arange(6, dtype=np.float32).reshape(2, 3))
-    assert meta["kind"] == "model" and meta["epoch"] == 3
+    assert meta["kind"] == "weights" and meta["epoch"] == 3
 
 
 def test_path_is_used_as_given_and_loads_from_str(tmp_path: Path) -> None:
-    path = save_archive(str(tmp_path / "weights"), {"x": np.ones(2)}, {}, kind="model")
+    path = save_archive(str(tmp_path / "weights"), {"x": np.ones(2)}, {}, kind="weights")
     assert path == tmp_path / "weights"
     assert files_in(tmp_path) == ["weights"]
     arrays, _ = load_archive(str(path))
@@ -130,15 +130,15 @@ def test_path_is_used_as_given_and_loads_from_str(tmp_path: Path) -> None:
 
 def test_compressed_round_trip(tmp_path: Path) -> None:
     arrays = {"z": np.zeros((100, 100), np.float32)}
-    plain = save_archive(tmp_path / "p.npz", arrays, {}, kind="model")
-    small = save_archive(tmp_path / "c.npz", arrays, {}, kind="model", compress=True)
+    plain = save_archive(tmp_path / "p.npz", arrays, {}, kind="weights")
+    small = save_archive(tmp_path / "c.npz", arrays, {}, kind="weights", compress=True)
     assert small.stat().st_size < plain.stat().st_size / 10
     np.testing.assert_array_equal(load_archive(small)[0]["z"], arrays["z"])
 
 
 def test_numpy_scalars_and_tuples_in_meta(tmp_path: Path) -> None:
     meta = {"lr": np.float32(0.5), "n": np.int64(7), "ok": np.bool_(True), "shape": (2, 3)}
-    path = save_archive(tmp_path / "a.npz", {}, meta, kind="model")
+    path = save_archive(tmp_path / "a.npz", {}, meta, kind="weights")
     _, loaded = load_archive(path)
     assert (loaded["lr"], loaded["n"], loaded["ok"], loaded["shape"]) == (0.5, 7, True, [2, 3])
     assert type(loaded["n"]) is int and loaded["arrays"] == {}
@@ -146,14 +146,14 @@ def test_numpy_scalars_and_tuples_in_meta(tmp_path: Path) -> None:
 
 def test_array_names_that_are_numpy_keywords(tmp_path: Path) -> None:
     arrays = {"file": np.ones(1), "allow_pickle": np.zeros(1), "a/b.c": np.ones(2)}
-    path = save_archive(tmp_path / "a.npz", arrays, {}, kind="model")
+    path = save_archive(tmp_path / "a.npz", arrays, {}, kind="weights")
     assert sorted(load_archive(path)[0]) == ["a/b.c", "allow_pickle", "file"]
 
 
 def test_big_endian_and_non_contiguous_arrays_round_trip(tmp_path: Path) -> None:
     big = np.arange(4, dtype=">f4")
     strided = np.arange(12, dtype=np.float64).reshape(3, 4)[:, ::2]
-    path = save_archive(tmp_path / "a.npz", {"big": big, "strided": strided}, {}, kind="model")
+    path = save_archive(tmp_path / "a.npz", {"big": big, "strided": strided}, {}, kind="weights")
     loaded, meta = load_archive(path)
     assert loaded["big"].dtype == np.float32 and loaded["big"].dtype.isnative
     np.testing.assert_array_equal(loaded["big"], [0, 1, 2, 3])
@@ -170,15 +170,15 @@ def test_big_endian_and_non_contiguous_arrays_round_trip(tmp_path: Path) -> None
 )
 def test_round_trip_property(tmp_path_factory: pytest.TempPathFactory, array: np.ndarray) -> None:
     path = tmp_path_factory.mktemp("prop") / "a.npz"
-    save_archive(path, {"a": array}, {"n": 1}, kind="model")
-    loaded, _ = load_archive(path, kind="model", allow_nonfinite=True)
+    save_archive(path, {"a": array}, {"n": 1}, kind="weights")
+    loaded, _ = load_archive(path, kind="weights", allow_nonfinite=True)
     assert loaded["a"].dtype == array.dtype and loaded["a"].shape == array.shape
     np.testing.assert_array_equal(loaded["a"], array)  # NaN equals NaN here
 
 
 def test_nonfinite_values_are_refused_unless_allowed(tmp_path: Path) -> None:
     arrays = {"ok": np.ones(3, np.float32), "w": np.array([1.0, np.nan, np.inf], np.float32)}
-    path = save_archive(tmp_path / "a.npz", arrays, {}, kind="model")
+    path = save_archive(tmp_path / "a.npz", arrays, {}, kind="weights")
     with pytest.raises(FormatError, match=r"'w' has 2 non-finite value"):
         load_archive(path)
     loaded, _ = load_archive(path, allow_nonfinite=True)
@@ -343,9 +343,9 @@ def test_missing_format_version(tmp_path: Path) -> None:
 
 
 def test_wrong_kind_names_both(saved: Path) -> None:
-    with pytest.raises(FormatError, match="kind is 'model', expected 'checkpoint'"):
+    with pytest.raises(FormatError, match="kind is 'weights', expected 'checkpoint'"):
         load_archive(saved, kind="checkpoint")
-    assert load_archive(saved, kind="model")[1]["kind"] == "model"
+    assert load_archive(saved, kind="weights")[1]["kind"] == "weights"
 
 
 def test_tampered_shape_names_array_and_both_shapes(tmp_path: Path) -> None:
@@ -410,34 +410,34 @@ def test_garbled_npy_header_inside_a_good_zip(tmp_path: Path) -> None:
 def test_object_array_is_refused_on_save(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'ragged' has dtype object"):
         save_archive(tmp_path / "a.npz", {"ragged": np.array([[1], [1, 2]], dtype=object)}, {},
-                     kind="model")
+                     kind="weights")
     assert files_in(tmp_path) == []
 
 
 def test_structured_and_datetime_arrays_are_refused(tmp_path: Path) -> None:
     rec = np.zeros(2, dtype=[("a", "f4"), ("b", "i4")])
     with pytest.raises(ValueError, match="'rec' has dtype"):
-        save_archive(tmp_path / "a.npz", {"rec": rec}, {}, kind="model")
+        save_archive(tmp_path / "a.npz", {"rec": rec}, {}, kind="weights")
     with pytest.raises(ValueError, match="'when' has dtype datetime64"):
         save_archive(tmp_path / "a.npz", {"when": np.array(["2024-01-01"], "datetime64[D]")}, {},
-                     kind="model")
+                     kind="weights")
 
 
 @pytest.mark.parametrize("name", ["__meta__", "", "/abs", "a\\b", "nul\x00"])
 def test_bad_array_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="reserved|invalid array name"):
-        save_archive(tmp_path / "a.npz", {name: np.ones(1)}, {}, kind="model")
+        save_archive(tmp_path / "a.npz", {name: np.ones(1)}, {}, kind="weights")
 
 
 def test_non_str_array_name_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="array names must be str"):
-        save_archive(tmp_path / "a.npz", {0: np.ones(1)}, {}, kind="model")
+        save_archive(tmp_path / "a.npz", {0: np.ones(1)}, {}, kind="weights")
 
 
 @pytest.mark.parametrize("key", ["format", "format_version", "kind", "arrays"])
 def test_reserved_meta_keys_are_refused(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError, match=f"reserved key.*'{key}'"):
-        save_archive(tmp_path / "a.npz", {}, {key: 1}, kind="model")
+        save_archive(tmp_path / "a.npz", {}, {key: 1}, kind="weights")
 
 
 @pytest.mark.parametrize(
@@ -451,7 +451,7 @@ def test_reserved_meta_keys_are_refused(tmp_path: Path, key: str) -> None:
 )
 def test_meta_that_json_cannot_hold_names_the_key(tmp_path: Path, meta: dict, where: str) -> None:
     with pytest.raises(TypeError, match=where):
-        save_archive(tmp_path / "a.npz", {}, meta, kind="model")
+        save_archive(tmp_path / "a.npz", {}, meta, kind="weights")
     assert files_in(tmp_path) == []
 
 
@@ -463,7 +463,7 @@ def test_kind_must_be_a_non_empty_str(tmp_path: Path) -> None:
 def test_missing_folder_is_named(tmp_path: Path) -> None:
     folder = tmp_path / "no" / "such"
     with pytest.raises(FileNotFoundError, match=f"folder {folder} does not exist"):
-        save_archive(folder / "a.npz", {}, {}, kind="model")
+        save_archive(folder / "a.npz", {}, {}, kind="weights")
 
 
 def test_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
@@ -475,7 +475,7 @@ def test_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
 def test_path_that_is_a_folder(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     with pytest.raises(IsADirectoryError, match="it is a folder"):
-        save_archive(tmp_path / "d", {}, {}, kind="model")
+        save_archive(tmp_path / "d", {}, {}, kind="weights")
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write anywhere")
@@ -485,7 +485,7 @@ def test_unwritable_folder_is_named(tmp_path: Path) -> None:
     folder.chmod(0o500)
     try:
         with pytest.raises(PermissionError, match=f"folder {folder} is not writable"):
-            save_archive(folder / "a.npz", {}, {}, kind="model")
+            save_archive(folder / "a.npz", {}, {}, kind="weights")
     finally:
         folder.chmod(0o700)
 
@@ -493,7 +493,7 @@ def test_unwritable_folder_is_named(tmp_path: Path) -> None:
 def test_failed_save_keeps_the_old_file_when_meta_is_bad(saved: Path) -> None:
     before = saved.read_bytes()
     with pytest.raises(TypeError):
-        save_archive(saved, {"w": np.zeros(1)}, {"bad": {1, 2}}, kind="model")
+        save_archive(saved, {"w": np.zeros(1)}, {"bad": {1, 2}}, kind="weights")
     assert saved.read_bytes() == before
     assert files_in(saved.parent) == ["model.npz"]
 
@@ -508,7 +508,7 @@ def test_failed_replace_keeps_the_old_file_and_leaves_no_temp(
 
     monkeypatch.setattr(cio.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk on fire"):
-        save_archive(saved, {"w": np.zeros(1000)}, {}, kind="model")
+        save_archive(saved, {"w": np.zeros(1000)}, {}, kind="weights")
     assert saved.read_bytes() == before
     assert files_in(saved.parent) == ["model.npz"]
 
@@ -541,13 +541,13 @@ def test_failed_fsync_keeps_the_old_file(saved: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(cio.os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="no space left"):
-        save_archive(saved, {"w": np.zeros(3)}, {}, kind="model")
+        save_archive(saved, {"w": np.zeros(3)}, {}, kind="weights")
     assert saved.read_bytes() == before
     assert files_in(saved.parent) == ["model.npz"]
 
 
 def test_successful_save_replaces_and_leaves_no_temp(saved: Path) -> None:
-    save_archive(saved, {"v": np.full(2, 7.0)}, {"epoch": 9}, kind="model")
+    save_archive(saved, {"v": np.full(2, 7.0)}, {"epoch": 9}, kind="weights")
     arrays, meta = load_archive(saved)
     assert list(arrays) == ["v"] and meta["epoch"] == 9
     assert files_in(saved.parent) == ["model.npz"]
@@ -556,10 +556,10 @@ def test_successful_save_replaces_and_leaves_no_temp(saved: Path) -> None:
 def test_new_file_gets_the_umask_mode_and_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
-        path = save_archive(tmp_path / "a.npz", {}, {}, kind="model")
+        path = save_archive(tmp_path / "a.npz", {}, {}, kind="weights")
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
         path.chmod(0o600)
-        save_archive(path, {}, {}, kind="model")
+        save_archive(path, {}, {}, kind="weights")
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
         os.umask(old)
@@ -609,4 +609,4 @@ def test_permission_error_from_the_folder_is_named(
 
     monkeypatch.setattr(cio.tempfile, "mkstemp", refuse)
     with pytest.raises(PermissionError, match=f"folder {tmp_path} is not writable"):
-        save_archive(tmp_path / "a.npz", {}, {}, kind="model")
+        save_archive(tmp_path / "a.npz", {}, {}, kind="weights")

@@ -7,7 +7,6 @@ fail on their arguments answer quickly.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -15,6 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from chainrule.io import dumps_strict
+from chainrule.data.preprocess import PREPROCESSING as _PREPROCESSING
+from chainrule.data.preprocess import apply_preprocessing, fit_preprocessing
 
 
 class UsageError(Exception):
@@ -121,16 +124,11 @@ def say(*parts, quiet: bool = False) -> None:
 
 
 def emit_json(obj) -> None:
-    """Print one JSON object on stdout: the whole machine-readable answer of a command."""
-    print(json.dumps(obj, indent=2, default=_json_default), flush=True)
+    """Print one JSON object on stdout: the whole machine-readable answer of a command.
 
-
-def _json_default(value):
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    Standard JSON only (``io.dumps_strict``): a NaN or infinite number is printed as ``null``.
+    """
+    print(dumps_strict(obj, indent=2), flush=True)
 
 
 def one_line(text: str) -> str:
@@ -264,35 +262,13 @@ def _split(X, y, test_size, val_size, seed, stratify):
     return train_val_test_split(X, y, test_size=test_size, val_size=val_size, seed=seed, stratify=False)
 
 
-PREPROCESSING = ("standardize", "mean-image", "none")
+PREPROCESSING = _PREPROCESSING
+fit_preprocess = fit_preprocessing
 
 
-def fit_preprocess(kind: str, X_train: np.ndarray) -> dict:
-    """Fit a preprocessing step on the training part; a JSON-able description of it."""
-    from chainrule.data import MeanImage, Standardizer
-
-    if kind == "standardize":
-        s = Standardizer().fit(X_train)
-        return {"kind": kind, "mean": s.mean_.tolist(), "scale": s.scale_.tolist()}
-    if kind == "mean-image":
-        m = MeanImage().fit(X_train)
-        return {"kind": kind, "mean": m.mean_.tolist()}
-    return {"kind": "none"}
-
-
-def apply_preprocess(spec: dict | None, X: np.ndarray) -> np.ndarray:
-    """Apply a saved preprocessing description (``fit_preprocess``'s output) to ``X``."""
-    from chainrule.data import MeanImage, Standardizer
-
-    X = np.asarray(X, dtype=np.float32)
-    kind = (spec or {}).get("kind", "none")
-    if kind == "standardize":
-        return Standardizer.from_dict({"mean": spec["mean"], "scale": spec["scale"]}).transform(X)
-    if kind == "mean-image":
-        return MeanImage.from_dict({"mean": spec["mean"]}).transform(X)
-    if kind == "none":
-        return X
-    raise ValueError(f"unknown preprocessing {kind!r} in the model file; expected one of {list(PREPROCESSING)}")
+def apply_preprocess(spec: dict | None, X, *, what: str = "the data") -> np.ndarray:
+    """``chainrule.data.apply_preprocessing``: float32, finite after the conversion and the step."""
+    return apply_preprocessing(spec, X, what=what)
 
 
 def prepare(ds, *, test_size: float, val_size: float, seed: int, preprocess: str) -> Splits:

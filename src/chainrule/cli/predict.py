@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io as _io
-import json
 import math
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.cli.common import Formatter, SavedModel, UsageError, check_output_file, model_path
+from chainrule.io import dumps_strict
 
 
 def add_parser(sub) -> None:
@@ -55,8 +55,8 @@ def run(args) -> int:
         rows = [{"class": saved.classes[int(k)], **{n: float(x) for n, x in zip(names, v)}}
                 for k, v in zip(labels, values)]
     if fmt == "json":
-        text = json.dumps({"model": str(path), "output": saved.head.output, "columns": names,
-                           "predictions": rows}, indent=2) + "\n"
+        text = dumps_strict({"model": str(path), "output": saved.head.output, "columns": names,
+                             "predictions": rows}, indent=2) + "\n"
     else:
         text = _rows_csv(rows)
     if args.output is None:

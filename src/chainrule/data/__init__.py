@@ -17,7 +17,10 @@ from .dataset import Dataset
 from .datasets import DATASETS, DatasetSpec, load_dataset
 from .download import DownloadError, cache_dir, fetch, sha256_file
 from .formats import MissingFileError, read_cifar_binary, read_csv, read_idx, read_npz
-from .preprocess import MeanImage, Split, Standardizer, batches, train_val_test_split
+from .preprocess import (
+    PREPROCESSING, MeanImage, Split, Standardizer, apply_preprocessing, batches, fit_preprocessing,
+    train_val_test_split,
+)
 from .synthetic import blobs, bumps, circles, gaussians, moons, plane, spiral, xor
 
 __all__ = [
@@ -27,14 +30,17 @@ __all__ = [
     "DownloadError",
     "MeanImage",
     "MissingFileError",
+    "PREPROCESSING",
     "Split",
     "Standardizer",
+    "apply_preprocessing",
     "batches",
     "blobs",
     "bumps",
     "cache_dir",
     "circles",
     "fetch",
+    "fit_preprocessing",
     "gaussians",
     "load_dataset",
     "moons",

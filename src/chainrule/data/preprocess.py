@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .dataset import check_finite
+from .dataset import as_model_dtype, check_finite
 
 
 class Split(NamedTuple):
@@ -308,3 +308,48 @@ def batches(
     # A generator function would only validate on the first next(); return one instead.
     starts = range(0, n, max(step, 1))
     return (order[i : i + step].astype(np.int64, copy=False) for i in starts)
+
+
+#: The preprocessing steps a run can fit on its training part and a model file can name.
+PREPROCESSING = ("standardize", "mean-image", "none")
+
+
+def fit_preprocessing(kind: str, X_train) -> dict:
+    """Fit a preprocessing step on the training part; a JSON-able description of it.
+
+    ``kind`` is one of :data:`PREPROCESSING`. The description is what a model file keeps and
+    :func:`apply_preprocessing` reads.
+
+    >>> fit_preprocessing("mean-image", np.array([[0.0, 2.0], [2.0, 4.0]]))
+    {'kind': 'mean-image', 'mean': [1.0, 3.0]}
+    """
+    if kind == "standardize":
+        s = Standardizer().fit(X_train)
+        return {"kind": kind, "mean": s.mean_.tolist(), "scale": s.scale_.tolist()}
+    if kind == "mean-image":
+        return {"kind": kind, "mean": MeanImage().fit(X_train).mean_.tolist()}
+    if kind == "none":
+        return {"kind": "none"}
+    raise ValueError(f"unknown preprocessing {kind!r}; expected one of {list(PREPROCESSING)}")
+
+
+def apply_preprocessing(spec: dict | None, X, *, what: str = "X") -> np.ndarray:
+    """Apply a description from :func:`fit_preprocessing` to ``X``, in float32.
+
+    The data is checked finite after its conversion to float32 and again after the step (a
+    huge value divided by a small scale overflows too), so a model never sees infinity.
+
+    >>> apply_preprocessing({"kind": "mean-image", "mean": [1.0, 3.0]}, [[1.0, 5.0]]).tolist()
+    [[0.0, 2.0]]
+    """
+    X = as_model_dtype(X, what=what)
+    kind = (spec or {}).get("kind", "none")
+    if kind == "standardize":
+        out = Standardizer.from_dict({"mean": spec["mean"], "scale": spec["scale"]}).transform(X)
+    elif kind == "mean-image":
+        out = MeanImage.from_dict({"mean": spec["mean"]}).transform(X)
+    elif kind == "none":
+        return X
+    else:
+        raise ValueError(f"unknown preprocessing {kind!r}; expected one of {list(PREPROCESSING)}")
+    return as_model_dtype(out, what=f"{what} after {kind}")
