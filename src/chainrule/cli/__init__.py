@@ -87,6 +87,11 @@ def _run(argv) -> int:
         return _fail(exc, 130, debug)
     except KeyboardInterrupt:
         return _fail("interrupted", 130, debug)
+    except MemoryError as exc:
+        # NumPy's message names the size ("Unable to allocate 74.5 GiB for an array with ...").
+        detail = f": {exc}" if str(exc) else ""
+        return _fail(f"not enough memory for what was asked{detail}; ask for less (smaller layers, "
+                     "--n-samples, a smaller --batch-size)", 2, debug)
     except (ValueError, TypeError, OSError, LookupError) as exc:
         # FormatError, ExpressionError (ValueErrors), DownloadError, MissingFileError (OSErrors):
         # the input was wrong, and the message says how.

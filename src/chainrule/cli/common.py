@@ -497,11 +497,12 @@ class SavedModel:
         self.data = meta.get("data") or {}
         self.head = Head(self.model, self.loss, self.classes)
 
-    def transform(self, X) -> np.ndarray:
-        X = np.asarray(X, dtype=np.float32)
+    def transform(self, X, what: str = "the data") -> np.ndarray:
+        """The model's input: ``X`` preprocessed, in float32, checked finite after the conversion."""
+        X = np.asarray(X)
         if X.shape[1] != self.n_features:
             raise UsageError(f"the model expects {self.n_features} features per example; the data has {X.shape[1]}")
-        return apply_preprocess(self.preprocess, X)
+        return apply_preprocess(self.preprocess, X, what=what)
 
 
 def model_path(text) -> Path:

@@ -48,7 +48,7 @@ def run(args) -> int:
         raise UsageError(f"--input {args.input}: no such file")
     saved = SavedModel(path)
     X = read_feature_csv(args.input, saved)
-    names, values, labels = saved.head.columns(saved.transform(X))
+    names, values, labels = saved.head.columns(saved.transform(X, what=f"--input {args.input}"))
     if saved.task == "regression":
         rows = [{"prediction": float(v[0])} for v in values]
     else:

@@ -262,6 +262,8 @@ def build_model(settings: dict, ds):
         if settings["loss"] not in (None, "mse"):
             raise UsageError(f"{ds.name} has numeric targets (regression); use --loss mse, "
                              f"not --loss {settings['loss']}")
+        _check_size(nn.MLP.parameter_shapes({"in_features": D, "hidden_sizes": settings["hidden"],
+                                             "out_features": 1}))
         return nn.MLP(D, settings["hidden"], 1, activation=settings["activation"], rng=seed), "mse"
     K = ds.n_classes
     present = len(np.unique(ds.y))
@@ -279,6 +281,8 @@ def build_model(settings: dict, ds):
     reg = settings["reg"] or 0.0
     if model_name == "mlp":
         out = 1 if binary else K
+        _check_size(nn.MLP.parameter_shapes({"in_features": D, "hidden_sizes": settings["hidden"],
+                                             "out_features": out}))
         return nn.MLP(D, settings["hidden"], out, activation=settings["activation"], rng=seed), loss
     if model_name in ("softmax", "svm"):
         return models.LinearClassifier(D, K, loss=model_name, reg=reg, seed=seed), loss
@@ -287,6 +291,25 @@ def build_model(settings: dict, ds):
     if model_name == "binary-svm":
         return models.BinarySVM(D, reg=reg, seed=seed), loss
     return models.Perceptron(D, K, lr=settings["lr"], epochs=settings["epochs"], seed=seed), "perceptron"
+
+
+def _check_size(shapes: dict) -> None:
+    """Refuse, before allocating, a network larger than a model file may be (io's limit)."""
+    import math
+
+    from chainrule import io
+
+    n = sum(math.prod(shape) for shape in shapes.values())
+    limit = io.max_archive_bytes()
+    if 4 * n > limit:
+        raise UsageError(
+            f"--hidden {_show(_hidden_of(shapes))} makes a network of {n} parameters "
+            f"({io.format_bytes(4 * n)} as float32), more than the {io.format_bytes(limit)} a model "
+            "file may hold; use smaller layers (or raise CHAINRULE_MAX_ARCHIVE_BYTES)")
+
+
+def _hidden_of(shapes: dict) -> list:
+    return [shape[0] for name, shape in shapes.items() if name.endswith("weight")][:-1]
 
 
 # ====================================================================== the command

@@ -13,7 +13,7 @@ Examples
 240
 """
 
-from .dataset import Dataset
+from .dataset import Dataset, as_model_dtype
 from .datasets import DATASETS, DatasetSpec, load_dataset
 from .download import DownloadError, cache_dir, fetch, sha256_file
 from .formats import MissingFileError, read_cifar_binary, read_csv, read_idx, read_npz
@@ -34,6 +34,7 @@ __all__ = [
     "Split",
     "Standardizer",
     "apply_preprocessing",
+    "as_model_dtype",
     "batches",
     "blobs",
     "bumps",

@@ -6,11 +6,11 @@ from chainrule.nn.layers import (
 )
 from chainrule.nn.losses import BCEWithLogitsLoss, BinaryHingeLoss, CrossEntropyLoss, MSELoss, MulticlassHingeLoss
 from chainrule.nn.module import Module, Parameter
-from chainrule.nn.counting import ModelSummary, summary
+from chainrule.nn.counting import ModelSummary, summary, summary_from_shapes
 
 __all__ = [
     "ACTIVATIONS", "BCEWithLogitsLoss", "BinaryHingeLoss", "CrossEntropyLoss", "Dropout", "Identity",
     "LeakyReLU", "Linear", "MLP", "MSELoss", "Module", "ModelSummary", "MulticlassHingeLoss",
     "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "get_activation", "init",
-    "summary",
+    "summary", "summary_from_shapes",
 ]
