@@ -610,3 +610,231 @@ def test_permission_error_from_the_folder_is_named(
     monkeypatch.setattr(cio.tempfile, "mkstemp", refuse)
     with pytest.raises(PermissionError, match=f"folder {tmp_path} is not writable"):
         save_archive(tmp_path / "a.npz", {}, {}, kind="weights")
+
+
+# --------------------------------------------------------------------------------------------
+# untrusted files: memory bombs, tampered metadata, files of other kinds
+# --------------------------------------------------------------------------------------------
+import tracemalloc  # noqa: E402
+
+import chainrule as cr  # noqa: E402
+from chainrule.io import SCHEMAS, dumps_strict, load_json, load_model, save_model  # noqa: E402
+
+
+def rewrite_meta(path: Path, change) -> Path:
+    """Rewrite an archive's __meta__ with ``change(meta)`` applied, the arrays untouched."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    meta = json.loads(np.load(path)["__meta__"].tobytes())
+    change(meta)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            if name == "__meta__.npy":
+                with archive.open(name, "w") as member:
+                    np.lib.format.write_array(member, meta_array(meta))
+            else:
+                archive.writestr(name, data)
+    return path
+
+
+def peak_bytes(fn) -> tuple[object, int]:
+    tracemalloc.start()
+    try:
+        try:
+            result = fn()
+        except Exception as exc:  # noqa: BLE001 - the caller checks it
+            result = exc
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture
+def mlp_file(tmp_path: Path) -> Path:
+    meta = {"loss": "cross-entropy", "task": "classification", "classes": ["a", "b", "c"],
+            "feature_names": ["x1", "x2"], "image_shape": None,
+            "preprocess": {"kind": "standardize", "mean": [0.0, 1.0], "scale": [1.0, 2.0]},
+            "data": {"data": "toy", "seed": 0, "n_samples": None, "test_size": 0.25, "val_size": 0.1}}
+    return save_model(tmp_path / "model.npz", cr.nn.MLP(2, [4], 3, rng=0), meta)
+
+
+def test_a_model_file_declaring_a_billion_units_is_refused_before_anything_is_allocated(mlp_file):
+    rewrite_meta(mlp_file, lambda m: m["model"]["config"].update(hidden_sizes=[10**9]))
+    error, peak = peak_bytes(lambda: load_model(mlp_file))
+    assert isinstance(error, FormatError), error
+    assert "builds '0.weight' of shape (1000000000, 2), but the file holds (4, 2)" in str(error)
+    assert peak < 2**20  # not the 7.5 GiB the network would take
+
+
+def test_declared_arrays_beyond_the_limit_are_refused_unread(tmp_path, monkeypatch):
+    arrays = {"w": np.ones((2, 3), np.float32)}
+    meta = valid_meta(arrays)
+    meta["arrays"]["w"]["shape"] = [10**11]  # 373 GiB of float32
+    path = tampered(tmp_path / "a.npz", arrays, meta)
+    error, peak = peak_bytes(lambda: load_archive(path))
+    assert isinstance(error, FormatError)
+    assert "declare 372.5 GiB (400000000000 bytes), more than the limit of 8.0 GiB" in str(error)
+    assert peak < 2**20
+    # the limit is documented and can be changed: per call, or for the process
+    small = save_archive(tmp_path / "s.npz", {"w": np.ones(100, np.float32)}, {}, kind="weights")
+    with pytest.raises(FormatError, match="declare 400 B .*limit of 399 B"):
+        load_archive(small, max_bytes=399)
+    assert load_archive(small, max_bytes=400)[0]["w"].shape == (100,)
+    monkeypatch.setenv("CHAINRULE_MAX_ARCHIVE_BYTES", "100")
+    assert cio.max_archive_bytes() == 100
+    with pytest.raises(FormatError, match="limit of 100 B"):
+        load_archive(small)
+
+
+def test_an_npy_header_that_disagrees_with_the_metadata_is_refused_before_its_data(tmp_path):
+    # The metadata declares 6 floats; the member's own header claims 10^11 of them.
+    arrays = {"w": np.ones((2, 3), np.float32)}
+    header = {"descr": "<f4", "fortran_order": False, "shape": (10**11,)}
+    buf = __import__("io").BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    path = write_raw(tmp_path / "a.npz", {"__meta__": meta_array(valid_meta(arrays)),
+                                          "w.npy": buf.getvalue() + bytes(24)})
+    error, peak = peak_bytes(lambda: load_archive(path))
+    assert isinstance(error, FormatError)
+    assert "array 'w' has shape (100000000000,), declared (2, 3)" in str(error)
+    assert peak < 2**20
+
+
+def test_a_member_that_inflates_beyond_its_shape_is_cut_off(tmp_path):
+    # 64 MiB of zeros after a valid header, deflated to ~64 kB: only the declared 24 bytes
+    # (and one more, to see that there is more) are ever decompressed.
+    arrays = {"w": np.ones((2, 3), np.float32)}
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("__meta__.npy", "w") as member:
+            np.lib.format.write_array(member, meta_array(valid_meta(arrays)))
+        with archive.open("w.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array(member, arrays["w"])
+            for _ in range(64):
+                member.write(bytes(2**20))
+    assert path.stat().st_size < 2**20
+    error, peak = peak_bytes(lambda: load_archive(path))
+    assert isinstance(error, FormatError)
+    assert "array 'w' holds more data than its shape (2, 3)" in str(error)
+    assert peak < 4 * 2**20
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: m.update(preprocess="standardize"),
+     "the field 'preprocess' must be an object, got the string \"standardize\""),
+    (lambda m: m.update(data="digits"), "the field 'data' must be an object, got the string \"digits\""),
+    (lambda m: m.update(classes=5), "the field 'classes' must be a list of strings, got the number 5"),
+    (lambda m: m.update(loss=["x"]), "the field 'loss' must be a string, got a list [\"x\"]"),
+    (lambda m: m.update(loss="l1"), "the field 'loss' is 'l1'; expected one of 'binary-hinge'"),
+    (lambda m: m.update(classes=["a", "b"]), "the field 'classes' names 2 class(es); a model with 3 output(s) has 3"),
+    (lambda m: m.update(classes=["a", "a", "b"]), "the field 'classes' repeats a name"),
+    (lambda m: m.update(classes=["a", 1, "c"]), "the field 'classes[1]' must be a string, got the number 1"),
+    (lambda m: m["preprocess"].update(kind="whiten"), "the field 'preprocess.kind' is 'whiten'; expected one of"),
+    (lambda m: m["preprocess"].pop("scale"), "the field 'preprocess.scale' is missing (standardize needs it)"),
+    (lambda m: m["preprocess"].update(mean=[0.0]), "the field 'preprocess.mean' has 1 values; the model takes 2"),
+    (lambda m: m["preprocess"].update(scale=[1.0, 0.0]), "the field 'preprocess.scale[1]' is 0.0, expected a number > 0"),
+    (lambda m: m["data"].update(seed=-1), "the field 'data.seed' is -1, expected a whole number >= 0"),
+    (lambda m: m["data"].update(test_size=1.5), "the field 'data.test_size' is 1.5, expected a number < 1"),
+    (lambda m: m.update(feature_names=["x1"]), "the field 'feature_names' names 1 feature(s); the model takes 2"),
+    (lambda m: m.update(image_shape=[3, 3]), "the field 'image_shape' [3, 3] holds 9 values; the model takes 2"),
+    (lambda m: m.update(task="regression"), "the field 'loss' is 'cross-entropy' but the field 'task' is 'regression'"),
+    (lambda m: m["model"].update({"class": "Perceptron2"}), "the field 'model.class' is 'Perceptron2'; expected one of"),
+    (lambda m: m["model"].update(config="big"), "the field 'model.config' must be an object"),
+    (lambda m: m["model"]["config"].update(hidden_sizes=["4"]), "the MLP config"),
+    (lambda m: m.pop("model"), "the field 'model' is missing"),
+    (lambda m: m.update(format_version=99), "format_version 99 is newer than the newest this chainrule reads"),
+])
+def test_tampered_model_metadata_is_refused_naming_the_file_and_the_field(mlp_file, change, message):
+    rewrite_meta(mlp_file, change)
+    with pytest.raises(FormatError) as info:
+        load_model(mlp_file)
+    assert str(info.value).startswith(f"{mlp_file} is not a valid chainrule archive: "), info.value
+    assert message in str(info.value)
+
+
+def test_the_untampered_model_loads_with_its_metadata(mlp_file):
+    model, meta = load_model(mlp_file)
+    assert model.num_parameters() == 2 * 4 + 4 + 4 * 3 + 3 and meta["classes"] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"epoch": "3"}, "the field 'epoch' must be a whole number >= 0, got the string \"3\""),
+    ({"history": "abc"}, "the field 'history' must be a list of objects"),
+    ({"history": [{"epoch": "one"}]}, "the field 'history[0].epoch' must be a whole number >= 1"),
+    ({"rng": {"bit_generator": "PCG64"}}, "the field 'rng.state' is missing"),
+    ({"evaluations": -4}, "the field 'evaluations' is -4"),
+    ({"schedule": 7}, "the field 'schedule' must be null or an object, got the number 7"),
+])
+def test_tampered_checkpoint_metadata_is_refused(tmp_path, change, message):
+    meta = {"epoch": 1, "evaluations": 3, "history": [{"epoch": 1, "loss": 0.5}], "config": {},
+            "optimizer": {}, "schedule": None, "rng": {"bit_generator": "PCG64", "state": {}}}
+    path = save_archive(tmp_path / "c.npz", {"w": np.ones(2, np.float32)}, meta | change, kind="checkpoint")
+    with pytest.raises(FormatError, match="c.npz is not a valid chainrule archive: ") as info:
+        load_archive(path, kind="checkpoint")
+    assert message in str(info.value)
+    assert load_archive(save_archive(tmp_path / "ok.npz", {}, meta, kind="checkpoint"), kind="checkpoint")
+
+
+@pytest.mark.parametrize(("content", "what"), [
+    (b"root:x:0:0:root:/root:/bin/bash\n", "it looks like a text file"),
+    (b"x1,x2,label\n1,2,a\n", "it looks like a text file"),
+    (bytes([0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0xFF, 0xFE]), "it looks like a binary file of another kind"),
+])
+def test_a_file_that_is_not_a_zip_says_what_it_is_not(tmp_path, content, what):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(FormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert "it is not a zip file (an .npz archive is a zip of .npy arrays)" in text and what in text
+    assert "pickle" not in text and "unsafe" not in text
+
+
+def test_meta_with_nan_is_not_json(tmp_path):
+    path = write_raw(tmp_path / "a.npz", {"__meta__": np.frombuffer(b'{"x": NaN}', np.uint8)})
+    with pytest.raises(FormatError, match="NaN is not a JSON value"):
+        load_archive(path)
+
+
+def test_load_json_checks_size_strictness_and_schema(tmp_path):
+    schema = cio.Schema("run config", {1: cio.Obj({"epochs": cio.Int(1)})}, version_key="format")
+    path = tmp_path / "config.json"
+    path.write_text('{"format": 1, "epochs": 3}')
+    assert load_json(path, schema) == {"format": 1, "epochs": 3}
+    for text, message in [('{"format": 99, "epochs": 3}', "the field 'format' is the number 99; a run config file of "
+                                                          "this chainrule has version 1 (newer than"),
+                          ('{"format": 1, "epochs": Infinity}', "not valid UTF-8 JSON (Infinity is not a JSON value)"),
+                          ('{"format": 1, "epochs": 0}', "the field 'epochs' is 0, expected a whole number >= 1"),
+                          ("[1]", "expected a JSON object, got a list [1]")]:
+        path.write_text(text)
+        with pytest.raises(FormatError, match="config.json: ") as info:
+            load_json(path, schema)
+        assert message in str(info.value)
+    path.write_text(" " * 2000)
+    with pytest.raises(FormatError, match="larger than 1.0 KiB"):
+        load_json(path, max_bytes=1024)
+
+
+def test_dumps_strict_writes_standard_json():
+    text = dumps_strict({"loss": float("nan"), "best": np.float32("inf"), "curve": np.array([1.0, -np.inf]),
+                         "ok": 0.5, "path": Path("a/b")})
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(c)) == {
+        "loss": None, "best": None, "curve": [1.0, None], "ok": 0.5, "path": "a/b"}
+
+
+@pytest.mark.parametrize("model", [
+    cr.nn.MLP(3, [5, 4], 2), cr.nn.MLP(3, [4], 1, dropout=0.5), cr.nn.MLP(2, [], 3), cr.nn.Linear(3, 4),
+    cr.nn.Linear(3, 4, bias=False), cr.models.LinearClassifier(3, 4, loss="svm"),
+    cr.models.LogisticRegression(5), cr.models.BinarySVM(2), cr.models.Perceptron(3), cr.models.Perceptron(3, 4),
+], ids=repr)
+def test_parameter_shapes_are_what_the_constructor_builds(model):
+    # load_model trusts parameter_shapes to size a file's model before building it.
+    shapes = type(model).parameter_shapes(model.get_config())
+    assert shapes == {name: tuple(p.shape) for name, p in model.named_parameters()}
+    assert cr.nn.summary_from_shapes(shapes).to_dict()["parameters"] == model.num_parameters()
+    if isinstance(model, cr.nn.MLP):
+        assert cr.nn.summary_from_shapes(shapes).to_dict() == cr.nn.summary(model).to_dict()
+
+
+def test_declared_schemas_cover_the_files_chainrule_writes():
+    assert set(SCHEMAS) == {"model", "checkpoint"} and all(s.version == FORMAT_VERSION for s in SCHEMAS.values())

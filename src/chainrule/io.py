@@ -402,7 +402,7 @@ def load_archive(
                     "CHAINRULE_MAX_ARCHIVE_BYTES environment variable to load it on purpose)",
                 )
             if kind is not None and kind in SCHEMAS:
-                SCHEMAS[kind].check(meta, f"{path}")
+                SCHEMAS[kind].check(meta, f"{path} is not a valid chainrule archive")
             arrays = {
                 name: _read_member(path, archive, members[name], name, declared[name])
                 for name in declared
