@@ -596,3 +596,51 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
 def test_plots_create_the_folder_and_use_the_suffix_format(tmp_path):
     path = plot_loss_curves({"a": [1.0, 0.5]}, tmp_path / "new" / "dir" / "c.svg")
     assert path.read_text().lstrip().startswith("<?xml")
+
+
+def svg_texts(path) -> list:
+    """The text a matplotlib SVG shows (saved with svg.fonttype 'none', so text stays text)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    return ["".join(t.itertext()).strip() for t in root.iter() if t.tag.endswith("text")]
+
+
+def test_weight_images_have_a_title_a_colour_bar_and_say_how_many_units(tmp_path):
+    import matplotlib
+
+    W = np.random.default_rng(0).normal(size=(20, 64))
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        path = plot_weight_images(W, (8, 8), tmp_path / "w.svg", class_names=[f"unit {i}" for i in range(20)],
+                                  title="first hidden layer's weights", total=128)
+    texts = svg_texts(path)
+    assert "first hidden layer's weights (20 of 128 shown, as 8×8 images)" in texts
+    assert {"lowest", "highest"} <= set(texts)  # the colour bar's two ends
+    assert any("each image scaled" in t for t in texts)
+    assert "unit 19" in texts
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        texts = svg_texts(plot_weight_images(W[:3], (8, 8), tmp_path / "d.svg"))
+    assert "weights: rows of W (3 shown, as 8×8 images)" in texts
+
+
+def test_best_so_far_is_the_running_minimum_ignoring_divergence():
+    assert viz_best([2.0, 3.0, 1.0, float("inf"), 0.5]) == [2.0, 2.0, 1.0, 1.0, 0.5]
+    assert np.isnan(viz_best([float("nan"), 1.0])[0]) and viz_best([float("nan"), 1.0])[1] == 1.0
+
+
+def viz_best(losses):
+    from chainrule.viz import best_so_far
+
+    return best_so_far(losses).tolist()
+
+
+def test_compare_plot_shows_the_best_loss_so_far_on_labelled_axes(tmp_path):
+    import matplotlib
+
+    curves = {"random search": [2.3, 2.5, 2.1], "sgd": ([0, 1000, 2000], [2.3, 2.6, 0.4])}
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        path = plot_loss_curves(curves, tmp_path / "c.svg", best=True)
+    texts = svg_texts(path)
+    assert "best loss so far per strategy" in texts and "best loss so far (log scale)" in texts
+    assert "loss evaluations" in texts and "2,000" in texts  # thousands are readable
+    assert {"random search", "sgd"} <= set(texts)

@@ -114,7 +114,8 @@ def run(args) -> int:
 
     json_path = io.write_json_atomic(out / "compare.json", summary)
     curves = {r["strategy"]: (r["curve"]["evaluations"], r["curve"]["loss"]) for r in results}
-    png_path = viz.plot_loss_curves(curves, out / "compare.png", xlabel="loss evaluations")
+    png_path = viz.plot_loss_curves(curves, out / "compare.png", xlabel="loss evaluations", best=True,
+                                    title=f"best loss so far per strategy, {args.budget:,} loss evaluations each")
     summary["files"] = {"json": str(json_path), "png": str(png_path)}
     if args.json:
         emit_json(summary)

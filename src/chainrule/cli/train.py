@@ -617,8 +617,9 @@ def _plots(model, head, ds, splits, records, run_dir: Path) -> dict:
             lambda grid: head.predict(apply_preprocess(spec, grid)), splits.raw_train, splits.y_train,
             run_dir / "decision_regions.png", class_names=list(ds.classes))
     if ds.image_shape is not None and _image_shape_ok(ds.image_shape):
-        W, names = weight_rows(model, head)
-        files["weights"] = viz.plot_weight_images(W, ds.image_shape, run_dir / "weights.png", class_names=names)
+        W, names, title, total = weight_rows(model, head)
+        files["weights"] = viz.plot_weight_images(W, ds.image_shape, run_dir / "weights.png", class_names=names,
+                                                  title=title, total=total)
     return files
 
 
@@ -630,14 +631,15 @@ MAX_UNIT_IMAGES = 20
 
 
 def weight_rows(model, head):
-    """The weight rows to show as images: a linear model's per-class templates, else first-layer units."""
+    """``(rows, names, title, total)``: a linear model's per-class templates, else first-layer units."""
     from chainrule import nn
 
     if isinstance(model, nn.MLP):
         first = next(m for m in model if isinstance(m, nn.Linear))
         W = first.weight.numpy()[:MAX_UNIT_IMAGES]
-        return W, [f"unit {i}" for i in range(len(W))]
+        return W, [f"unit {i}" for i in range(len(W))], "first hidden layer's weights, one image per unit", \
+            first.out_features
     W = model.weight.numpy()
     if len(W) == 1:
-        return W, [f"{head.classes[1]} vs {head.classes[0]}"]
-    return W, list(head.classes)
+        return W, [f"{head.classes[1]} vs {head.classes[0]}"], "the weights of the one output", 1
+    return W, list(head.classes), "class templates: the weights of each class's score", len(W)

@@ -10,6 +10,7 @@ Example:
 """
 from .circuit import Circuit, draw, layout, to_dot
 from .plots import (
+    best_so_far,
     plot_confusion_matrix,
     plot_decision_regions,
     plot_history,
@@ -27,4 +28,5 @@ __all__ = [
     "plot_decision_regions",
     "plot_weight_images",
     "plot_confusion_matrix",
+    "best_so_far",
 ]
