@@ -479,9 +479,12 @@ def test_fashion_mnist_offline_error_names_every_mirror_and_the_path(tmp_path, m
     with pytest.raises(DownloadError) as info:
         load_dataset("fashion-mnist", data_dir=tmp_path)
     message = str(info.value)
-    assert str(tmp_path / "fashion-mnist" / "train-images-idx3-ubyte.gz") in message
-    for mirror in spec.mirrors:
-        assert mirror + "train-images-idx3-ubyte.gz" in message
+    assert f"put them in {tmp_path / 'fashion-mnist'}: " in message
+    for mirror in spec.mirrors:  # every mirror tried for the first file, and why it failed
+        assert f"{mirror}train-images-idx3-ubyte.gz (offline)" in message
+    for name, digest in spec.files.items():  # every file still missing, its URL and checksum
+        assert f"{name} from {spec.mirrors[0]}{name} (SHA-256 {digest})" in message
+    assert info.value.files == list(spec.files) and info.value.folder == tmp_path / "fashion-mnist"
 
 
 def test_cifar10_loader_reads_the_binary_archive(tmp_path, monkeypatch):

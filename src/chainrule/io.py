@@ -47,6 +47,7 @@ __all__ = [
     "Schema",
     "dumps_strict",
     "format_bytes",
+    "write_atomic",
     "load_archive",
     "load_json",
     "load_model",
@@ -98,8 +99,19 @@ def _fsync_folder(folder: Path) -> None:
             os.close(fd)
 
 
-def _write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write(file)`` on a temporary file next to ``path``, then move it onto ``path``."""
+def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write(file)`` on a temporary file next to ``path``, then move it onto ``path``.
+
+    The one atomic write of chainrule (archives, JSON, text and pictures go through it): the
+    temporary file is flushed and fsynced before it replaces ``path``, and removed if anything
+    fails, so ``path`` holds the old file or the new one. An OSError while writing (a full
+    disk) names ``path``.
+
+    >>> import tempfile, pathlib
+    >>> p = write_atomic(pathlib.Path(tempfile.mkdtemp()) / "b.bin", lambda f: f.write(b"ok"))
+    >>> p.read_bytes()
+    b'ok'
+    """
     path = Path(path)
     folder = path.parent
     if not folder.is_dir():
@@ -125,6 +137,12 @@ def _write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -
             mode = 0o666 & ~_current_umask()
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if exc.filename is None:  # a write() on the open file: say which file it was for
+            raise OSError(exc.errno, f"cannot write it: {exc.strerror or exc}", str(path)) from exc
+        raise
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -146,7 +164,7 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, encoding: str = "ut
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}")
     data = text.encode(encoding)
-    return _write_atomic(path, lambda file: file.write(data))
+    return write_atomic(path, lambda file: file.write(data))
 
 
 def write_json_atomic(
@@ -155,8 +173,9 @@ def write_json_atomic(
     """Write ``obj`` as JSON (plus a final newline) to ``path`` atomically.
 
     NumPy scalars are written as the Python numbers they hold; anything else that JSON cannot
-    hold raises TypeError naming where it is, before the file is touched. NaN and infinities are
-    written as ``NaN`` / ``Infinity`` as Python's json module does.
+    hold raises TypeError naming where it is, before the file is touched. The file is standard
+    JSON: NaN and infinities are written as ``null`` (:func:`dumps_strict`), not as Python's
+    ``NaN`` / ``Infinity``, which other JSON readers reject.
 
     Examples
     --------
@@ -165,7 +184,7 @@ def write_json_atomic(
     >>> json.loads(p.read_text())
     {'acc': 0.5}
     """
-    text = json.dumps(_jsonable(obj, "obj"), indent=indent, sort_keys=sort_keys) + "\n"
+    text = dumps_strict(_jsonable(obj, "obj"), indent=indent, sort_keys=sort_keys) + "\n"
     return write_text_atomic(path, text)
 
 
@@ -289,7 +308,8 @@ def save_archive(
         },
     }
     header.update(_jsonable(dict(meta), "meta"))
-    meta_bytes = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    # Standard JSON (NaN -> null): load_archive refuses NaN / Infinity as not JSON.
+    meta_bytes = np.frombuffer(dumps_strict(header).encode("utf-8"), dtype=np.uint8)
     compression = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
 
     def write(file: IO[bytes]) -> None:
@@ -300,7 +320,7 @@ def save_archive(
                 with archive.open(name + ".npy", "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, array, allow_pickle=False)
 
-    return _write_atomic(path, write)
+    return write_atomic(path, write)
 
 
 def max_archive_bytes() -> int:

@@ -23,6 +23,7 @@ and moved into place, and a command that fails on its input writes nothing at al
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
@@ -93,9 +94,10 @@ def _run(argv) -> int:
         return _fail(f"not enough memory for what was asked{detail}; ask for less (smaller layers, "
                      "--n-samples, a smaller --batch-size)", 2, debug)
     except (ValueError, TypeError, OSError, LookupError) as exc:
-        # FormatError, ExpressionError (ValueErrors), DownloadError, MissingFileError (OSErrors):
-        # the input was wrong, and the message says how.
-        if _is_divergence(exc):
+        # FormatError, ExpressionError (ValueErrors), MissingFileError, a path that cannot be
+        # read or written (OSErrors): the input was wrong, and the message says how. A full
+        # disk, an I/O error or a failed download is the machine's failure: exit 1.
+        if _is_divergence(exc) or _is_environment_failure(exc):
             return _fail(exc, 1, debug)
         return _fail(exc, 2, debug)
     except Exception as exc:  # TrainingDiverged (a FloatingPointError), and anything unexpected
@@ -106,6 +108,17 @@ def _run(argv) -> int:
 
 def _is_divergence(exc) -> bool:
     return isinstance(exc, FloatingPointError)
+
+
+# No space, over quota, a file larger than the system allows, an I/O error: the machine's
+# failure while running, not something the user typed.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _is_environment_failure(exc) -> bool:
+    from chainrule.data import DownloadError
+
+    return isinstance(exc, DownloadError) or (isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS)
 
 
 def _fail(exc, code: int, debug: bool) -> int:

@@ -81,6 +81,15 @@ def int_at_least(minimum):
 
 positive_int = int_at_least(1)
 nonnegative_int = int_at_least(0)
+MAX_SEED = 2**32 - 1  # NumPy's and scikit-learn's seeds are 32-bit
+
+
+def seed_arg(text):
+    """A seed: a whole number from 0 to 2**32 - 1, checked before anything runs."""
+    value = nonnegative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_SEED}, got {text!r}")
+    return value
 
 
 def batch_size_arg(text):

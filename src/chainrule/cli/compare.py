@@ -23,6 +23,7 @@ import numpy as np
 
 from chainrule.optim.strategies import BY_NAME, STRATEGIES, Strategy
 from chainrule.cli.common import (
+    seed_arg,
     Formatter, UsageError, check_output_dir, data_label, emit_json, load_data, nonnegative_float,
     nonnegative_int, positive_int, prepare, say, strategy_step,
 )
@@ -61,7 +62,7 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", action="append", type=strategy_step, metavar="STRATEGY=VALUE",
                    help="change one strategy's step: the learning rate, or for the searches the scale of "
                         "the draws / the step size; e.g. --lr sgd=0.01 (repeatable)")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="default: 0")
+    p.add_argument("--seed", type=seed_arg, default=0, help="default: 0")
     p.add_argument("--out", metavar="DIR", help="where to write compare.json and compare.png "
                                                 "(default: runs/compare-DATA-MODEL-YYYYmmdd-HHMMSS)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.cli.common import (
+    seed_arg,
     Formatter, SavedModel, UsageError, check_output_dir, classification_metrics, emit_json,
     format_metrics_table, load_data, model_path, nonnegative_int, positive_int, regression_metrics, say, split_data,
 )
@@ -35,7 +36,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data", metavar="NAME|FILE", help="the data to evaluate on (default: the training data)")
     p.add_argument("--label-column", metavar="NAME", help="CSV only: the label column")
     p.add_argument("--n-samples", type=positive_int, metavar="N", help="evaluate on a seeded random subset")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed for --n-samples on other data (default: 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed for --n-samples on other data (default: 0)")
     p.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets are kept")
     p.add_argument("--split", choices=SPLITS,
                    help="which part: test (default on the training data), val, train, or all (default on other data)")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.cli.common import (
+    seed_arg,
     PREPROCESSING, Formatter, Head, MadeDirs, UsageError, apply_preprocess, check_output_dir, classification_metrics,
     batch_size_arg, data_label, emit_json, load_data, nonnegative_float, nonnegative_int, positive_float,
     positive_int, prepare, regression_metrics, registry_names, say,
@@ -136,7 +137,7 @@ def add_parser(sub) -> None:
     g.add_argument("--epochs", type=positive_int, help="passes over the training data (default: 30)")
     g.add_argument("--batch-size", type=batch_size_arg, metavar="full|N",
                    help="'full' (vanilla gradient descent), N (mini-batch) or 1 (SGD) (default: 32)")
-    g.add_argument("--seed", type=nonnegative_int,
+    g.add_argument("--seed", type=seed_arg,
                    help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
                         "order of the batches (default: 0)")
     g = p.add_argument_group("output")

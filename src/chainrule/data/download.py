@@ -33,10 +33,17 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class DownloadError(OSError):
-    """A file could not be downloaded (offline, HTTP error, timeout).
+    """A file could not be downloaded (offline, HTTP error, timeout): the machine's or the
+    network's failure, not the user's input (the CLI exits with 1).
 
-    The message names the URL(s) tried and the path where the file can be placed by hand.
+    The message names the URL(s) tried and the path where the file can be placed by hand;
+    ``reason`` is why the first URL failed, ``files`` the file names still missing and
+    ``folder`` where they belong.
     """
+
+    def __init__(self, message: str, *, reason: str = "", files=(), folder=None):
+        super().__init__(message)
+        self.reason, self.files, self.folder = reason or message, list(files), folder
 
 
 def cache_dir() -> Path:
@@ -184,7 +191,8 @@ def fetch(
             tmp.unlink(missing_ok=True)
     raise DownloadError(
         f"could not download {filename} from {', '.join(failures)}; download it by hand "
-        f"and place it at {target}"
+        f"and place it at {target}",
+        reason=", ".join(failures), files=[filename], folder=folder,
     )
 
 

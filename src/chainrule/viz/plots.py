@@ -16,8 +16,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
-import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -49,23 +47,12 @@ def _new_figure(width: float, height: float):
 
 
 def _atomic_write(path, write) -> Path:
-    """Call ``write(file)`` on a temporary file beside ``path``, then move it into place.
+    """``chainrule.io.write_atomic`` into ``path``'s folder, created first if missing."""
+    from chainrule import io
 
-    A reader never sees half a file, and a failed write leaves nothing behind. The file gets
-    the usual permissions (0666 less the umask), unlike ``tempfile.mkstemp``'s 0600.
-    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+    return io.write_atomic(path, write)
 
 
 def _save(fig, path) -> Path:
