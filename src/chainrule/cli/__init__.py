@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for command in COMMANDS:
         command.add_parser(sub)
+    parser.commands = sub.choices  # name -> subparser, for errors found after the subcommand parsed
     return parser
 
 
@@ -71,7 +72,12 @@ def _run(argv) -> int:
     debug = bool(os.environ.get("CHAINRULE_DEBUG"))
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # argparse reports an unknown option from the top-level parser; point to the help
+            # of the subcommand it was given to.
+            target = parser.commands.get(args.command, parser)
+            target.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command is None:
             parser.print_help()
             return 0

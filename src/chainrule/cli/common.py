@@ -514,6 +514,17 @@ class SavedModel:
         return apply_preprocess(self.preprocess, X, what=what)
 
 
+def the_model(args, command: str) -> str:
+    """The model a command was given, as its argument (``chainrule COMMAND RUN_DIR``) or with
+    ``--model``: evaluate and predict take it the same way."""
+    given = [m for m in (args.model_arg, args.model) if m is not None]
+    if not given:
+        raise UsageError(f"give the model: chainrule {command} RUN_DIR (or MODEL.npz, or --model FILE|RUN_DIR)")
+    if len(given) == 2 and given[0] != given[1]:
+        raise UsageError(f"two models given ({given[0]} and --model {given[1]}); give one")
+    return given[0]
+
+
 def model_path(text) -> Path:
     """A model file, or the model.npz inside a run folder."""
     path = Path(text)

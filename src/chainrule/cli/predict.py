@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.cli.common import Formatter, SavedModel, UsageError, check_output_file, model_path
+from chainrule.cli.common import Formatter, SavedModel, UsageError, check_output_file, model_path, the_model
 from chainrule.io import dumps_strict
 
 
@@ -29,9 +29,10 @@ def add_parser(sub) -> None:
                     "binary SVMs (positive means B). Regression models give one 'prediction' column.",
         epilog="examples:\n  chainrule predict --model runs/my-run --input new.csv\n"
                "  chainrule predict --model model.npz --input new.csv --output predictions.json")
-    p.add_argument("--model", required=True, metavar="FILE|RUN_DIR", help="a model file or a run folder")
+    p.add_argument("model_arg", nargs="?", metavar="MODEL", help="a run folder or a model file (model.npz)")
+    p.add_argument("--model", metavar="FILE|RUN_DIR", help="the same, as an option")
     p.add_argument("--input", required=True, metavar="CSV", help="the examples, one per row ('-': standard input)")
-    p.add_argument("--output", metavar="FILE", help="write here instead of stdout (written whole or not at all)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout (written whole or not at all)")
     p.add_argument("--format", choices=("csv", "json"),
                    help="default: json for an --output ending in .json, else csv")
     p.set_defaults(func=run)
@@ -40,7 +41,7 @@ def add_parser(sub) -> None:
 # ====================================================================== predict
 def run(args) -> int:
     """``chainrule predict``: classes and probabilities (or scores) for the rows of a CSV file."""
-    path = model_path(args.model)
+    path = model_path(the_model(args, "predict"))
     fmt = args.format or ("json" if args.output and str(args.output).lower().endswith(".json") else "csv")
     if args.output is not None:
         check_output_file(args.output)

@@ -141,7 +141,7 @@ def add_parser(sub) -> None:
                    help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
                         "order of the batches (default: 0)")
     g = p.add_argument_group("output")
-    g.add_argument("--out", metavar="DIR",
+    g.add_argument("-o", "--out", metavar="DIR",
                    help="the run folder, new or empty (default: runs/DATA-MODEL-YYYYmmdd-HHMMSS)")
     g.add_argument("--resume", nargs="?", const="", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR (or --out) from its checkpoint, with its saved settings")
