@@ -438,23 +438,13 @@ def _invalid(path: Path, reason: str) -> FormatError:
 
 def _not_a_zip(file: IO[bytes], exc: BaseException) -> str:
     """Why a file that zipfile cannot open is not an archive, from its first bytes."""
-    try:
+    from chainrule.data.formats import not_a_zip_reason
+
+    with contextlib.suppress(OSError):
         file.seek(0)
-        head = file.read(512)
-    except OSError:
-        head = b""
-    if not head:
-        return "the file is empty"
-    if head.startswith(b"\x93NUMPY"):
-        return "it holds a single .npy array, not an .npz archive"
-    if head.startswith(b"PK"):
-        return f"damaged or truncated zip ({exc})"
-    try:
-        head.decode("utf-8")
-        what = "a text file"
-    except UnicodeDecodeError:
-        what = "a binary file of another kind"
-    return f"it is not a zip file (an .npz archive is a zip of .npy arrays); it looks like {what}"
+        if file.read(2) == b"PK":
+            return f"damaged or truncated zip ({exc})"
+    return not_a_zip_reason(file)
 
 
 def _reason(exc: BaseException) -> str:

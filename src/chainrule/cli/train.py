@@ -213,21 +213,36 @@ def _resume_dir(args) -> Path:
     return run_dir
 
 
+def config_schema():
+    """The schema of a run's config.json (version :data:`CONFIG_FORMAT`): every setting's type and value."""
+    from chainrule import io, nn, optim
+    from chainrule.cli.common import MAX_SEED, PREPROCESSING
+
+    S, I, N, L, Null, O = io.Str, io.Int, io.Number, io.List, io.Null, io.Obj
+    settings = {
+        "data": S(nonempty=True), "n_samples": Null() | I(1), "noise": Null() | N(0),
+        "label_column": Null() | S(nonempty=True), "data_dir": Null() | S(nonempty=True),
+        "preprocess": S(PREPROCESSING), "model": S(MODELS), "hidden": Null() | L(I(1), min_len=1),
+        "activation": Null() | S(tuple(nn.ACTIVATIONS)), "loss": Null() | S(LOSSES),
+        "optimizer": Null() | S(tuple(optim.OPTIMIZERS)), "lr": N(positive=True),
+        "schedule": Null() | S(tuple(optim.SCHEDULES)), "reg": Null() | N(0), "epochs": I(1),
+        "batch_size": Null() | I(1), "seed": I(0, MAX_SEED), "test_size": N(0, below=1),
+        "val_size": N(0, below=1),
+    }
+    assert set(settings) == set(DEFAULTS)
+    return io.Schema("run configuration", {CONFIG_FORMAT: O({
+        "command": S(("train",)), "settings": O(settings, closed=True)},
+        {"chainrule_version": S(), "created": S()})}, version_key="format")
+
+
 def read_config(run_dir: Path) -> dict:
-    """The settings saved in a run folder's config.json."""
-    import json
+    """The settings saved in a run folder's config.json, every one checked (:func:`config_schema`)."""
+    from chainrule import io
 
     path = run_dir / "config.json"
     if not path.is_file():
         raise UsageError(f"{run_dir} holds no config.json; it is not a chainrule run folder")
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path} is not valid JSON ({exc})") from None
-    settings = config.get("settings") if isinstance(config, dict) else None
-    if not isinstance(settings, dict) or set(settings) != set(DEFAULTS) or config.get("command") != "train":
-        raise UsageError(f"{path} is not the configuration of a chainrule training run")
-    return settings
+    return io.load_json(path, config_schema())["settings"]
 
 
 def check_new_run_dir(run_dir: Path) -> None:
@@ -295,18 +310,36 @@ def build_model(settings: dict, ds):
 
 
 def _check_size(shapes: dict) -> None:
-    """Refuse, before allocating, a network larger than a model file may be (io's limit)."""
+    """Refuse, before allocating, a network larger than a model file may be (io's limit) or
+    than this machine can train: about six float32 copies of the weights (the weights, their
+    gradients, two optimizer buffers, the checkpoint's copy and a temporary)."""
     import math
 
     from chainrule import io
 
     n = sum(math.prod(shape) for shape in shapes.values())
     limit = io.max_archive_bytes()
+    what = f"--hidden {_show(_hidden_of(shapes))} makes a network of {n} parameters ({io.format_bytes(4 * n)} as float32)"
     if 4 * n > limit:
-        raise UsageError(
-            f"--hidden {_show(_hidden_of(shapes))} makes a network of {n} parameters "
-            f"({io.format_bytes(4 * n)} as float32), more than the {io.format_bytes(limit)} a model "
-            "file may hold; use smaller layers (or raise CHAINRULE_MAX_ARCHIVE_BYTES)")
+        raise UsageError(f"{what}, more than the {io.format_bytes(limit)} a model file may hold; use smaller "
+                         "layers (or raise CHAINRULE_MAX_ARCHIVE_BYTES)")
+    available = _available_memory()
+    if available is not None and 24 * n > available:
+        raise UsageError(f"{what}; training it needs about {io.format_bytes(24 * n)} (weights, gradients, "
+                         f"optimizer state), more than the {io.format_bytes(available)} of memory available; "
+                         "use smaller layers")
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable), or None where it cannot be told."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def _hidden_of(shapes: dict) -> list:

@@ -10,6 +10,7 @@ or by passing ``opener=`` to `fetch`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import logging
@@ -164,6 +165,7 @@ def fetch(
         logger.warning(
             "%s has SHA-256 %s, expected %s; downloading it again", target, actual, expected
         )
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     open_url = opener if opener is not None else urlopen
     failures = []
@@ -189,6 +191,9 @@ def fetch(
             return target
         finally:
             tmp.unlink(missing_ok=True)
+    for made in created:  # a failed download leaves no empty folders behind (deepest first)
+        with contextlib.suppress(OSError):
+            made.rmdir()
     raise DownloadError(
         f"could not download {filename} from {', '.join(failures)}; download it by hand "
         f"and place it at {target}",
