@@ -838,3 +838,41 @@ def test_parameter_shapes_are_what_the_constructor_builds(model):
 
 def test_declared_schemas_cover_the_files_chainrule_writes():
     assert set(SCHEMAS) == {"model", "checkpoint"} and all(s.version == FORMAT_VERSION for s in SCHEMAS.values())
+
+
+# --------------------------------------------------------------------------------------------
+# folder locks
+# --------------------------------------------------------------------------------------------
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+
+def test_a_folder_lock_is_exclusive_names_its_owner_and_leaves_nothing(tmp_path):
+    first = cio.FolderLock(tmp_path).acquire()
+    assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n" and first.held
+    with pytest.raises(cio.FolderInUseError, match=rf"is in use by process {os.getpid()} \(its lock file .*\.lock\)"):
+        cio.FolderLock(tmp_path).acquire()
+    first.release()
+    first.release()  # idempotent
+    assert list(tmp_path.iterdir()) == []
+    with cio.FolderLock(tmp_path) as again:
+        assert again.held
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lock_held_by_another_process_is_refused_and_a_dead_owners_lock_is_taken_over(tmp_path):
+    code = ("import sys, time; from chainrule import io; lock = io.FolderLock(sys.argv[1]).acquire(); "
+            "print('locked', flush=True); time.sleep(60)")
+    owner = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "locked"
+        with pytest.raises(cio.FolderInUseError) as info:
+            cio.FolderLock(tmp_path).acquire()
+        assert info.value.pid == owner.pid
+    finally:
+        owner.kill()  # dies holding the lock: its file stays, stale
+        owner.wait(10)
+    assert (tmp_path / ".lock").read_text() == f"{owner.pid}\n"
+    lock = cio.FolderLock(tmp_path).acquire()
+    assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+    lock.release()

@@ -9,6 +9,9 @@ loaded instead of misbehaving later::
      "arrays": {"fc1.weight": {"shape": [256, 784], "dtype": "float32"}, ...},
      ...the caller's own keys...}
 
+The kinds chainrule writes ("model", "checkpoint") have a schema (:data:`SCHEMAS`) that their
+metadata must follow, field by field; other kinds are free-form.
+
 Every write goes to a temporary file in the destination folder, is flushed and fsynced, and then
 replaces the destination with ``os.replace``: a reader sees the old file or the new one, never half
 of one, and a failed write leaves the old file as it was.
@@ -18,8 +21,8 @@ Examples
 >>> import numpy as np, tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> path = save_archive(folder / "w.npz", {"w": np.ones((2, 3), np.float32)}, {"epoch": 3},
-...                     kind="model")
->>> arrays, meta = load_archive(path, kind="model")
+...                     kind="weights")
+>>> arrays, meta = load_archive(path, kind="weights")
 >>> arrays["w"].shape, meta["epoch"], meta["format_version"]
 ((2, 3), 3, 1)
 """
@@ -41,6 +44,8 @@ import numpy as np
 
 __all__ = [
     "FORMAT_VERSION",
+    "FolderInUseError",
+    "FolderLock",
     "FormatError",
     "MAX_ARCHIVE_BYTES",
     "SCHEMAS",
@@ -214,6 +219,126 @@ def _jsonable(obj: Any, where: str) -> Any:
     raise TypeError(
         f"{where} is of type {type(obj).__name__}, which is not JSON serializable{hint}"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# folder locks
+# --------------------------------------------------------------------------------------------
+
+
+class FolderInUseError(RuntimeError, ValueError):
+    """Another live process holds the folder's lock (a ValueError too: the CLI's exit 2)."""
+
+    def __init__(self, message: str, pid: int | None):
+        super().__init__(message)
+        self.pid = pid
+
+
+class FolderLock:
+    """An exclusive lock on a folder, held by one process for as long as it works there.
+
+    The lock is the file ``FOLDER/.lock``, created if missing and holding the owner's process
+    id; where ``fcntl.flock`` exists the kernel holds the lock, so it ends with its process
+    whatever way that process ends, and a lock file left by a killed process is stale and simply
+    taken over. Elsewhere the pid in the file is checked: a lock whose process no longer runs
+    is stale too. :meth:`release` removes the file.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with FolderLock(folder):
+    ...     FolderLock(folder).acquire()
+    Traceback (most recent call last):
+    ...
+    chainrule.io.FolderInUseError: ... is in use by process ... (its lock file ....lock)
+    >>> sorted(p.name for p in folder.iterdir())
+    []
+    """
+
+    NAME = ".lock"
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.path = self.folder / self.NAME
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> "FolderLock":
+        """Take the lock, or raise FolderInUseError naming the live process that holds it."""
+        if self._fd is not None:
+            return self
+        for _ in range(100):  # retried only when a releasing owner removed the file under us
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                if not self._lock(fd):
+                    pid = self._owner(fd)
+                    raise FolderInUseError(
+                        f"{self.folder} is in use by process {pid if pid is not None else '?'} "
+                        f"(its lock file {self.path})", pid)
+                if os.fstat(fd).st_ino != os.stat(self.path).st_ino:
+                    raise FileNotFoundError  # released and removed meanwhile: take the new file
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                os.fsync(fd)
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+            return self
+        raise FolderInUseError(f"{self.folder}: could not take its lock {self.path}", None)
+
+    @staticmethod
+    def _lock(fd: int) -> bool:
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): the pid in the file decides
+            pid = FolderLock._owner(fd)
+            return pid is None or pid == os.getpid() or not _process_alive(pid)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    @staticmethod
+    def _owner(fd: int) -> int | None:
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            return int(os.read(fd, 64).decode("ascii").split()[0])
+        except (OSError, ValueError, IndexError, UnicodeDecodeError):
+            return None
+
+    def release(self) -> None:
+        """Give the lock up and remove its file (a no-op when not held)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            self.path.unlink()  # before unlocking: a waiter then finds the file gone and retries
+        os.close(fd)
+
+    def __enter__(self) -> "FolderLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------

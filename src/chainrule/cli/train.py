@@ -145,6 +145,9 @@ def add_parser(sub) -> None:
                    help="the run folder, new or empty (default: runs/DATA-MODEL-YYYYmmdd-HHMMSS)")
     g.add_argument("--resume", nargs="?", const="", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR (or --out) from its checkpoint, with its saved settings")
+    g.add_argument("--allow-changed-data", action="store_true",
+                   help="with --resume: continue even if the training data differs from what the run "
+                        "started on (its SHA-256 is recorded in config.json)")
     g.add_argument("--json", action="store_true",
                    help="print one JSON object with the results on stdout instead of the progress bar and text")
     p.set_defaults(func=run)
@@ -169,6 +172,8 @@ def resolve_settings(args) -> tuple[dict, Path, bool]:
                 f"{'; '.join(clashes)}. Drop them, or start a new run with another --out"
             )
         return saved, run_dir, True
+    if getattr(args, "allow_changed_data", False):
+        raise UsageError("--allow-changed-data applies to --resume only")
     settings = {**DEFAULTS, **given}
     model = settings["model"]
     for key, models in ONLY_FOR.items():
@@ -232,26 +237,61 @@ def config_schema():
     assert set(settings) == set(DEFAULTS)
     return io.Schema("run configuration", {CONFIG_FORMAT: O({
         "command": S(("train",)), "settings": O(settings, closed=True)},
-        {"chainrule_version": S(), "created": S()})}, version_key="format")
+        {"chainrule_version": S(), "created": S(), "data_sha256": S()})}, version_key="format")
+
+
+def _check_same_data(run_dir: Path, ds, fingerprint: str, *, allow: bool) -> None:
+    """Refuse to resume on data that is not what the run started on (unless allowed)."""
+    recorded = _read_config_file(run_dir).get("data_sha256")
+    if recorded is None or recorded == fingerprint or allow:
+        return
+    raise UsageError(f"--resume {run_dir}: the training data {ds.name} changed since the run started "
+                     f"(SHA-256 {fingerprint[:12]}..., the run recorded {recorded[:12]}...); restore it, "
+                     "start a new run, or pass --allow-changed-data to continue on the new data")
 
 
 def read_config(run_dir: Path) -> dict:
     """The settings saved in a run folder's config.json, every one checked (:func:`config_schema`)."""
-    from chainrule import io
-
     path = run_dir / "config.json"
     if not path.is_file():
+        if list(run_dir.glob(".config.json.*.tmp")):
+            raise UsageError(f"{run_dir} holds no config.json: its run was stopped while it started; "
+                             f"start it again with chainrule train --out {run_dir} (and the same options)")
         raise UsageError(f"{run_dir} holds no config.json; it is not a chainrule run folder")
-    return io.load_json(path, config_schema())["settings"]
+    return _read_config_file(run_dir)["settings"]
 
 
-def check_new_run_dir(run_dir: Path) -> None:
+def _read_config_file(run_dir: Path) -> dict:
+    from chainrule import io
+
+    return io.load_json(run_dir / "config.json", config_schema())
+
+
+def check_new_run_dir(run_dir: Path, *, locked: bool = False) -> None:
+    """A folder a new run may use: new, empty, or holding only what a killed start left behind
+    (the temporary file of a write that never finished, a stale lock file). With ``locked``
+    (this process holds the folder's lock) those leftovers are removed."""
     check_output_dir(run_dir)
-    if run_dir.is_dir() and any(run_dir.iterdir()):
+    if not run_dir.is_dir():
+        return
+    leftovers = _leftovers(run_dir)
+    others = [p for p in run_dir.iterdir() if p not in leftovers]
+    if others:
         if (run_dir / "config.json").exists():
             raise UsageError(f"--out {run_dir} already holds a run; continue it with "
                              f"--resume {run_dir}, or choose another --out")
         raise UsageError(f"--out {run_dir} is a folder that is not empty; choose another --out")
+    if locked:
+        _remove_stale_temporaries(run_dir)
+
+
+def _leftovers(run_dir: Path) -> set:
+    """What a run killed while it started leaves: temporaries of its files, its lock file."""
+    from chainrule import io
+
+    found = {p for name in RUN_FILES for p in run_dir.glob(f".{name}.*.tmp")}
+    lock = run_dir / io.FolderLock.NAME
+    return found | ({lock} if lock.exists() else set())
 
 
 def _default_run_dir(settings: dict) -> Path:
@@ -349,16 +389,44 @@ def _hidden_of(shapes: dict) -> list:
 # ====================================================================== the command
 def run(args) -> int:
     """``chainrule train``: see the module docstring and ``chainrule train --help``."""
+    from chainrule import io
+
     settings, run_dir, resuming = resolve_settings(args)
+    # The run folder is this process's alone while it runs (io.FolderLock: RUN_DIR/.lock holds
+    # its pid): a second run or a second --resume of the same folder is refused, never mixed in.
+    lock = io.FolderLock(run_dir)
+    try:
+        return _run_locked(args, settings, run_dir, resuming, lock)
+    finally:
+        lock.release()
+
+
+def _hold(lock, run_dir: Path, resuming: bool) -> None:
+    from chainrule import io
+
+    try:
+        lock.acquire()
+    except io.FolderInUseError as exc:
+        how = "--resume" if resuming else "--out"
+        raise UsageError(f"{how} {run_dir}: the run folder is in use by another chainrule (process "
+                         f"{exc.pid}, lock file {lock.path}); wait for it to end, or choose another "
+                         "--out") from None
+
+
+def _run_locked(args, settings, run_dir: Path, resuming: bool, lock) -> int:
     quiet = bool(args.json)
     checkpoint = run_dir / "checkpoint.npz"
     if resuming:
+        _hold(lock, run_dir, resuming)
         _remove_stale_temporaries(run_dir)
         if checkpoint.exists():
             _check_checkpoint(checkpoint, perceptron=settings["model"] == "perceptron")
     ds = load_data(settings["data"], seed=settings["seed"], n_samples=settings["n_samples"],
                    noise=settings["noise"], data_dir=settings["data_dir"],
                    label_column=settings["label_column"])
+    fingerprint = ds.fingerprint()
+    if resuming:
+        _check_same_data(run_dir, ds, fingerprint, allow=getattr(args, "allow_changed_data", False))
     model, loss = build_model(settings, ds)
     splits = prepare(ds, test_size=settings["test_size"], val_size=settings["val_size"],
                      seed=settings["seed"], preprocess=settings["preprocess"])
@@ -366,7 +434,9 @@ def run(args) -> int:
     try:
         if not resuming:
             dirs.make(run_dir)
-            _write_config(run_dir, settings, dirs)
+            _hold(lock, run_dir, resuming)
+            check_new_run_dir(run_dir, locked=True)  # again, now that no other run can start here
+            _write_config(run_dir, settings, dirs, fingerprint)
         say(_banner(settings, ds, model, splits, run_dir, resuming and checkpoint.exists()), quiet=quiet)
         began = time.perf_counter()
         if loss == "perceptron":
@@ -393,16 +463,18 @@ def run(args) -> int:
     except BaseException:
         # A run that failed before its first checkpoint leaves nothing behind (a resumed run's
         # folder is not this command's to remove: `dirs` is empty then).
-        if not checkpoint.exists():
+        if not checkpoint.exists() and dirs.created + dirs.files:
+            lock.release()
             dirs.undo()
         raise
 
 
-def _write_config(run_dir: Path, settings: dict, dirs: MadeDirs) -> None:
+def _write_config(run_dir: Path, settings: dict, dirs: MadeDirs, fingerprint: str) -> None:
     from chainrule import __version__, io
 
     config = {"format": CONFIG_FORMAT, "command": "train", "chainrule_version": __version__,
-              "created": datetime.now().isoformat(timespec="seconds"), "settings": settings}
+              "created": datetime.now().isoformat(timespec="seconds"), "settings": settings,
+              "data_sha256": fingerprint}
     dirs.wrote(io.write_json_atomic(run_dir / "config.json", config))
 
 

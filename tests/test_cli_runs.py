@@ -1,0 +1,169 @@
+"""Run folders a user can trust: one run per folder (a lock for the run's life), a kill while
+any file of the run is written leaves a folder that --resume or a new run finishes, and
+--resume refuses data that changed since the run started.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chainrule import io
+
+ROWS = "\n".join(f"{x:.3f},{(x * 7) % 3 - 1:.3f},{'ab'[int(x * 10) % 2]}" for x in np.linspace(-1, 1, 40))
+
+
+def env(tmp: Path) -> dict:
+    e = dict(os.environ, CHAINRULE_DATA=str(tmp / "cache"), PYTHONWARNINGS="ignore")
+    e.pop("CHAINRULE_DEBUG", None)
+    return e
+
+
+def chainrule(*args, cwd: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "chainrule", *map(str, args)], cwd=cwd, env=env(cwd),
+                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, **kw)
+
+
+def one_error_line(result) -> str:
+    assert result.returncode == 2 and result.stdout == "", (result.returncode, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainrule: error: ") and "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("runs")
+    (folder / "points.csv").write_text("x1,x2,label\n" + ROWS + "\n")
+    return folder
+
+
+TRAIN = ["train", "--data", "points.csv", "--model", "softmax", "--epochs", "6", "--batch-size", "4"]
+
+
+def test_two_runs_started_together_on_one_folder_never_mix(data):
+    # Started at the same moment, with different seeds: one run owns the folder; the other is
+    # refused with one line (the folder is in use, or already holds a run) and changes nothing.
+    cwd = data / "together"
+    cwd.mkdir()
+    shutil.copy(data / "points.csv", cwd)
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda seed: chainrule(*TRAIN, "--seed", seed, "--out", "same", "--json", cwd=cwd),
+                                (1, 2)))
+    codes = sorted(r.returncode for r in results)
+    assert codes == [0, 2], [r.stderr for r in results]
+    winner = next(r for r in results if r.returncode == 0)
+    loser = next(r for r in results if r.returncode == 2)
+    line = one_error_line(loser)
+    assert "in use by another chainrule" in line or "already holds a run" in line
+    seed = json.loads(winner.stdout)["settings"]["seed"]
+    config = json.loads((cwd / "same" / "config.json").read_text())
+    _, model_meta = io.load_model(cwd / "same" / "model.npz")
+    _, ckpt = io.load_archive(cwd / "same" / "checkpoint.npz", kind="checkpoint")
+    assert config["settings"]["seed"] == model_meta["data"]["seed"] == ckpt["config"]["seed"] == seed
+    assert not (cwd / "same" / ".lock").exists()
+
+
+def test_a_second_resume_of_a_running_run_is_refused(data):
+    cwd = data / "second"
+    cwd.mkdir()
+    shutil.copy(data / "points.csv", cwd)
+    # A long run (many tiny epochs); once it has a checkpoint, resuming it from elsewhere is refused.
+    proc = subprocess.Popen([sys.executable, "-m", "chainrule", *TRAIN[:5], "--epochs", "100000", "--out", "r",
+                             "--json"], cwd=cwd, env=env(cwd), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    try:
+        deadline = 200
+        import time
+
+        start = time.monotonic()
+        while not (cwd / "r" / "checkpoint.npz").exists():
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() - start < deadline
+            time.sleep(0.05)
+        before = {p.name for p in (cwd / "r").iterdir()}
+        line = one_error_line(chainrule("train", "--resume", "r", cwd=cwd))
+        assert f"--resume r: the run folder is in use by another chainrule (process {proc.pid}" in line
+        line = one_error_line(chainrule(*TRAIN, "--out", "r", cwd=cwd))
+        assert "already holds a run" in line or "in use" in line
+        assert {p.name for p in (cwd / "r").iterdir()} <= before | {"checkpoint.npz"}
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "metrics.csv", "curves.png",
+             "decision_regions.png")
+
+
+@pytest.fixture(scope="module")
+def reference(data) -> Path:
+    """An uninterrupted run: what every killed and resumed run must end with."""
+    cwd = data / "reference"
+    cwd.mkdir()
+    shutil.copy(data / "points.csv", cwd)
+    result = chainrule(*TRAIN, "--out", "run", "--json", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return cwd / "run"
+
+
+@pytest.mark.parametrize("killed_while", RUN_FILES)
+def test_a_kill_while_each_file_is_written_leaves_a_folder_that_is_finished(data, reference, killed_while):
+    # Every file of a run is written to .NAME.XXXX.tmp and then renamed: a kill during the write
+    # leaves the temporary file and the previous version (or none). This is that state, made on
+    # purpose for each file in turn: the files written before it, a half temporary of it.
+    cwd = data / f"kill-{killed_while}"
+    cwd.mkdir()
+    shutil.copy(data / "points.csv", cwd)
+    run = cwd / "run"
+    run.mkdir()
+    order = list(RUN_FILES)
+    for name in order[: order.index(killed_while)]:
+        shutil.copy(reference / name, run / name)
+    # (A kill during a later checkpoint write leaves the previous checkpoint beside the temporary:
+    # tests/test_cli.py's kill -9 test resumes from exactly that.)
+    half = (reference / killed_while).read_bytes()
+    (run / f".{killed_while}.k1ll3d.tmp").write_bytes(half[: len(half) // 2])
+    (run / ".lock").write_text("999999999\n")  # the killed run's lock: stale
+
+    if killed_while == "config.json":
+        # The run never started: --resume says so, and a new run on the folder just works.
+        line = one_error_line(chainrule("train", "--resume", "run", cwd=cwd))
+        assert "its run was stopped while it started; start it again with chainrule train --out run" in line
+        result = chainrule(*TRAIN, "--out", "run", "--json", cwd=cwd)
+    else:
+        result = chainrule("train", "--resume", "run", "--json", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in run.iterdir()) == sorted(RUN_FILES)  # no temporary, no lock left
+    expected, _ = io.load_model(reference / "model.npz")
+    got, _ = io.load_model(run / "model.npz")
+    for (name, a), (_, b) in zip(expected.named_parameters(), got.named_parameters()):
+        assert np.array_equal(a.numpy(), b.numpy()), name
+
+
+def test_resume_refuses_changed_data_unless_asked(data, reference):
+    cwd = data / "changed"
+    cwd.mkdir()
+    (cwd / "points.csv").write_text("x1,x2,label\n" + ROWS + "\n")
+    first = chainrule(*TRAIN, "--epochs", "2", "--out", "run", "--json", cwd=cwd)
+    assert first.returncode == 0, first.stderr
+    config = json.loads((cwd / "run" / "config.json").read_text())
+    assert len(config["data_sha256"]) == 64
+    # Continue it for more epochs? Not with other settings; but the data file itself changed:
+    (cwd / "points.csv").write_text("x1,x2,label\n" + ROWS.replace("0.", "1.", 3) + "\n")
+    before = {p.name: p.stat().st_mtime_ns for p in (cwd / "run").iterdir()}
+    line = one_error_line(chainrule("train", "--resume", "run", cwd=cwd))
+    assert "--resume run: the training data points changed since the run started (SHA-256 " in line
+    assert "pass --allow-changed-data to continue on the new data" in line
+    assert {p.name: p.stat().st_mtime_ns for p in (cwd / "run").iterdir()} == before
+    allowed = chainrule("train", "--resume", "run", "--allow-changed-data", "--json", cwd=cwd)
+    assert allowed.returncode == 0, allowed.stderr
+    line = one_error_line(chainrule(*TRAIN, "--out", "new", "--allow-changed-data", cwd=cwd))
+    assert "--allow-changed-data applies to --resume only" in line
