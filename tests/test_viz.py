@@ -644,3 +644,14 @@ def test_compare_plot_shows_the_best_loss_so_far_on_labelled_axes(tmp_path):
     assert "best loss so far per strategy" in texts and "best loss so far (log scale)" in texts
     assert "loss evaluations" in texts and "2,000" in texts  # thousands are readable
     assert {"random search", "sgd"} <= set(texts)
+
+
+def test_viz_works_after_a_plain_import_chainrule(tmp_path):
+    # getting-started calls chainrule.viz.plot_history after `import chainrule` alone.
+    code = ("import sys, chainrule\n"
+            "assert 'matplotlib' not in sys.modules and 'chainrule.viz' not in sys.modules\n"
+            "chainrule.viz.plot_history([{'epoch': 1, 'loss': 1.0}, {'epoch': 2, 'loss': 0.5}], sys.argv[1])\n")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "h.png")], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    check_image(tmp_path / "h.png")

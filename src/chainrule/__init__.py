@@ -23,3 +23,15 @@ __all__ = [
     "__version__", "GradcheckError", "fit", "gradcheck", "models", "nn", "numerical_gradient", "optim",
     *_engine_all,
 ]
+
+# Subpackages that `import chainrule` does not load (they import scikit-learn, matplotlib, ...)
+# load on first use, so `chainrule.viz.plot_history(...)` works after a plain `import chainrule`.
+_LAZY = ("data", "estimators", "expr", "io", "playground", "viz")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"chainrule.{name}")
+    raise AttributeError(f"module 'chainrule' has no attribute {name!r}")
