@@ -167,3 +167,51 @@ def test_resume_refuses_changed_data_unless_asked(data, reference):
     assert allowed.returncode == 0, allowed.stderr
     line = one_error_line(chainrule(*TRAIN, "--out", "new", "--allow-changed-data", cwd=cwd))
     assert "--allow-changed-data applies to --resume only" in line
+
+
+def test_progress_is_a_live_bar_on_a_terminal_lines_in_a_log_and_nothing_with_quiet(data):
+    import pty
+
+    cwd = data / "progress"
+    cwd.mkdir()
+    shutil.copy(data / "points.csv", cwd)
+    logged = chainrule(*TRAIN, "--epochs", "3", "-o", "log", cwd=cwd)
+    assert logged.returncode == 0 and logged.stderr == ""  # not a terminal: no bar at all
+    assert [line.split()[1] for line in logged.stdout.splitlines() if line.startswith("epoch")] == ["1/3", "2/3", "3/3"]
+    quiet = chainrule(*TRAIN, "--epochs", "3", "-o", "quiet", "-q", cwd=cwd)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    assert not [line for line in quiet.stdout.splitlines() if line.startswith("epoch")]
+    assert "done: test accuracy" in quiet.stdout
+    import threading
+
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()  # stderr on a terminal: tqdm's live bar
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100-column terminal
+    shown = []
+
+    def read():
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            shown.append(chunk)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run([sys.executable, "-m", "chainrule", *TRAIN, "--epochs", "3", "-o", "tty"], cwd=cwd,
+                              env=env(cwd), stdout=subprocess.PIPE, stderr=slave, text=True, timeout=300,
+                              stdin=subprocess.DEVNULL)
+    finally:
+        os.close(slave)
+        reader.join(10)
+        os.close(master)
+    assert proc.returncode == 0
+    bar = b"".join(shown)
+    assert b"batch/s" in bar and b"loss=" in bar, bar[-500:]

@@ -16,6 +16,7 @@ A run killed at any moment (Ctrl-C, ``kill -9``, a power cut) continues with
 """
 from __future__ import annotations
 
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -148,6 +149,8 @@ def add_parser(sub) -> None:
     g.add_argument("--allow-changed-data", action="store_true",
                    help="with --resume: continue even if the training data differs from what the run "
                         "started on (its SHA-256 is recorded in config.json)")
+    g.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress: neither the bar nor the line per epoch (the start and the result are printed)")
     g.add_argument("--json", action="store_true",
                    help="print one JSON object with the results on stdout instead of the progress bar and text")
     p.set_defaults(func=run)
@@ -415,6 +418,9 @@ def _hold(lock, run_dir: Path, resuming: bool) -> None:
 
 def _run_locked(args, settings, run_dir: Path, resuming: bool, lock) -> int:
     quiet = bool(args.json)
+    # The progress: a live bar on a terminal; one line per epoch into a log or a pipe; nothing
+    # with --quiet (or --json, whose stdout is the JSON object).
+    progress = None if quiet or getattr(args, "quiet", False) else ("bar" if sys.stderr.isatty() else "lines")
     checkpoint = run_dir / "checkpoint.npz"
     if resuming:
         _hold(lock, run_dir, resuming)
@@ -441,10 +447,10 @@ def _run_locked(args, settings, run_dir: Path, resuming: bool, lock) -> int:
         began = time.perf_counter()
         if loss == "perceptron":
             records = train_perceptron(model, splits, settings, checkpoint,
-                                       resume=resuming and checkpoint.exists(), quiet=quiet)
+                                       resume=resuming and checkpoint.exists(), quiet=progress is None)
             test = {}
         else:
-            trainer = make_trainer(model, loss, splits, settings, checkpoint, quiet=quiet)
+            trainer = make_trainer(model, loss, splits, settings, checkpoint, progress=progress)
             if resuming and checkpoint.exists():
                 trainer.load_checkpoint(checkpoint)
             trainer.run()
@@ -493,14 +499,14 @@ def _banner(settings, ds, model, splits, run_dir, resuming) -> str:
     return "".join(parts)
 
 
-def make_trainer(model, loss, splits, settings, checkpoint, *, quiet: bool):
+def make_trainer(model, loss, splits, settings, checkpoint, *, progress: str | None):
     """A chainrule.train.Trainer wired with the progress bar and the checkpoint writer."""
     from chainrule.train import TrainConfig, Trainer
 
     config = TrainConfig(loss=loss, optimizer=settings["optimizer"], lr=settings["lr"],
                          epochs=settings["epochs"], batch_size=settings["batch_size"],
                          reg=settings["reg"] or 0.0, schedule=settings["schedule"], seed=settings["seed"])
-    callbacks = [] if quiet else [_live_bar()]
+    callbacks = {"bar": [_live_bar()], "lines": [_epoch_lines()], None: []}[progress]
     callbacks.append(_checkpoint_callback(CheckpointWriter(checkpoint)))
     validation = (splits.X_val, splits.y_val) if len(splits.y_val) else None
     return Trainer(model, splits.X_train, splits.y_train, config, validation=validation, callbacks=callbacks)
@@ -546,6 +552,17 @@ def _checkpoint_callback(writer: CheckpointWriter):
             writer.flush()
 
     return WriteCheckpoint()
+
+
+def _epoch_lines():
+    """One line per epoch on stdout and nothing else: the progress where stderr is no terminal."""
+    from chainrule.train import Callback, format_record
+
+    class EpochLines(Callback):
+        def on_epoch_end(self, trainer, record):
+            say(format_record(record, trainer.config.epochs))
+
+    return EpochLines()
 
 
 def _live_bar():
