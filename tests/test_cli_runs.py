@@ -215,3 +215,31 @@ def test_progress_is_a_live_bar_on_a_terminal_lines_in_a_log_and_nothing_with_qu
     assert proc.returncode == 0
     bar = b"".join(shown)
     assert b"batch/s" in bar and b"loss=" in bar, bar[-500:]
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="watches /proc/PID/maps for NumPy to load")
+def test_ctrl_c_while_the_command_starts_is_one_line_and_exit_130(data):
+    import signal
+    import time
+
+    # Interrupted while its modules load: the moment NumPy's core library appears in the process,
+    # chainrule's own imports are under way (Python's own start-up, before any chainrule code, is
+    # not chainrule's to report).
+    for _ in range(3):
+        proc = subprocess.Popen([sys.executable, "-m", "chainrule", *TRAIN], cwd=data, env=env(data),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        maps = Path(f"/proc/{proc.pid}/maps")
+        deadline = time.monotonic() + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                if "_multiarray_umath" in maps.read_text():
+                    break
+            except OSError:
+                pass
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, err
+        assert proc.returncode == 130 and out == "" and err == "chainrule: error: interrupted\n", (proc.returncode, err)
+    assert not (data / "runs").exists()

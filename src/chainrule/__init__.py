@@ -12,6 +12,7 @@ multi-layer networks and every optimization strategy from random search to Adam.
 >>> f.item(), x.grad.item(), y.grad.item(), z.grad.item()
 (-12.0, -4.0, -4.0, 3.0)
 """
+import chainrule._startup  # noqa: F401  (the command's Ctrl-C while it starts; nothing for a library user)
 from chainrule._version import __version__
 from chainrule.engine import *  # noqa: F401,F403  (the engine's public names are the package's)
 from chainrule.engine import __all__ as _engine_all

@@ -25,11 +25,13 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import sys
 
-from chainrule._version import __version__
-from chainrule.cli import compare, datasets, evaluate, graph, playground, predict, summary, train
-from chainrule.cli.common import Formatter, Parser, UsageError, one_line, stderr_line
+
+from chainrule._version import __version__  # noqa: E402
+from chainrule.cli import compare, datasets, evaluate, graph, playground, predict, summary, train  # noqa: E402
+from chainrule.cli.common import Formatter, Parser, UsageError, one_line, stderr_line  # noqa: E402
 
 __all__ = ["main", "build_parser", "COMMANDS", "UsageError"]
 
@@ -60,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
 # ====================================================================== main
 def main(argv=None) -> int:
     """Run the ``chainrule`` command line; returns the exit code (the console-script entry point)."""
+    from chainrule._startup import interrupted_while_starting
+
+    if signal.getsignal(signal.SIGINT) is interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here KeyboardInterrupt is caught
     try:
         return _run(argv)
     except SystemExit as exc:  # --help and --version
