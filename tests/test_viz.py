@@ -655,3 +655,18 @@ def test_viz_works_after_a_plain_import_chainrule(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stderr
     check_image(tmp_path / "h.png")
+
+
+def test_circuit_drawings_say_which_colour_is_the_value_and_which_the_gradient(tmp_path):
+    from chainrule.viz.circuit import GRAD_COLOR, LEGEND, VALUE_COLOR
+
+    f = xyz_circuit()
+    dot = to_dot(f)
+    assert f'<FONT COLOR="{VALUE_COLOR}">{LEGEND[0]}</FONT>' in dot
+    assert f'<FONT COLOR="{GRAD_COLOR}">{LEGEND[1]}</FONT>' in dot
+    assert LEGEND == ("value (forward pass), above each wire", "gradient (backward pass), below each wire")
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        texts = svg_texts(draw(f, tmp_path / "c.svg", engine="matplotlib").path)
+    assert set(LEGEND) <= set(texts)
