@@ -114,33 +114,51 @@ def reference(data) -> Path:
     return cwd / "run"
 
 
-@pytest.mark.parametrize("killed_while", RUN_FILES)
-def test_a_kill_while_each_file_is_written_leaves_a_folder_that_is_finished(data, reference, killed_while):
-    # Every file of a run is written to .NAME.XXXX.tmp and then renamed: a kill during the write
-    # leaves the temporary file and the previous version (or none). This is that state, made on
-    # purpose for each file in turn: the files written before it, a half temporary of it.
+def _killed_folder(data: Path, reference: Path, killed_while: str) -> Path:
+    """The folder a kill during the write of ``killed_while`` leaves: the files written before it
+    (copied from an uninterrupted run), half of its temporary file, the dead run's lock."""
     cwd = data / f"kill-{killed_while}"
     cwd.mkdir()
     shutil.copy(data / "points.csv", cwd)
     run = cwd / "run"
     run.mkdir()
-    order = list(RUN_FILES)
-    for name in order[: order.index(killed_while)]:
+    for name in RUN_FILES[: RUN_FILES.index(killed_while)]:
         shutil.copy(reference / name, run / name)
-    # (A kill during a later checkpoint write leaves the previous checkpoint beside the temporary:
-    # tests/test_cli.py's kill -9 test resumes from exactly that.)
     half = (reference / killed_while).read_bytes()
     (run / f".{killed_while}.k1ll3d.tmp").write_bytes(half[: len(half) // 2])
     (run / ".lock").write_text("999999999\n")  # the killed run's lock: stale
+    return cwd
 
+
+@pytest.fixture(scope="module")
+def killed(data, reference) -> dict:
+    """Every kill case finished at once, two at a time: {file: (cwd, [results])}."""
+    def finish(name):
+        cwd = _killed_folder(data, reference, name)
+        if name == "config.json":
+            # The run never started: --resume says so, and a new run on the folder just works.
+            return name, (cwd, [chainrule("train", "--resume", "run", cwd=cwd),
+                                chainrule(*TRAIN, "--out", "run", "--json", cwd=cwd)])
+        return name, (cwd, [chainrule("train", "--resume", "run", "--json", cwd=cwd)])
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(pool.map(finish, RUN_FILES))
+
+
+# Every file of a run is written to .NAME.XXXX.tmp and then renamed: a kill during the write
+# leaves the temporary file and the previous version of the file (or none). These folders are
+# that state, made on purpose for each file in turn. (A kill during a later checkpoint write
+# leaves the previous checkpoint beside the temporary: tests/test_cli.py's kill -9 test resumes
+# from exactly that.)
+@pytest.mark.parametrize("killed_while", RUN_FILES)
+def test_a_kill_while_each_file_is_written_leaves_a_folder_that_is_finished(killed, reference, killed_while):
+    cwd, results = killed[killed_while]
     if killed_while == "config.json":
-        # The run never started: --resume says so, and a new run on the folder just works.
-        line = one_error_line(chainrule("train", "--resume", "run", cwd=cwd))
+        line = one_error_line(results[0])
         assert "its run was stopped while it started; start it again with chainrule train --out run" in line
-        result = chainrule(*TRAIN, "--out", "run", "--json", cwd=cwd)
-    else:
-        result = chainrule("train", "--resume", "run", "--json", cwd=cwd)
+    result = results[-1]
     assert result.returncode == 0, result.stderr
+    run = cwd / "run"
     assert sorted(p.name for p in run.iterdir()) == sorted(RUN_FILES)  # no temporary, no lock left
     expected, _ = io.load_model(reference / "model.npz")
     got, _ = io.load_model(run / "model.npz")
