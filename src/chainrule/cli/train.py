@@ -422,17 +422,18 @@ def _run_locked(args, settings, run_dir: Path, resuming: bool, lock) -> int:
     # with --quiet (or --json, whose stdout is the JSON object).
     progress = None if quiet or getattr(args, "quiet", False) else ("bar" if sys.stderr.isatty() else "lines")
     checkpoint = run_dir / "checkpoint.npz"
-    if resuming:
-        _hold(lock, run_dir, resuming)
-        _remove_stale_temporaries(run_dir)
-        if checkpoint.exists():
-            _check_checkpoint(checkpoint, perceptron=settings["model"] == "perceptron")
+    if resuming and checkpoint.exists():
+        _check_checkpoint(checkpoint, perceptron=settings["model"] == "perceptron")
     ds = load_data(settings["data"], seed=settings["seed"], n_samples=settings["n_samples"],
                    noise=settings["noise"], data_dir=settings["data_dir"],
                    label_column=settings["label_column"])
     fingerprint = ds.fingerprint()
     if resuming:
         _check_same_data(run_dir, ds, fingerprint, allow=getattr(args, "allow_changed_data", False))
+        # Everything was read (files written atomically: old or new, never half); a resume that
+        # is refused never touched the folder. From here the folder is this process's.
+        _hold(lock, run_dir, resuming)
+        _remove_stale_temporaries(run_dir)
     model, loss = build_model(settings, ds)
     splits = prepare(ds, test_size=settings["test_size"], val_size=settings["val_size"],
                      seed=settings["seed"], preprocess=settings["preprocess"])
