@@ -261,3 +261,24 @@ def test_ctrl_c_while_the_command_starts_is_one_line_and_exit_130(data):
         assert "Traceback" not in err, err
         assert proc.returncode == 130 and out == "" and err == "chainrule: error: interrupted\n", (proc.returncode, err)
     assert not (data / "runs").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses RLIMIT_FSIZE to make the disk refuse a write")
+def test_a_disk_that_refuses_a_write_is_exit_1_naming_the_file_and_the_run_resumes(data):
+    import resource
+
+    cwd = data / "full-disk"
+    cwd.mkdir()
+    shutil.copy(data / "points.csv", cwd)
+
+    def small_files():  # no file may grow past 20 kB: the first larger write fails (EFBIG)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    failed = chainrule(*TRAIN, "-o", "run", cwd=cwd, preexec_fn=small_files)
+    lines = failed.stderr.splitlines()
+    assert failed.returncode == 1 and len(lines) == 1 and "Traceback" not in failed.stderr, failed.stderr
+    assert lines[0].startswith("chainrule: error: run/") and lines[0].endswith(": cannot write it: File too large")
+    assert not [p for p in (cwd / "run").iterdir() if p.name.startswith(".")]  # no temporary, no lock
+    resumed = chainrule("train", "--resume", "run", "--json", cwd=cwd)  # room again: it finishes
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(p.name for p in (cwd / "run").iterdir()) == sorted(RUN_FILES)
