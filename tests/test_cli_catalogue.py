@@ -77,7 +77,7 @@ CATALOGUE = [
     ("squared error on classes", ["train", "--data", "{F}/flowers.csv", "--loss", "mse"], "--loss mse is for numeric", 2),
     # ------------------------------------------------------------------ NPZ data files
     ("NPZ without X", ["train", "--data", "{F}/no_x.npz"], "the archive needs arrays 'X' and 'y', missing ['X']", 2),
-    ("NPZ with a pickled array", ["train", "--data", "{F}/pickled.npz"], "cannot read the arrays", 2),
+    ("NPZ with a pickled array", ["train", "--data", "{F}/objects.npz"], "cannot read the arrays", 2),
     ("NPZ that is text", ["train", "--data", "{F}/text.npz"], "not a readable .npz archive", 2),
     ("NPZ with 1-D X", ["train", "--data", "{F}/flat_x.npz"], "X must have shape (n, d)", 2),
     ("NPZ with too few labels", ["train", "--data", "{F}/short_y.npz"], "y must have shape (6,)", 2),
@@ -218,7 +218,7 @@ def _make_fixtures(F: Path) -> None:
     text("one_class.csv", "x1,x2,label\n1,2,a\n3,4,a\n5,6,a\n")
     (F / "folder.csv").mkdir()
     np.savez(F / "no_x.npz", y=np.zeros(3))
-    np.savez(F / "pickled.npz", X=np.array([[1.0], [2.0]], dtype=object), y=np.zeros(2))
+    np.savez(F / "objects.npz", X=np.array([[1.0], [2.0]], dtype=object), y=np.zeros(2))
     text("text.npz", "X,y\n1,2\n")
     np.savez(F / "flat_x.npz", X=np.arange(6.0), y=np.zeros(6))
     np.savez(F / "short_y.npz", X=np.ones((6, 2)), y=np.zeros(4))
