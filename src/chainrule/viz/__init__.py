@@ -10,6 +10,7 @@ Example:
 """
 from .circuit import Circuit, draw, layout, to_dot
 from .plots import (
+    best_so_far,
     plot_confusion_matrix,
     plot_decision_regions,
     plot_feature_maps,
@@ -31,4 +32,5 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_filters",
     "plot_feature_maps",
+    "best_so_far",
 ]
