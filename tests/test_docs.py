@@ -216,7 +216,8 @@ def test_lecture_map_names_tests_that_exist():
 DOCUMENTED_MODULES = [
     "chainrule", "chainrule.engine", "chainrule.gradcheck", "chainrule.nn", "chainrule.nn.functional",
     "chainrule.optim", "chainrule.models", "chainrule.models.losses", "chainrule.data", "chainrule.train",
-    "chainrule.io", "chainrule.viz", "chainrule.expr", "chainrule.estimators", "chainrule.playground",
+    "chainrule.io", "chainrule.viz", "chainrule.expr", "chainrule.estimators", "chainrule.sweep",
+    "chainrule.playground",
 ]
 
 

@@ -687,13 +687,14 @@ def lock_folder(folder, *, how: str = "--out"):
             f"file {lock.path}); wait for it to end, or choose another --out", exc.pid) from None
 
 
-def write_run(folder, result: RunResult) -> dict:
+def write_run(folder, result: RunResult, *, plots: bool = True) -> dict:
     """Write ``result`` as a ``chainrule train`` run folder; returns ``{kind: path}`` of the files.
 
     The folder gets ``config.json``, ``model.npz`` (with the preprocessing and class names),
-    ``metrics.json``, ``metrics.csv``, ``checkpoint.npz`` and the plots (``curves.png``, and
-    ``decision_regions.png`` for 2-D data or ``weights.png`` for images), each written whole or
-    not at all. ``chainrule evaluate FOLDER`` reads it.
+    ``metrics.json``, ``metrics.csv``, ``checkpoint.npz`` and, unless ``plots=False``, the plots
+    (``curves.png``, and ``decision_regions.png`` for 2-D data or ``weights.png`` for images),
+    each written whole or not at all. ``chainrule evaluate FOLDER`` reads it. A sweep's trial
+    folders skip the plots: drawing them costs more than a short trial's training.
     """
     from chainrule import io
 
@@ -707,7 +708,8 @@ def write_run(folder, result: RunResult) -> dict:
     files["metrics"] = io.write_json_atomic(folder / "metrics.json", metrics)
     files["metrics_csv"] = io.write_text_atomic(folder / "metrics.csv", records_csv(result.history))
     files["checkpoint"] = io.save_archive(folder / "checkpoint.npz", *result.checkpoint, kind="checkpoint")
-    files.update(_plots(result, folder))
+    if plots:
+        files.update(_plots(result, folder))
     return files
 
 

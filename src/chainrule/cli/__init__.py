@@ -3,6 +3,7 @@
 Subcommands (each has ``--help``)::
 
     chainrule train      train a model on a dataset; a run folder with the model, metrics and plots
+    chainrule sweep      a hyper-parameter search: many training runs on Dask, the best one kept
     chainrule evaluate   accuracy, per-class precision and recall, confusion matrix of a saved model
     chainrule predict    classes and probabilities (or scores) for the rows of a CSV file
     chainrule compare    the lecture's optimization strategies with equal budgets of loss evaluations
@@ -30,14 +31,14 @@ import sys
 
 
 from chainrule._version import __version__  # noqa: E402
-from chainrule.cli import compare, datasets, evaluate, graph, playground, predict, summary, train  # noqa: E402
+from chainrule.cli import compare, datasets, evaluate, graph, playground, predict, summary, sweep, train  # noqa: E402
 from chainrule.cli.common import Formatter, Parser, UsageError, one_line, stderr_line  # noqa: E402
 
 __all__ = ["main", "build_parser", "COMMANDS", "UsageError"]
 
 # The subcommands, in the order of `chainrule --help`. Each module has add_parser(subparsers), which
 # creates its subparser and sets func=run, and run(args) -> int. A new subcommand is one module here.
-COMMANDS = (train, evaluate, predict, compare, graph, summary, datasets, playground)
+COMMANDS = (train, sweep, evaluate, predict, compare, graph, summary, datasets, playground)
 
 
 

@@ -122,6 +122,63 @@ def registry_names(module: str, attr: str) -> list:
     return list(getattr(importlib.import_module(module), attr))
 
 
+class Interrupted(Exception):
+    """Ctrl-C during a run or a sweep: reported on one line, exit code 130."""
+
+
+PREPROCESSING_CHOICES = ("standardize", "mean-image", "none")
+
+
+def add_training_options(p) -> None:
+    """The options that define a training run (data, model, optimization): train's and sweep's.
+
+    Declared once here so the two commands cannot drift apart; each adds its own output options.
+    """
+    from chainrule.runs import MODELS, network_losses
+
+    g = p.add_argument_group("data")
+    g.add_argument("--data", metavar="NAME|FILE",
+                   help="a dataset name (see 'chainrule datasets'), or a .csv file with a header row "
+                        "or an .npz file with arrays X and y (default: digits)")
+    g.add_argument("--label-column", metavar="NAME",
+                   help="CSV only: the label column (default: 'label' if present, else the last column)")
+    g.add_argument("--n-samples", type=positive_int, metavar="N",
+                   help="synthetic sets: how many points; other sets: a seeded random subset of N examples")
+    g.add_argument("--noise", type=nonnegative_float, help="synthetic sets only: their noise level")
+    g.add_argument("--data-dir", metavar="DIR",
+                   help="where downloaded datasets are kept (default: $CHAINRULE_DATA or the platform's cache)")
+    g.add_argument("--preprocess", choices=PREPROCESSING_CHOICES,
+                   help="standardize every feature (default), subtract the mean image, or nothing; "
+                        "fitted on the training part")
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=MODELS,
+                   help="mlp (default); the linear classifiers softmax and svm; the perceptron (its own "
+                        "rule w <- w + lr(y - y')x); the binary logistic and binary-svm")
+    g.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
+                   help="mlp: hidden layer sizes, e.g. --hidden 256 128 (default: 128)")
+    g.add_argument("--activation", choices=registry_names("chainrule.nn", "ACTIVATIONS"),
+                   help="mlp: the hidden layers' activation (default: relu)")
+    g.add_argument("--loss", choices=network_losses(),
+                   help="mlp: cross-entropy (= softmax, default), svm (= hinge), logistic or binary-hinge "
+                        "(two classes), mse (numeric targets). The other models have their own loss")
+    g = p.add_argument_group("optimization")
+    g.add_argument("--optimizer", choices=registry_names("chainrule.optim", "OPTIMIZERS"),
+                   help="default: adam")
+    g.add_argument("--lr", type=positive_float, help="learning rate (default: 0.001; perceptron: 1.0)")
+    g.add_argument("--schedule", choices=registry_names("chainrule.optim", "SCHEDULES"),
+                   help="learning-rate schedule over the epochs (default: none)")
+    g.add_argument("--reg", type=nonnegative_float, help="L2 strength lambda: + lambda * sum W^2 (default: 0)")
+    g.add_argument("--epochs", type=positive_int, help="passes over the training data (default: 30)")
+    g.add_argument("--batch-size", type=batch_size_arg, metavar="full|N",
+                   help="'full' (vanilla gradient descent), N (mini-batch) or 1 (SGD) (default: 32)")
+    g.add_argument("--patience", type=positive_int, metavar="N",
+                   help="stop after N epochs without a better validation loss, keeping the best weights "
+                        "(default: train every epoch)")
+    g.add_argument("--seed", type=seed_arg,
+                   help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
+                        "order of the batches (default: 0)")
+
+
 # ====================================================================== output
 def say(*parts, quiet: bool = False) -> None:
     """Print a line for people on stdout (suppressed when ``--json`` owns stdout)."""
@@ -239,6 +296,19 @@ def data_label(data: str) -> str:
     """The short name of a dataset argument: the name itself, or a file's stem."""
     text = str(data)
     return slug(Path(text).stem if text.lower().endswith((".csv", ".npz")) else text)
+
+
+def new_folder(root: str, data: str, model: str) -> Path:
+    """A default output folder ``ROOT/DATA-MODEL-YYYYmmdd-HHMMSS`` (``-2``, ``-3``, ... when taken)."""
+    from datetime import datetime
+
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / f"{data_label(data)}-{model}-{stamp}"
+    folder, n = base, 1
+    while folder.exists():
+        n += 1
+        folder = base.with_name(f"{base.name}-{n}")
+    return folder
 
 
 def stderr_line(text: str) -> None:

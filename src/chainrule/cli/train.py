@@ -21,21 +21,15 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from datetime import datetime
 from pathlib import Path
 
-from chainrule.cli.common import (
-    Formatter, MadeDirs, UsageError, batch_size_arg, check_output_dir, data_label, emit_json,
-    nonnegative_float, positive_float, positive_int, registry_names, say, seed_arg,
+from chainrule.cli.common import (  # noqa: F401  (Interrupted: cli's main catches it from here)
+    Formatter, Interrupted, MadeDirs, UsageError, add_training_options, batch_size_arg, check_output_dir,
+    emit_json, new_folder, nonnegative_float, positive_float, positive_int, registry_names, say,
 )
-from chainrule.runs import MODELS, RunSettings, network_losses, option_name
+from chainrule.runs import RunSettings, option_name
 
-PREPROCESSING_CHOICES = ("standardize", "mean-image", "none")
 SETTINGS = tuple(f.name for f in dataclasses.fields(RunSettings))
-
-
-class Interrupted(Exception):
-    """Ctrl-C during a run: reported on one line, exit code 130."""
 
 
 # ====================================================================== the parser
@@ -71,47 +65,7 @@ def add_parser(sub) -> None:
     """Add the subcommand's parser to ``sub`` (argparse subparsers); it runs :func:`run`."""
     p = sub.add_parser("train", help="train a model; writes a run folder", description=TRAIN_HELP,
                        epilog=TRAIN_EXAMPLES, formatter_class=Formatter)
-    g = p.add_argument_group("data")
-    g.add_argument("--data", metavar="NAME|FILE",
-                   help="a dataset name (see 'chainrule datasets'), or a .csv file with a header row "
-                        "or an .npz file with arrays X and y (default: digits)")
-    g.add_argument("--label-column", metavar="NAME",
-                   help="CSV only: the label column (default: 'label' if present, else the last column)")
-    g.add_argument("--n-samples", type=positive_int, metavar="N",
-                   help="synthetic sets: how many points; other sets: a seeded random subset of N examples")
-    g.add_argument("--noise", type=nonnegative_float, help="synthetic sets only: their noise level")
-    g.add_argument("--data-dir", metavar="DIR",
-                   help="where downloaded datasets are kept (default: $CHAINRULE_DATA or the platform's cache)")
-    g.add_argument("--preprocess", choices=PREPROCESSING_CHOICES,
-                   help="standardize every feature (default), subtract the mean image, or nothing; "
-                        "fitted on the training part")
-    g = p.add_argument_group("model")
-    g.add_argument("--model", choices=MODELS,
-                   help="mlp (default); the linear classifiers softmax and svm; the perceptron (its own "
-                        "rule w <- w + lr(y - y')x); the binary logistic and binary-svm")
-    g.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
-                   help="mlp: hidden layer sizes, e.g. --hidden 256 128 (default: 128)")
-    g.add_argument("--activation", choices=registry_names("chainrule.nn", "ACTIVATIONS"),
-                   help="mlp: the hidden layers' activation (default: relu)")
-    g.add_argument("--loss", choices=network_losses(),
-                   help="mlp: cross-entropy (= softmax, default), svm (= hinge), logistic or binary-hinge "
-                        "(two classes), mse (numeric targets). The other models have their own loss")
-    g = p.add_argument_group("optimization")
-    g.add_argument("--optimizer", choices=registry_names("chainrule.optim", "OPTIMIZERS"),
-                   help="default: adam")
-    g.add_argument("--lr", type=positive_float, help="learning rate (default: 0.001; perceptron: 1.0)")
-    g.add_argument("--schedule", choices=registry_names("chainrule.optim", "SCHEDULES"),
-                   help="learning-rate schedule over the epochs (default: none)")
-    g.add_argument("--reg", type=nonnegative_float, help="L2 strength lambda: + lambda * sum W^2 (default: 0)")
-    g.add_argument("--epochs", type=positive_int, help="passes over the training data (default: 30)")
-    g.add_argument("--batch-size", type=batch_size_arg, metavar="full|N",
-                   help="'full' (vanilla gradient descent), N (mini-batch) or 1 (SGD) (default: 32)")
-    g.add_argument("--patience", type=positive_int, metavar="N",
-                   help="stop after N epochs without a better validation loss, keeping the best weights "
-                        "(default: train every epoch)")
-    g.add_argument("--seed", type=seed_arg,
-                   help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
-                        "order of the batches (default: 0)")
+    add_training_options(p)
     g = p.add_argument_group("output")
     g.add_argument("-o", "--out", metavar="DIR",
                    help="the run folder, new or empty (default: runs/DATA-MODEL-YYYYmmdd-HHMMSS)")
@@ -204,13 +158,7 @@ def check_new_run_dir(run_dir: Path) -> None:
 
 
 def _default_run_dir(settings: RunSettings) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("runs") / f"{data_label(settings.data)}-{settings.model}-{stamp}"
-    run_dir, n = base, 1
-    while run_dir.exists():
-        n += 1
-        run_dir = base.with_name(f"{base.name}-{n}")
-    return run_dir
+    return new_folder("runs", settings.data, settings.model)
 
 
 # ====================================================================== the command

@@ -17,6 +17,8 @@ from .plots import (
     plot_filters,
     plot_history,
     plot_loss_curves,
+    plot_param_scatter,
+    plot_param_scores,
     plot_weight_images,
 )
 
@@ -33,4 +35,6 @@ __all__ = [
     "plot_filters",
     "plot_feature_maps",
     "best_so_far",
+    "plot_param_scores",
+    "plot_param_scatter",
 ]

@@ -30,6 +30,8 @@ __all__ = [
     "plot_filters",
     "plot_feature_maps",
     "best_so_far",
+    "plot_param_scores",
+    "plot_param_scatter",
 ]
 
 _SAVE_FORMATS = ("png", "svg", "pdf")
@@ -499,3 +501,72 @@ def plot_feature_maps(maps, path) -> Path:
     if m.ndim != 3:
         raise ValueError(f"plot_feature_maps needs maps of shape (C, H, W); got {m.shape}")
     return plot_weight_images(m.reshape(m.shape[0], -1), m.shape[1:], path)
+
+
+# --- sweeps ----------------------------------------------------------------------------------
+
+
+def plot_param_scores(columns, scores, path, *, metric: str = "val_acc", log=()) -> Path:
+    """Plot a sweep's metric against each numeric parameter: one panel per parameter.
+
+    ``columns`` maps a parameter name to its value in each trial, ``scores`` holds each trial's
+    metric (NaN for a failed trial: not drawn). The x axis of a name in ``log`` is logarithmic,
+    as the cs231n notes search learning rates and regularization strengths. Raises ValueError
+    for no columns or a column whose length differs from ``scores``.
+
+    Example:
+        >>> plot_param_scores({"lr": [1e-3, 1e-2, 1e-1]}, [0.90, 0.95, 0.40], "scores.png",
+        ...                   log=["lr"])                                   # doctest: +SKIP
+    """
+    if not isinstance(columns, Mapping) or not columns:
+        raise ValueError("columns must be a non-empty dict of parameter name -> values")
+    y = np.asarray(scores, dtype=np.float64)
+    data = {}
+    for name, values in columns.items():
+        x = np.asarray(values, dtype=np.float64)
+        if x.shape != y.shape:
+            raise ValueError(f"column {name!r} has {x.size} values for {y.size} scores")
+        data[str(name)] = x
+    n = len(data)
+    fig = _new_figure(min(4.0 * n, 16.0), 3.6)
+    axes = np.atleast_1d(fig.subplots(1, n, sharey=True))
+    ok = np.isfinite(y)
+    for ax, (name, x) in zip(axes, data.items()):
+        ax.scatter(x[ok], y[ok], s=18, alpha=0.8)
+        if name in log:
+            ax.set_xscale("log")
+        ax.set(xlabel=name)
+        ax.grid(alpha=0.3, which="both")
+    axes[0].set(ylabel=metric)
+    fig.suptitle(f"{metric} of each trial")
+    return _save(fig, path)
+
+
+def plot_param_scatter(x, y, scores, path, *, xlabel: str = "lr", ylabel: str = "reg",
+                       metric: str = "val_acc", logx: bool = True, logy: bool = True) -> Path:
+    """The cs231n picture: one point per trial at (x, y), coloured by its metric.
+
+    Trials whose score is NaN (failed) are drawn as grey crosses. Raises ValueError when x, y
+    and scores differ in length.
+
+    Example:
+        >>> plot_param_scatter([1e-3, 1e-2], [1e-5, 1e-3], [0.9, 0.8], "lr_reg.png")  # doctest: +SKIP
+    """
+    x, y, s = (np.asarray(v, dtype=np.float64) for v in (x, y, scores))
+    if not x.shape == y.shape == s.shape or x.ndim != 1:
+        raise ValueError(f"x, y and scores must be 1-D of one length, got {x.shape}, {y.shape}, {s.shape}")
+    fig = _new_figure(5.5, 4.5)
+    ax = fig.subplots()
+    ok = np.isfinite(s)
+    points = ax.scatter(x[ok], y[ok], c=s[ok], cmap="viridis", s=60, edgecolors="black", linewidths=0.3)
+    if (~ok).any():
+        ax.scatter(x[~ok], y[~ok], marker="x", color="grey", label="failed")
+        ax.legend()
+    fig.colorbar(points, ax=ax, label=metric)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=f"{metric} by {xlabel} and {ylabel}")
+    ax.grid(alpha=0.3, which="both")
+    return _save(fig, path)

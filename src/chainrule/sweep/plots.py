@@ -1,0 +1,35 @@
+"""A finished sweep's pictures: the metric against each parameter, and the cs231n scatter."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from chainrule.sweep.space import Space
+
+__all__ = ["write_plots"]
+
+
+def _nan(v) -> float:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else math.nan
+
+
+def write_plots(out: Path, records: list, space: Space, metric: str) -> dict:
+    """Draw ``scores.png`` (the metric against each numeric parameter, log axes for log-scaled
+    ones) and, when the space has ``lr`` and ``reg`` (or just two numeric parameters), the
+    scatter of one against the other coloured by the metric; returns ``{name: path}``."""
+    from chainrule import viz
+
+    numeric = space.numeric()
+    if not records or not numeric:
+        return {}
+    scores = [_nan(r.get(metric)) for r in records]
+    columns = {n: [_nan(r.get(n)) for r in records] for n in numeric}
+    files = {"scores": viz.plot_param_scores(columns, scores, Path(out) / "scores.png", metric=metric,
+                                             log=[n for n in numeric if space[n].log])}
+    pair = ("lr", "reg") if {"lr", "reg"} <= set(numeric) else tuple(numeric) if len(numeric) == 2 else None
+    if pair:
+        a, b = pair
+        files["scatter"] = viz.plot_param_scatter(columns[a], columns[b], scores, Path(out) / f"{a}_{b}.png",
+                                                  xlabel=a, ylabel=b, metric=metric,
+                                                  logx=space[a].log, logy=space[b].log)
+    return files

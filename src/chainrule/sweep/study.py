@@ -1,0 +1,333 @@
+"""A study: the trials of one sweep, what they found, and the folder that keeps it.
+
+A sweep folder holds, every file written whole or not at all::
+
+    sweep.json     the space, the settings, the strategy, and each trial's parameters, status,, metrics and seconds (rewritten as each trial finishes)
+    sweep.csv      one row per trial, the same numbers
+    trials/NNN/    trial NNN's run folder, in the ``chainrule train`` layout
+    model.npz      the best trial's model
+    scores.png     the metric against each numeric parameter
+    lr_reg.png     learning rate against regularization, coloured by the metric (cs231n's picture)
+
+``resume`` continues a sweep from its sweep.json: trials that finished keep their results, the
+others run. Every trial's parameters come from the sweep's seed and the trial's index,
+and successive halving waits for a whole rung before choosing who goes on, so a resumed sweep,
+or one run by more workers, ends with the same results.
+"""
+from __future__ import annotations
+
+import csv
+import io as _stdio
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from chainrule.sweep.space import Space
+from chainrule.sweep.strategies import METRICS, STRATEGIES, Trial, initial_trials, promote, ranked, rung_sizes, rungs
+
+__all__ = ["Study", "SweepSpec", "SWEEP_FORMAT", "SWEEP_FILE"]
+
+SWEEP_FORMAT = 1
+SWEEP_FILE = "sweep.json"
+TRIALS_DIR = "trials"
+
+
+@dataclass
+class SweepSpec:
+    """What defines a sweep; saved in sweep.json and compared on resume."""
+
+    space: Space
+    settings: dict
+    strategy: str = "random"
+    metric: str = "val_acc"
+    seed: int = 0
+    trials: int | None = None
+    eta: int = 3
+    min_epochs: int | None = None
+
+    def check(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {list(STRATEGIES)}")
+        if self.metric not in METRICS:
+            raise ValueError(f"unknown metric {self.metric!r}; expected one of {list(METRICS)}")
+        if self.trials is not None and (isinstance(self.trials, bool) or not isinstance(self.trials, int)
+                                        or self.trials < 1):
+            raise ValueError(f"trials must be a whole number >= 1, got {self.trials!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        unknown = [n for n in self.space if n not in self.settings]
+        if unknown:
+            raise ValueError(f"the space names {', '.join(map(repr, unknown))}, which "
+                             f"{'is not a setting' if len(unknown) == 1 else 'are not settings'} of a "
+                             f"training run; expected some of {sorted(self.settings)}")
+        if self.strategy == "halving":
+            if "epochs" in self.space:
+                raise ValueError("--strategy halving chooses the epochs of each rung itself; "
+                                 "do not put epochs in the space")
+            self.budgets()  # checks eta and min_epochs
+
+    def budgets(self) -> list:
+        """Epochs of each rung: one rung of the settings' epochs, or the halving rungs."""
+        epochs = self.settings.get("epochs")
+        if self.strategy != "halving":
+            return [epochs]
+        if isinstance(self.eta, bool) or not isinstance(self.eta, int):
+            raise ValueError(f"eta must be a whole number >= 2, got {self.eta!r}")
+        return rungs(int(epochs), self.eta, self.min_epochs)
+
+    def to_dict(self) -> dict:
+        return {"space": self.space.to_dict(), "settings": self.settings, "strategy": self.strategy,
+                "metric": self.metric, "seed": self.seed, "trials": self.trials, "eta": self.eta,
+                "min_epochs": self.min_epochs}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SweepSpec":
+        return cls(Space.from_dict(d["space"]), dict(d["settings"]), d["strategy"], d["metric"], int(d["seed"]),
+                   d.get("trials"), int(d.get("eta", 3)), d.get("min_epochs"))
+
+
+def apply_params(settings: dict, params: dict) -> dict:
+    """``settings`` with the trial's parameters in place (a list setting takes a value as [value])."""
+    out = dict(settings)
+    for name, value in params.items():
+        out[name] = [value] if isinstance(settings.get(name), list) and not isinstance(value, list) else value
+    return out
+
+
+class Study:
+    """The trials of a sweep, run by a Dask client and kept in ``out`` (or only in memory).
+
+    ``trial`` is what runs one trial; it is called on a worker as ``trial(settings, resume=...)``
+    and writes a trial's run folder on the client with ``trial.write(folder, outcome)`` (see
+    :class:`chainrule.sweep.trial.RunsTrial`, the default).
+    """
+
+    def __init__(self, spec: SweepSpec, trial, trials: list, out: Path | None = None):
+        self.spec, self.trial, self.trials = spec, trial, trials
+        self.out = Path(out) if out is not None else None
+        self.checkpoints: dict = {}
+
+    # ---------------------------------------------------------------- creation
+    @classmethod
+    def create(cls, spec: SweepSpec, trial, out=None) -> "Study":
+        spec.check()
+        trials = initial_trials(spec.space, spec.strategy, spec.trials, spec.seed)
+        if out is not None:
+            check_new_sweep_dir(Path(out))
+        return cls(spec, trial, trials, out)
+
+    @classmethod
+    def load(cls, out, trial) -> "Study":
+        """The study saved in ``out/sweep.json``; ValueError when it is not a sweep folder."""
+        out = Path(out)
+        path = out / SWEEP_FILE
+        if not out.is_dir():
+            raise ValueError(f"--resume {out}: no such sweep folder")
+        if not path.is_file():
+            raise ValueError(f"--resume {out}: it holds no {SWEEP_FILE}; it is not a sweep folder")
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            if saved.get("format") != SWEEP_FORMAT or saved.get("kind") != "chainrule-sweep":
+                raise ValueError(f"format {saved.get('format')!r}, kind {saved.get('kind')!r}")
+            spec = SweepSpec.from_dict(saved["spec"])
+            trials = [Trial.from_dict(t) for t in saved["trials"]]
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{path} is not a chainrule sweep file ({exc})") from None
+        spec.check()
+        return cls(spec, trial, trials, out)
+
+    # ---------------------------------------------------------------- running
+    def settings_for(self, t: Trial, epochs: int) -> dict:
+        return apply_params({**self.spec.settings, "epochs": epochs}, t.params)
+
+    def remaining(self) -> int:
+        """How many trial runs are left (an upper bound with halving: failures shorten later rungs)."""
+        budgets = self.spec.budgets()
+        sizes = rung_sizes(len(self.trials), self.spec.eta, len(budgets)) if len(budgets) > 1 else [len(self.trials)]
+        done = sum(min(len(t.rungs), len(budgets)) for t in self.trials)
+        return max(0, sum(sizes) - done)
+
+    def run(self, client, *, progress: bool = False, blas_threads: int = 1) -> "Study":
+        """Run every trial run that has not finished, rung after rung; save as each one ends."""
+        from chainrule.sweep.runner import submit_all
+
+        budgets = self.spec.budgets()
+        self.save()
+        bar = _progress(self.remaining(), progress)
+        try:
+            alive = list(self.trials)
+            for r, epochs in enumerate(budgets):
+                todo = [t for t in alive if len(t.rungs) == r]
+                by_index = {t.index: t for t in todo}
+                jobs = [(t.index, self.settings_for(t, epochs), self._resume_state(t, r)) for t in todo]
+                for index, outcome in submit_all(client, self.trial, jobs, blas_threads=blas_threads):
+                    self._record(by_index[index], epochs, outcome)
+                    if r == len(budgets) - 1:
+                        self.checkpoints.pop(index, None)  # nothing continues from the last rung
+                    bar.update(1)
+                    best = self.best()
+                    if best is not None:
+                        bar.set_postfix({"best": f"{best.value(self.spec.metric):.4g} (#{best.index})"}, refresh=False)
+                if r < len(budgets) - 1:
+                    alive = promote([t for t in alive if len(t.rungs) > r], r, self.spec.metric, self.spec.eta)
+        finally:
+            bar.close()
+        self.save(final=True)
+        return self
+
+    def _resume_state(self, t: Trial, rung: int):
+        if rung == 0:
+            return None
+        if t.index in self.checkpoints:
+            return self.checkpoints[t.index]
+        if self.out is None:
+            raise RuntimeError(f"trial {t.index} has no checkpoint to continue from")
+        return self.trial.read_checkpoint(self.trial_dir(t))
+
+    def _record(self, t: Trial, epochs: int, outcome: dict) -> None:
+        entry = {"epochs": epochs, "status": outcome.get("status", "failed"),
+                 "metrics": _numbers(outcome.get("metrics") or {}), "seconds": outcome.get("seconds"),
+                 "error": outcome.get("error")}
+        if entry["status"] == "ok" and _finite(entry["metrics"].get(self.spec.metric)) is None:
+            entry.update(status="failed", error=f"the run reported no {self.spec.metric} "
+                                                f"(got {sorted(entry['metrics'])}); it needs a validation part")
+        t.rungs.append(entry)
+        if entry["status"] == "ok":
+            if "checkpoint" in outcome:
+                self.checkpoints[t.index] = outcome["checkpoint"]
+            if self.out is not None:
+                folder = self.trial_dir(t)
+                folder.mkdir(parents=True, exist_ok=True)
+                self.trial.write(folder, outcome)
+        self.save()
+
+    # ---------------------------------------------------------------- results
+    def best(self) -> Trial | None:
+        """The trial that got furthest (most rungs), best by the metric among those; None before any."""
+        done = [t for t in self.trials if t.value(self.spec.metric) is not None]
+        if not done:
+            return None
+        furthest = max(len(t.rungs) for t in done)
+        return ranked([t for t in done if len(t.rungs) == furthest], self.spec.metric)[0]
+
+    def trial_dir(self, t: Trial) -> Path:
+        width = max(3, len(str(len(self.trials) - 1)))
+        return self.out / TRIALS_DIR / f"{t.index:0{width}d}"
+
+    def records(self) -> list:
+        """One flat dict per trial, best first: index, status, the parameters, metrics, seconds."""
+        metric = self.spec.metric
+        order = ranked(self.trials, metric)
+        rows = []
+        for t in order:
+            last = t.rungs[-1] if t.rungs else {}
+            row = {"trial": t.index, "status": t.status}
+            row.update({name: t.params.get(name) for name in self.spec.space})
+            row[metric] = t.value(metric)
+            for key, value in (last.get("metrics") or {}).items():
+                row.setdefault(key, value)
+            seconds = [r.get("seconds") for r in t.rungs if _finite(r.get("seconds")) is not None]
+            row.update(epochs=last.get("epochs"), seconds=sum(seconds) if seconds else None,
+                       error=last.get("error"))
+            wrote = self.out is not None and any(r["status"] == "ok" for r in t.rungs)
+            row["folder"] = str(self.trial_dir(t)) if wrote else None
+            rows.append(row)
+        return rows
+
+    def to_dict(self) -> dict:
+        from chainrule import __version__
+
+        best = self.best()
+        return {"format": SWEEP_FORMAT, "kind": "chainrule-sweep", "chainrule_version": __version__,
+                "spec": self.spec.to_dict(), "budgets": self.spec.budgets(),
+                "best": None if best is None else {"trial": best.index, self.spec.metric: best.value(self.spec.metric),
+                                                   "params": best.params},
+                "trials": [t.to_dict() for t in self.trials]}
+
+    def save(self, final: bool = False) -> None:
+        """Rewrite sweep.json and sweep.csv (atomically); at the end, the best model and plots too."""
+        if self.out is None:
+            return
+        from chainrule import io
+
+        self.out.mkdir(parents=True, exist_ok=True)
+        io.write_json_atomic(self.out / SWEEP_FILE, self.to_dict())
+        io.write_text_atomic(self.out / "sweep.csv", records_csv(self.records()))
+        if final:
+            best = self.best()
+            model = self.trial_dir(best) / "model.npz" if best is not None else None
+            if model is not None and model.is_file():
+                arrays, meta = io.load_archive(model, kind="model")  # checked as it is copied
+                meta = {k: v for k, v in meta.items() if k not in io.RESERVED_META_KEYS}
+                io.save_archive(self.out / "model.npz", arrays, meta, kind="model")
+            from chainrule.sweep.plots import write_plots
+
+            write_plots(self.out, self.records(), self.spec.space, self.spec.metric)
+
+
+def check_new_sweep_dir(out: Path) -> None:
+    """ValueError unless ``out`` is new or an empty folder (a sweep's folder says how to resume)."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if (out / SWEEP_FILE).exists():
+            raise ValueError(f"--out {out} already holds a sweep; continue it with --resume {out}, "
+                             "or choose another --out")
+        raise ValueError(f"--out {out} is a folder that is not empty; choose another --out")
+
+
+def _finite(v):
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
+
+
+def _numbers(metrics: dict) -> dict:
+    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, type(None)))}
+
+
+def records_csv(records: list) -> str:
+    """The records as CSV text, one column per key (in first-seen order)."""
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    buf = _stdio.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+    writer.writeheader()
+    for r in records:
+        writer.writerow({k: "" if r.get(k) is None else f"{r[k]:.6g}" if isinstance(r.get(k), float) else r[k]
+                         for k in keys})
+    return buf.getvalue()
+
+
+def format_table(records: list, metric: str, limit: int | None = 20) -> str:
+    """The records as an aligned text table, best first (at most ``limit`` rows)."""
+    if not records:
+        return "(no trials)"
+    skip = {"error", "folder"}
+    keys = [k for k in dict.fromkeys(k for r in records for k in r) if k not in skip]
+    head = ["trial", "status", metric]
+    keys = head + [k for k in keys if k not in head]
+    shown = records if limit is None else records[:limit]
+
+    def cell(v):
+        if v is None:
+            return "-"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    rows = [keys] + [[cell(r.get(k)) for k in keys] for r in shown]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(keys))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in rows]
+    lines.insert(1, "-" * len(lines[0]))
+    if limit is not None and len(records) > limit:
+        lines.append(f"... and {len(records) - limit} more (sweep.csv has them all)")
+    failed = [r for r in records if r.get("status") == "failed"]
+    for r in failed[:5]:
+        lines.append(f"trial {r['trial']} failed: {r.get('error')}")
+    return "\n".join(lines)
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="sweep", unit="trial", disable=not enabled, file=sys.stderr, leave=True)

@@ -1,0 +1,253 @@
+"""Sweeps on real Dask clusters (a scheduler and workers started as subprocesses), with a toy
+trial whose every result the test computes itself by running the trial in this process."""
+from __future__ import annotations
+
+import csv
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+import chainrule as cr  # noqa: E402
+from chainrule.sweep import Study, SweepSpec, parse_params  # noqa: E402
+from chainrule.sweep.runner import SchedulerUnreachable  # noqa: E402
+from toy_trial import ToyTrial  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+SPACE = ["lr=loguniform:1e-2:10", "reg=loguniform:1e-5:1e-1"]
+
+
+def make_study(out=None, *, params=SPACE, trials=6, strategy="random", settings=None, trial=None, **kw):
+    spec = SweepSpec(parse_params(params), ToyTrial().base_settings(settings or {}), strategy=strategy,
+                     trials=trials, **kw)
+    return Study.create(spec, trial or ToyTrial(), out)
+
+
+def alone(study, t, epochs=None):
+    """What the trial gives when run by itself in this process: the reference for every sweep."""
+    return ToyTrial()(study.settings_for(t, epochs or study.spec.settings["epochs"]))["metrics"]
+
+
+def read_sweep(out: Path) -> dict:
+    return json.loads((out / "sweep.json").read_text())
+
+
+def test_a_sweep_on_two_workers_gives_each_trial_what_it_gives_alone(client, tmp_path):
+    out = tmp_path / "s"
+    study = make_study(out).run(client)
+    for t in study.trials:
+        assert t.status == "ok" and t.rungs[0]["metrics"] == alone(study, t)
+    saved = read_sweep(out)
+    assert [t["index"] for t in saved["trials"]] == list(range(6))
+    assert all(t["status"] == "ok" and len(t["rungs"]) == 1 for t in saved["trials"])
+    assert saved["spec"]["space"]["lr"] == {"dist": "loguniform", "low": 0.01, "high": 10.0}
+    best = max(study.trials, key=lambda t: (t.value("val_acc"), -t.index))
+    assert saved["best"]["trial"] == study.best().index
+    assert study.best().value("val_acc") == best.value("val_acc")
+    rows = list(csv.DictReader((out / "sweep.csv").open()))
+    assert len(rows) == 6 and rows[0]["trial"] == str(study.records()[0]["trial"])
+    accs = [float(r["val_acc"]) for r in rows]
+    assert accs == sorted(accs, reverse=True)  # best first
+    for t in study.trials:
+        written = json.loads((study.trial_dir(t) / "result.json").read_text())
+        assert written["settings"] == study.settings_for(t, 4)
+        # Every trial trains with the sweep's seed: the same split and initial weights for all.
+        assert written["settings"]["seed"] == 0 and written["settings"]["lr"] == t.params["lr"]
+    assert (out / "scores.png").stat().st_size > 0 and (out / "lr_reg.png").stat().st_size > 0
+
+
+def test_a_worker_killed_mid_sweep_has_its_trial_run_elsewhere_and_every_trial_finishes_once(new_cluster, tmp_path):
+    cluster = new_cluster()
+    cluster.add_workers("w0", "victim")
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    out = tmp_path / "s"
+    study = make_study(out, trials=8, settings={"sleep": 0.15, "epochs": 3}, trial=ToyTrial(runs))
+    with distributed.Client(cluster.address, timeout=60) as client:
+        killed = []
+
+        def kill_when_busy():
+            # As soon as the victim starts a trial (the toy trial logs its start), kill it: the
+            # trial sleeps 0.45 s in all, so it dies in the middle.
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                started = [p.name for p in runs.iterdir() if "@victim@" in p.name]
+                if started:
+                    cluster.kill("victim")
+                    killed.append(started[0].split("@")[0])
+                    return
+                time.sleep(0.01)
+
+        watcher = threading.Thread(target=kill_when_busy)
+        watcher.start()
+        study.run(client)
+        watcher.join()
+    assert killed
+    saved = read_sweep(out)
+    assert sorted(t["index"] for t in saved["trials"]) == list(range(8))
+    assert all(t["status"] == "ok" and len(t["rungs"]) == 1 for t in saved["trials"])
+    for t in study.trials:
+        assert t.rungs[0]["metrics"] == alone(study, t)
+    started = [p.name.split("@")[:2] for p in runs.iterdir()]
+    assert {trial for trial, _ in started} == {f"{t.params['lr']!r}-3" for t in study.trials}
+    # The killed worker's trial started twice, there and then on the other worker.
+    assert sorted(w for trial, w in started if trial == killed[0])[-2:] == ["victim", "w0"]
+
+
+def test_successive_halving_continues_the_best_third_from_their_checkpoints(client, tmp_path):
+    study = make_study(tmp_path / "s", trials=9, strategy="halving", settings={"epochs": 9}, metric="val_loss")
+    assert study.spec.budgets() == [1, 3, 9]
+    study.run(client)
+    reached = {n: [t for t in study.trials if len(t.rungs) >= n] for n in (1, 2, 3)}
+    assert [len(reached[n]) for n in (1, 2, 3)] == [9, 3, 1]
+    for n, epochs in ((1, 1), (2, 3), (3, 9)):
+        for t in reached[n]:
+            assert t.rungs[n - 1]["epochs"] == epochs
+            # Resumed from its checkpoint, it ends exactly where training from scratch does.
+            assert t.rungs[n - 1]["metrics"] == alone(study, t, epochs)
+    for n in (1, 2):  # the ones that went on had the lowest val_loss of their rung
+        loss = sorted(t.value("val_loss", n - 1) for t in reached[n])
+        assert sorted(t.value("val_loss", n - 1) for t in reached[n + 1]) == loss[:len(reached[n + 1])]
+    assert study.best() is reached[3][0]
+    assert study.records()[0]["trial"] == reached[3][0].index and study.records()[0]["epochs"] == 9
+
+
+def test_a_trial_that_fails_by_itself_is_recorded_and_the_sweep_goes_on(client, tmp_path):
+    study = make_study(tmp_path / "s", params=["lr=choice:0.5,100", "model=choice:toy,other"],
+                       strategy="grid").run(client)
+    by = {(t.params["lr"], t.params["model"]): t for t in study.trials}
+    assert by[(0.5, "toy")].status == "ok"
+    assert by[(100, "toy")].status == "failed"
+    assert by[(100, "toy")].rungs[0]["error"] == "FloatingPointError: the loss diverged at lr 100"
+    assert by[(0.5, "other")].rungs[0]["error"] == "ValueError: unknown model 'other'"
+    records = study.records()
+    assert [r["status"] for r in records] == ["ok", "failed", "failed", "failed"]
+    assert records[0]["trial"] == by[(0.5, "toy")].index
+    assert [t["status"] for t in read_sweep(tmp_path / "s")["trials"]] == [t.status for t in study.trials]
+    assert not study.trial_dir(by[(100, "toy")]).exists()
+
+
+KILLED_CLIENT = """
+import sys
+sys.path.insert(0, {here!r})
+import chainrule.sweep as S
+from toy_trial import ToyTrial
+S.run_study(params={space!r}, trials=9, strategy="halving", settings={{"epochs": 9, "sleep": 0.1}},
+            out={out!r}, scheduler={address!r}, trial=ToyTrial())
+"""
+
+
+def test_a_killed_sweep_resumed_ends_as_an_uninterrupted_one(client, cluster, tmp_path):
+    out = tmp_path / "killed"
+    code = KILLED_CLIENT.format(here=str(HERE), space=SPACE, out=str(out), address=cluster.address)
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:  # killed during rung 1, after some of its trials finished
+                trials = read_sweep(out)["trials"]
+                if sum(len(t["rungs"]) >= 2 for t in trials) >= 1:
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.02)
+        assert proc.poll() is None, proc.stderr.read().decode()
+        proc.kill()
+    finally:
+        proc.wait(10)
+    partial = read_sweep(out)["trials"]
+    assert sum(len(t["rungs"]) for t in partial) < 9 + 3 + 1
+    resumed = cr.sweep.run_study(resume=out, scheduler=cluster.address, trial=ToyTrial())
+    whole = make_study(tmp_path / "whole", trials=9, strategy="halving", settings={"epochs": 9, "sleep": 0.1})
+    whole.run(client)
+    def results(study):  # everything but the seconds
+        return [(t.index, t.params, [{k: v for k, v in r.items() if k != "seconds"} for r in t.rungs])
+                for t in study.trials]
+
+    assert results(resumed) == results(whole)
+    assert [len(t.rungs) for t in whole.trials].count(3) == 1
+    assert [t.status for t in resumed.trials] == [t.status for t in whole.trials]
+
+
+def test_the_embedded_cluster_with_one_worker_gives_what_two_workers_give(client, tmp_path):
+    # chainrule.sweep(...) with no scheduler: a LocalCluster of one worker process, started and
+    # stopped by the call; the same sweep on the two-worker cluster gives identical metrics.
+    rows = cr.sweep(params=SPACE, trials=6, workers=1, trial=ToyTrial(), as_frame=False)
+    two = make_study(trials=6).run(client)
+    def without_seconds(records):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in records]
+
+    assert [r["trial"] for r in rows] == [r["trial"] for r in two.records()]
+    assert without_seconds(rows) == without_seconds(two.records())
+    frame = cr.sweep(params=SPACE, trials=2, workers=1, trial=ToyTrial())
+    pytest.importorskip("pandas")
+    assert list(frame["trial"]) == [r["trial"] for r in make_study(trials=2).run(client).records()]
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_scikit_learn_search_runs_on_the_same_cluster_through_joblibs_dask_backend(client):
+    import joblib
+    from sklearn.datasets import load_iris
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.preprocessing import StandardScaler
+
+    from chainrule.estimators import SoftmaxClassifier
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    grid = {"alpha": [1e-4, 1e-2], "learning_rate_init": [0.01, 0.1]}
+    here = GridSearchCV(SoftmaxClassifier(max_iter=300, random_state=0), grid, cv=3).fit(X, y)
+    with joblib.parallel_backend("dask"):
+        there = GridSearchCV(SoftmaxClassifier(max_iter=300, random_state=0), grid, cv=3, n_jobs=-1).fit(X, y)
+    assert list(there.cv_results_["mean_test_score"]) == list(here.cv_results_["mean_test_score"])
+    assert there.best_score_ > 0.8
+    assert sum(client.run(lambda: 1).values()) == 2  # both workers are still there
+
+
+# ---------------------------------------------------------------------- bad input
+def test_more_grid_points_than_trials_is_an_error():
+    with pytest.raises(ValueError, match="the grid has 6 points but --trials is 4"):
+        make_study(params=["lr=loguniform:1e-2:1:3", "reg=choice:0,0.1"], strategy="grid", trials=4)
+
+
+@pytest.mark.parametrize("kw, words", [
+    ({"strategy": "bayes"}, "unknown strategy 'bayes'; expected one of ['random', 'grid', 'halving']"),
+    ({"metric": "accuracy"}, "unknown metric 'accuracy'; expected one of ['val_acc', 'val_loss']"),
+    ({"params": ["lr=uniform:0:1", "width=int:1:3"]}, "the space names 'width', which is not a setting"),
+    ({"params": ["epochs=int:1:3"], "strategy": "halving"}, "halving chooses the epochs of each rung"),
+    ({"trials": 0}, "trials must be a whole number >= 1, got 0"),
+    ({"strategy": "halving", "eta": 1}, "eta (the halving factor) must be a whole number >= 2"),
+])
+def test_bad_sweep_settings_say_what_was_expected(kw, words):
+    with pytest.raises(ValueError) as info:
+        make_study(**kw)
+    assert words in str(info.value)
+
+
+def test_a_folder_holding_another_sweep_is_not_overwritten(client, tmp_path):
+    out = tmp_path / "s"
+    make_study(out, trials=1).run(client)
+    before = (out / "sweep.json").read_bytes()
+    with pytest.raises(ValueError, match=f"--out {out} already holds a sweep; continue it with --resume"):
+        make_study(out, trials=1)
+    assert (out / "sweep.json").read_bytes() == before
+    with pytest.raises(ValueError, match="resume continues a sweep with its saved settings; these differ: trials 5"):
+        cr.sweep(resume=out, trials=5, trial=ToyTrial(), scheduler="tcp://127.0.0.1:1")
+    assert (out / "sweep.json").read_bytes() == before
+
+
+def test_an_unreachable_scheduler_is_a_connection_error_naming_it():
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(SchedulerUnreachable, match=f"cannot reach the Dask scheduler at tcp://127.0.0.1:{port} within 1 s"):
+        cr.sweep(params=SPACE, trials=1, trial=ToyTrial(), scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=1)
+    with pytest.raises(ValueError, match="--scheduler 'localhost': expected an address such as tcp://HOST:8786"):
+        cr.sweep(params=SPACE, trials=1, trial=ToyTrial(), scheduler="localhost")
