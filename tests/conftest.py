@@ -17,3 +17,24 @@ def _one_blas_thread():
     # (a digits MLP trained in 4 s instead of 0.5 s). The environment variables stay untouched.
     with threadpool_limits(limits=1):
         yield
+
+
+@pytest.fixture
+def fake_gpu():
+    """The fake GPU (tests/fakegpu.py) registered as device type "fake" for one test; yields "fake"."""
+    import fakegpu
+
+    fakegpu.install()
+    try:
+        yield "fake"
+    finally:
+        fakegpu.uninstall()
+
+
+@pytest.fixture(params=["cpu", "fake"])
+def any_device(request):
+    """Each device-relevant test runs twice: on the CPU and on the fake GPU."""
+    if request.param == "cpu":
+        yield "cpu"
+    else:
+        yield request.getfixturevalue("fake_gpu")

@@ -107,7 +107,7 @@ def test_default_train_reaches_97_percent_and_writes_the_run_folder(default_run)
         "data": "digits", "n_samples": None, "noise": None, "label_column": None, "data_dir": None,
         "preprocess": "standardize", "model": "mlp", "hidden": [128], "activation": "relu", "loss": None,
         "optimizer": "adam", "lr": 1e-3, "schedule": "none", "reg": 0.0, "epochs": 30, "batch_size": 32,
-        "seed": 0, "test_size": 0.25, "val_size": 0.1, "patience": None}
+        "seed": 0, "test_size": 0.25, "val_size": 0.1, "patience": None, "device": "cpu", "capture": False}
     for name in ("model.npz", "config.json", "metrics.json", "metrics.csv", "checkpoint.npz", "curves.png",
                  "weights.png"):
         assert (run_dir / name).is_file(), name

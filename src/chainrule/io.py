@@ -42,6 +42,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from chainrule.engine import to_host
+
 __all__ = [
     "FORMAT_VERSION",
     "FolderInUseError",
@@ -368,7 +370,7 @@ def _check_array_name(name: Any) -> None:
 
 
 def _prepare_array(name: str, value: Any) -> np.ndarray:
-    array = np.asarray(value)
+    array = to_host(value)  # files hold host arrays, whatever device the values came from
     if array.dtype.hasobject:
         raise ValueError(
             f"array {name!r} has dtype object, which cannot be stored without pickle"
@@ -1140,7 +1142,7 @@ def _widths(shapes: Mapping[str, tuple]) -> tuple[int, int]:
     return int(matrices[0][1]), int(list(shapes.values())[-1][0])
 
 
-def load_model(path: str | os.PathLike, *, max_bytes: int | None = None):
+def load_model(path: str | os.PathLike, device=None, *, max_bytes: int | None = None):
     """Load a model saved by :func:`save_model`: ``(model, meta)``, everything checked first.
 
     The metadata follows the ``"model"`` schema (:data:`SCHEMAS`); the class's
@@ -1151,6 +1153,9 @@ def load_model(path: str | os.PathLike, *, max_bytes: int | None = None):
     metadata says about the model must fit it: as many class names as outputs (two for one
     output), feature names, image shape and preprocessing statistics as wide as its input.
     ``max_bytes`` is :func:`load_archive`'s limit.
+
+    The file holds host arrays whatever device the model was trained on; the model is built on
+    the CPU, or moved to ``device`` ("cuda", "cuda:N", a Device) when one is given.
     """
     path = Path(path)
     arrays, meta = load_archive(path, kind="model", max_bytes=max_bytes)
@@ -1193,6 +1198,8 @@ def load_model(path: str | os.PathLike, *, max_bytes: int | None = None):
         model.load_state_dict(arrays, strict=True)
     except (TypeError, ValueError) as exc:
         raise _invalid(path, str(exc)) from exc
+    if device is not None:
+        model.to(device)
     return model, meta
 
 

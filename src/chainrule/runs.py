@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "BINARY_MODELS", "MODELS", "MODEL_LOSS", "Head", "RunResult", "RunSettings",
+    "BINARY_MODELS", "MODELS", "MODEL_LOSS", "RUN_ONLY", "Head", "RunResult", "RunSettings",
     "PreparedRun", "build_model", "implied_loss", "make_trainer", "prepare_run", "network_losses", "in_features", "load_run_data", "model_meta", "read_checkpoint", "train_run",
     "write_run",
 ]
@@ -58,6 +58,9 @@ MODEL_DEFAULTS = {"hidden": [128], "activation": "relu", "optimizer": "adam", "s
 DEFAULT_LR = {"perceptron": 1.0}
 DEFAULT_LR_OTHER = 1e-3
 SEED_MAX = 2 ** 32 - 1
+#: Settings that change where and how fast a run trains, never its result: a resumed run may
+#: change them (a run trained on a GPU continues on the CPU), every other setting is the run's.
+RUN_ONLY = ("device", "capture")
 
 
 def network_losses() -> tuple:
@@ -84,8 +87,11 @@ class RunSettings:
     take is an error. ``batch_size="full"`` is vanilla (full-batch) gradient descent. ``loss``
     None means the model's own loss, or for an MLP cross-entropy on classes and the squared error
     on numeric targets. ``patience`` stops training after that many epochs without a better
-    validation loss (and keeps the best weights). Errors are ValueErrors that name the option as
-    ``chainrule train`` spells it.
+    validation loss (and keeps the best weights). ``device`` is where it trains ("cpu", "cuda",
+    "cuda:N", or "auto": CUDA when CuPy sees a GPU) and ``capture`` replays each batch shape's
+    recorded step (the same results, less Python per step); neither changes the result, so a
+    resumed run may change them (:data:`RUN_ONLY`). Errors are ValueErrors that name the option
+    as ``chainrule train`` spells it.
 
     >>> s = RunSettings(model="softmax", reg=1e-3)
     >>> s.optimizer, s.lr, s.batch_size, s.hidden
@@ -118,11 +124,24 @@ class RunSettings:
     test_size: float = 0.25
     val_size: float = 0.1
     patience: int | None = None
+    device: str = "cpu"
+    capture: bool = False
 
     def __post_init__(self):
         from chainrule import nn, optim
         from chainrule.data import PREPROCESSING
+        from chainrule.engine import device
         from chainrule.train import get_task
+
+        try:  # kept as text ("auto" stays "auto": resolved where the run trains), checked here
+            resolved = device(self.device).check()
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"--device: {exc}") from None
+        self.device = "auto" if isinstance(self.device, str) and self.device.strip().lower() == "auto" \
+            else str(resolved)
+        if not isinstance(self.capture, (bool, np.bool_)):
+            raise ValueError(f"--capture must be true or false; got {self.capture!r}")
+        self.capture = bool(self.capture)
 
         self.data = _text("data", self.data)
         self.model = _choice("model", self.model, MODELS)
@@ -573,7 +592,8 @@ def make_trainer(model, loss, split, settings: RunSettings, callbacks=()):
     validation = (split.X_val, split.y_val) if len(split.y_val) else None
     if settings.patience:
         callbacks.insert(0, EarlyStopping(settings.patience, monitor="val_loss" if validation else "loss"))
-    return Trainer(model, split.X_train, split.y_train, config, validation=validation, callbacks=callbacks)
+    return Trainer(model, split.X_train, split.y_train, config, validation=validation, callbacks=callbacks,
+                   device=settings.device, capture=settings.capture)
 
 
 # ====================================================================== the run folder
@@ -607,9 +627,10 @@ def write_config(folder, settings: RunSettings, *, data_sha256: str | None = Non
     return io.write_json_atomic(Path(folder) / "config.json", config)
 
 
-def read_config(folder) -> tuple[RunSettings, str | None]:
+def read_config(folder, changes=None) -> tuple[RunSettings, str | None]:
     """``(settings, data_sha256)`` from a run folder's ``config.json``, every field checked
-    (:func:`config_schema`, then :class:`RunSettings`); ValueError naming the file otherwise."""
+    (:func:`config_schema`, then :class:`RunSettings`), with ``changes`` (of :data:`RUN_ONLY`)
+    applied; ValueError naming the file otherwise (or the option, for a bad change)."""
     from chainrule import io
 
     folder = Path(folder)
@@ -623,9 +644,12 @@ def read_config(folder) -> tuple[RunSettings, str | None]:
     settings = config["settings"]
     if config["format"] == 1 and settings.get("batch_size") is None and settings.get("model") != "perceptron":
         settings = {**settings, "batch_size": "full"}  # format 1 wrote the full batch as null
+    changes = changes or {}
     try:
-        return RunSettings.from_dict(settings), config.get("data_sha256")
+        return RunSettings.from_dict({**settings, **changes}), config.get("data_sha256")
     except (TypeError, ValueError) as exc:
+        if any(str(exc).startswith(option_name(k)) for k in changes):
+            raise ValueError(str(exc)) from None  # an option given now (--device cuda), not the file
         raise ValueError(f"{path} is not the configuration of a chainrule training run ({exc})") from None
 
 

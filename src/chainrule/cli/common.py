@@ -177,6 +177,12 @@ def add_training_options(p) -> None:
     g.add_argument("--seed", type=seed_arg,
                    help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
                         "order of the batches (default: 0)")
+    g.add_argument("--device", metavar="auto|cpu|cuda|cuda:N",
+                   help="where to train: auto (CUDA when CuPy sees a GPU), cpu or cuda[:N] (default: cpu; "
+                        "a resumed run may change it)")
+    g.add_argument("--capture", action="store_true", default=None,
+                   help="record each batch shape's step once and replay it: the same results, "
+                        "less Python per step (steps that cannot be captured, e.g. with dropout, say why)")
 
 
 # ====================================================================== output

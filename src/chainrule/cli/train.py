@@ -27,7 +27,7 @@ from chainrule.cli.common import (  # noqa: F401  (Interrupted: cli's main catch
     Formatter, Interrupted, MadeDirs, UsageError, add_training_options, batch_size_arg, check_output_dir,
     emit_json, new_folder, nonnegative_float, positive_float, positive_int, registry_names, say,
 )
-from chainrule.runs import RunSettings, option_name
+from chainrule.runs import RUN_ONLY, RunSettings, option_name
 
 SETTINGS = tuple(f.name for f in dataclasses.fields(RunSettings))
 
@@ -87,10 +87,10 @@ def resolve_settings(args) -> tuple[RunSettings, Path, bool]:
     given = {k: getattr(args, k) for k in SETTINGS if getattr(args, k, None) is not None}
     if args.resume is not None:
         run_dir = _resume_dir(args)
-        saved = read_config(run_dir)[0]
+        saved = read_config(run_dir, {k: v for k, v in given.items() if k in RUN_ONLY})[0]
         now = saved.to_dict()
         clashes = [f"{option_name(k)} {_show(v)} (the run has {_show(now.get(k))})"
-                   for k, v in given.items() if _normal(k, v) != now.get(k)]
+                   for k, v in given.items() if k not in RUN_ONLY and _normal(k, v) != now.get(k)]
         if clashes:
             raise UsageError(
                 f"--resume continues {run_dir} with its saved settings; these options differ: "
@@ -137,12 +137,13 @@ def _resume_dir(args) -> Path:
     return run_dir
 
 
-def read_config(run_dir: Path) -> tuple[RunSettings, str | None]:
-    """``runs.read_config``: the run folder's settings and data fingerprint; UsageError when bad."""
+def read_config(run_dir: Path, changes=None) -> tuple[RunSettings, str | None]:
+    """``runs.read_config``: the run folder's settings (``changes`` of :data:`RUN_ONLY` applied)
+    and data fingerprint; UsageError when bad."""
     from chainrule import runs
 
     try:
-        return runs.read_config(run_dir)
+        return runs.read_config(run_dir, changes)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 

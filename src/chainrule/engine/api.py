@@ -4,24 +4,35 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import backend, fused, ops
+from chainrule.engine.devices import device_of, to_device
 from chainrule.engine.tensor import Tensor, lift
 
 
 # ====================================================================== creation
-def tensor(data, dtype=None, requires_grad=False, name=None) -> Tensor:
+def tensor(data, dtype=None, requires_grad=False, name=None, device=None) -> Tensor:
     """A new tensor holding a copy of ``data`` (float32 unless ``dtype`` says otherwise).
+
+    ``device`` ("cpu", "cuda", "cuda:N" or a Device) places it; by default it stays where
+    ``data`` is (the CPU for lists and NumPy arrays). Every creation function takes ``device=``.
 
     >>> import chainrule as cr
     >>> cr.tensor([[1, 2], [3, 4]], dtype="float32").shape
     (2, 2)
+    >>> str(cr.zeros(2, device="cpu").device)
+    'cpu'
     """
     if isinstance(data, Tensor):
         data = data.data
     array = backend.to_array(data, dtype, copy=True)
+    if device is not None:
+        array = to_device(array, device)
     return Tensor(array, dtype=array.dtype, requires_grad=requires_grad, name=name)
 
 
-def _new(array, requires_grad):
+def _new(array, requires_grad, device=None):
+    # Made on the host, then copied once: seeded random draws are then the same on every device.
+    if device is not None:
+        array = to_device(array, device)
     return Tensor(array, dtype=array.dtype, requires_grad=requires_grad)
 
 
@@ -39,26 +50,26 @@ def _float_dtype(dtype):
     return dtype
 
 
-def zeros(*shape, dtype=None, requires_grad=False) -> Tensor:
+def zeros(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
     """A tensor of zeros: ``cr.zeros(2, 3)`` or ``cr.zeros((2, 3))``."""
-    return _new(np.zeros(_shape(shape), dtype=_float_dtype(dtype)), requires_grad)
+    return _new(np.zeros(_shape(shape), dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def ones(*shape, dtype=None, requires_grad=False) -> Tensor:
+def ones(*shape, dtype=None, requires_grad=False, device=None) -> Tensor:
     """A tensor of ones."""
-    return _new(np.ones(_shape(shape), dtype=_float_dtype(dtype)), requires_grad)
+    return _new(np.ones(_shape(shape), dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def full(shape, fill_value, dtype=None, requires_grad=False) -> Tensor:
+def full(shape, fill_value, dtype=None, requires_grad=False, device=None) -> Tensor:
     """A tensor of ``shape`` filled with ``fill_value``."""
     shape = _shape((shape,) if isinstance(shape, (int, np.integer)) else (shape,))
-    return _new(np.full(shape, fill_value, dtype=_float_dtype(dtype)), requires_grad)
+    return _new(np.full(shape, fill_value, dtype=_float_dtype(dtype)), requires_grad, device)
 
 
-def arange(start, stop=None, step=1, dtype=None, requires_grad=False) -> Tensor:
+def arange(start, stop=None, step=1, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Evenly spaced values in [start, stop), like ``np.arange`` (integers stay integers)."""
     data = np.arange(start, stop, step) if stop is not None else np.arange(start)
-    return _new(backend.to_array(data, dtype), requires_grad)
+    return _new(backend.to_array(data, dtype), requires_grad, device)
 
 
 def as_generator(rng) -> np.random.Generator:
@@ -69,7 +80,7 @@ def as_generator(rng) -> np.random.Generator:
         raise TypeError(f"rng must be None, an int seed or a numpy Generator; got {rng!r}") from None
 
 
-def randn(*shape, rng=None, dtype=None, requires_grad=False) -> Tensor:
+def randn(*shape, rng=None, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Standard normal samples; ``rng`` is an int seed or a ``numpy.random.Generator``.
 
     >>> import chainrule as cr
@@ -77,48 +88,49 @@ def randn(*shape, rng=None, dtype=None, requires_grad=False) -> Tensor:
     True
     """
     dtype = _float_dtype(dtype)
-    return _new(as_generator(rng).standard_normal(_shape(shape), dtype=dtype), requires_grad)
+    return _new(as_generator(rng).standard_normal(_shape(shape), dtype=dtype), requires_grad, device)
 
 
-def rand(*shape, rng=None, dtype=None, requires_grad=False) -> Tensor:
+def rand(*shape, rng=None, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Uniform samples in [0, 1); ``rng`` is an int seed or a ``numpy.random.Generator``."""
     dtype = _float_dtype(dtype)
-    return _new(as_generator(rng).random(_shape(shape), dtype=dtype), requires_grad)
+    return _new(as_generator(rng).random(_shape(shape), dtype=dtype), requires_grad, device)
 
 
-def _like(t, dtype):
+def _like(t, dtype, device):
+    # The result is on t's device unless device= says otherwise (PyTorch's rule).
     t = t if isinstance(t, Tensor) else Tensor(t)
-    return t.shape, (backend.as_dtype(dtype) or t.dtype)
+    return t.shape, (backend.as_dtype(dtype) or t.dtype), (device_of(t.data) if device is None else device)
 
 
-def zeros_like(t, dtype=None, requires_grad=False) -> Tensor:
+def zeros_like(t, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Zeros with ``t``'s shape (and dtype unless given)."""
-    shape, dtype = _like(t, dtype)
-    return zeros(shape, dtype=dtype, requires_grad=requires_grad)
+    shape, dtype, device = _like(t, dtype, device)
+    return zeros(shape, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
-def ones_like(t, dtype=None, requires_grad=False) -> Tensor:
+def ones_like(t, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Ones with ``t``'s shape (and dtype unless given)."""
-    shape, dtype = _like(t, dtype)
-    return ones(shape, dtype=dtype, requires_grad=requires_grad)
+    shape, dtype, device = _like(t, dtype, device)
+    return ones(shape, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
-def full_like(t, fill_value, dtype=None, requires_grad=False) -> Tensor:
+def full_like(t, fill_value, dtype=None, requires_grad=False, device=None) -> Tensor:
     """``fill_value`` everywhere, with ``t``'s shape (and dtype unless given)."""
-    shape, dtype = _like(t, dtype)
-    return full(shape, fill_value, dtype=dtype, requires_grad=requires_grad)
+    shape, dtype, device = _like(t, dtype, device)
+    return full(shape, fill_value, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
-def randn_like(t, rng=None, dtype=None, requires_grad=False) -> Tensor:
+def randn_like(t, rng=None, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Standard normal samples with ``t``'s shape; ``rng`` is an int seed or a Generator."""
-    shape, dtype = _like(t, dtype)
-    return randn(shape, rng=rng, dtype=dtype, requires_grad=requires_grad)
+    shape, dtype, device = _like(t, dtype, device)
+    return randn(shape, rng=rng, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
-def rand_like(t, rng=None, dtype=None, requires_grad=False) -> Tensor:
+def rand_like(t, rng=None, dtype=None, requires_grad=False, device=None) -> Tensor:
     """Uniform samples in [0, 1) with ``t``'s shape; ``rng`` is an int seed or a Generator."""
-    shape, dtype = _like(t, dtype)
-    return rand(shape, rng=rng, dtype=dtype, requires_grad=requires_grad)
+    shape, dtype, device = _like(t, dtype, device)
+    return rand(shape, rng=rng, dtype=dtype, requires_grad=requires_grad, device=device)
 
 
 # ====================================================================== functional forms

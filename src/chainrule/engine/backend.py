@@ -14,10 +14,24 @@ float64 = np.float64
 _DEFAULT_FLOAT = np.dtype(np.float32)
 
 
+_MODULES = {}  # array type -> module, for backends registered by chainrule.engine.devices
+
+
+def register_array_module(array_type, module) -> None:
+    """Make :func:`array_module` answer ``module`` for arrays of ``array_type`` (None removes it)."""
+    if module is None:
+        _MODULES.pop(array_type, None)
+    else:
+        _MODULES[array_type] = module
+
+
 def array_module(x):
-    """Return the array module (``numpy`` or ``cupy``) that owns array ``x``."""
+    """Return the array module (``numpy``, ``cupy``, or a registered one) that owns array ``x``."""
     if type(x) is np.ndarray:  # the hot path: one identity check
         return np
+    module = _MODULES.get(type(x))
+    if module is not None:
+        return module
     # Checking the type's module avoids importing cupy when nobody uses it.
     if type(x).__module__.startswith("cupy"):
         import cupy

@@ -25,9 +25,13 @@ import numpy as _np
 
 class _GradMode(threading.local):
     enabled = True
+    tape = None  # a list while ops are being recorded (see recording)
 
 
 _grad_mode = _GradMode()
+#: Called as ``check(input_arrays, op_name)`` when an op's forward raises; a check may raise a
+#: clearer error instead. Filled by the engine's own modules (devices.py), so this one imports none.
+FORWARD_ERROR_CHECKS: list = []
 
 
 def is_grad_enabled() -> bool:
@@ -74,6 +78,27 @@ class enable_grad(_SetGradEnabled):
 
     def __init__(self):
         super().__init__(True)
+
+
+class recording:
+    """Context manager: every op applied inside is appended to the list it returns, as
+    ``(function, inputs, params, output)``; ``chainrule.train``'s captured step replays them.
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+    >>> with cr.recording() as tape:
+    ...     y = (x * 3).sum()
+    >>> [fn.name for fn, inputs, params, out in tape], tape[-1][3] is y
+    (['mul', 'sum'], True)
+    """
+
+    def __enter__(self):
+        self.prev, _grad_mode.tape = _grad_mode.tape, []
+        return _grad_mode.tape
+
+    def __exit__(self, *exc):
+        _grad_mode.tape = self.prev
+        return False
 
 
 class GraphFreedError(RuntimeError, ValueError):
@@ -133,15 +158,26 @@ class Function:
         needs = tuple([t.requires_grad for t in inputs])
         ctx.needs = needs
         ctx.saved = ()
-        data = ctx.forward(*[t.data for t in inputs], **params)
+        try:
+            data = ctx.forward(*[t.data for t in inputs], **params)
+        except Exception:
+            # Only on failure (free on the hot path): a check may raise a clearer error (devices.py
+            # registers the one that names both devices when the inputs span two).
+            for check in FORWARD_ERROR_CHECKS:
+                check([t.data for t in inputs], repr(cls.name))
+            raise
         if isinstance(data, _np.generic):  # NumPy turns 0-d results into scalars; keep arrays
             data = _np.asarray(data)
         # The input's own factory always makes a plain Tensor (a Parameter's result too).
         make = inputs[0]._make
         if _grad_mode.enabled and True in needs:
             ctx.parents = inputs
-            return make(data, True, ctx)
-        return make(data, False, None)
+            out = make(data, True, ctx)
+        else:
+            out = make(data, False, None)
+        if _grad_mode.tape is not None:
+            _grad_mode.tape.append((ctx, inputs, params, out))
+        return out
 
 
 def unbroadcast(grad, shape, op="an op"):

@@ -799,7 +799,7 @@ class Transpose(Function):
         return x.transpose(axes)
 
     def backward(self, grad):
-        return grad.transpose(np.argsort(self.axes))
+        return grad.transpose(tuple(np.argsort(self.axes).tolist()))  # ints, not a host array
 
     def describe(self):
         return str(self.axes)
@@ -841,7 +841,7 @@ class Concatenate(Function):
 
     def forward(self, *xs, axis):
         self.axis = axis
-        self.splits = np.cumsum([x.shape[axis] for x in xs])[:-1]
+        self.splits = np.cumsum([x.shape[axis] for x in xs])[:-1].tolist()  # ints, not a host array
         return array_module(xs[0]).concatenate(xs, axis=axis)
 
     def backward(self, grad):

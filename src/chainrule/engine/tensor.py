@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from chainrule.engine import backend, fused, ops
+from chainrule.engine import devices as _device
 from chainrule.engine.function import GraphFreedError, subscribe, unbroadcast
 
 
@@ -101,6 +102,11 @@ class Tensor:
         return self.data.dtype
 
     @property
+    def device(self):
+        """The :class:`~chainrule.engine.devices.Device` holding the data (``cpu``, ``cuda:0``, …)."""
+        return _device.device_of(self.data)
+
+    @property
     def T(self) -> "Tensor":
         """The tensor with its axes reversed (``transpose()``); for a matrix, its transpose."""
         return self.transpose()
@@ -146,9 +152,31 @@ class Tensor:
         return self.data.item()
 
     def numpy(self) -> np.ndarray:
-        """The data as a NumPy array (shared, not copied, when it already is one)."""
-        data = self.data
-        return data if isinstance(data, np.ndarray) else data.get()
+        """The data as a NumPy array: shared on the CPU, copied to the host from a device."""
+        return _device.to_host(self.data)
+
+    def to(self, device) -> "Tensor":
+        """This tensor on ``device`` ("cpu", "cuda", "cuda:N" or a Device); itself if already there.
+
+        The copy is differentiable: its gradient flows back to this tensor's device.
+
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0])
+        >>> x.to("cpu") is x, str(x.device)
+        (True, 'cpu')
+        """
+        dev = _device.device(device)
+        if _device.device_of(self.data) == dev:
+            return self
+        return _device.ToDevice.apply(self, dev=dev)
+
+    def cpu(self) -> "Tensor":
+        """This tensor on the CPU (``to("cpu")``)."""
+        return self.to(_device.CPU)
+
+    def cuda(self, index: int = 0) -> "Tensor":
+        """This tensor on GPU ``index`` (``to(f"cuda:{index}")``); needs CuPy."""
+        return self.to(_device.Device("cuda", index))
 
     def tolist(self):
         """The data as (nested) Python lists of numbers."""
@@ -202,6 +230,11 @@ class Tensor:
         return int(self.item())
 
     def __array__(self, dtype=None, copy=None):
+        if type(self.data) is not np.ndarray and _device.device_of(self.data) != _device.CPU:
+            raise TypeError(
+                f"cannot convert a tensor on {self.device} to a NumPy array implicitly; call "
+                f".numpy() (an explicit copy to the host) or .cpu() first"
+            )
         return self.numpy() if dtype is None else self.numpy().astype(dtype)
 
     def __repr__(self) -> str:
@@ -215,6 +248,8 @@ class Tensor:
             extras.append("requires_grad=True")
         if self.name:
             extras.append(f"name={self.name!r}")
+        if type(self.data) is not np.ndarray and self.device != _device.CPU:
+            extras.append(f"device='{self.device}'")
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     __hash__ = object.__hash__
@@ -262,6 +297,7 @@ class Tensor:
                 raise ValueError(
                     f"backward() got a gradient of shape {seed.shape} for an output of shape {self.shape}"
                 )
+            _device.check_same_device([self.data, seed], "backward() (output and gradient)")
         order = _topological_order(self)  # also clears the intermediate nodes' old .grad
         if self._ctx is None:
             self.grad = seed if self.grad is None else self.grad + seed
@@ -746,6 +782,18 @@ def _index_arrays(index):
     if isinstance(index, tuple):
         return tuple(i.data if isinstance(i, Tensor) else i for i in index)
     return index
+
+
+def topological_order(root: Tensor) -> list:
+    """The nodes of ``root``'s graph that require a gradient, each after its inputs: the order
+    ``backward()`` visits in reverse (a captured training step replays it).
+
+    >>> import chainrule as cr
+    >>> x = cr.tensor(2.0, requires_grad=True)
+    >>> [t._op for t in cr.topological_order((x * x).exp())]
+    [None, 'mul', 'exp']
+    """
+    return _topological_order(root)
 
 
 def _topological_order(root: Tensor) -> list:

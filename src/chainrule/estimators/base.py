@@ -15,7 +15,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule import optim
 from chainrule.data import as_model_dtype
-from chainrule.engine import Tensor, no_grad
+from chainrule.engine import Tensor, no_grad, to_device
+from chainrule.nn import module_device
 from chainrule.train import EarlyStopping, Trainer
 
 
@@ -77,7 +78,10 @@ def model_scores(model, X, chunk=8192):
     model.eval()
     try:
         with no_grad():
-            out = [model(Tensor(X[i:i + chunk], dtype=np.float64)).numpy() for i in range(0, len(X), chunk)]
+            dev = module_device(model)
+            with dev.use():  # CuPy makes new arrays on its current GPU: make it the model's
+                out = [model(Tensor(to_device(X[i:i + chunk], dev), dtype=np.float64)).numpy()
+                       for i in range(0, len(X), chunk)]
     finally:
         model.train(was_training)
     out = np.concatenate(out).astype(np.float64, copy=False)
@@ -300,7 +304,9 @@ class EpochTrainedEstimator(BaseEstimator):
         """The estimator's Trainer, made on the first call (or after unpickling), fed ``(X, y)``."""
         trainer = self._trainer
         if trainer is None:
-            trainer = self._trainer = Trainer(self._model, X, y, self._config, callbacks=[progress])
+            # An estimator with a ``device`` parameter (the MLPs) trains there; the others where the model is.
+            trainer = self._trainer = Trainer(self._model, X, y, self._config, callbacks=[progress],
+                                              device=getattr(self, "device", None))
             if self._resume is not None:  # unpickled: continue where the pickled estimator was
                 trainer.load_state(*self._resume)
                 self._resume = None

@@ -9,6 +9,7 @@ from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from chainrule.engine import device as as_device
 from chainrule import nn
 from chainrule.data import as_model_dtype
 from chainrule.train import TrainConfig
@@ -26,6 +27,7 @@ class _MLP(EpochTrainedEstimator):
         'early_stopping': ('bool', 'Hold out ``validation_fraction`` of the data, stop when its score stops improving, and\nkeep the weights of the best epoch.'),
         'shuffle': ('bool', 'Visit the examples in a new random order every epoch (False: in the order given).'),
         'random_state': ('int, RandomState instance or None', 'Seeds the initial weights, the order of the examples and the validation split.'),
+        'device': ('str or Device', 'Where the network trains and predicts: "cpu", "cuda", "cuda:N" or "auto" (CUDA when CuPy\nsees a GPU). Inputs and outputs stay NumPy arrays; batches are copied to the device.'),
     }
     _attribute_docs = {
         'coefs_': ('list of ndarray', '``coefs_[i]`` is the weight matrix from layer i to layer i + 1, shape (n_in, n_out).'),
@@ -39,7 +41,8 @@ class _MLP(EpochTrainedEstimator):
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=1e-4,
                  batch_size="auto", learning_rate_init=1e-3, max_iter=200, shuffle=True, random_state=None,
-                 tol=1e-4, verbose=False, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10):
+                 tol=1e-4, verbose=False, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10,
+                 device="cpu"):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.solver = solver
@@ -54,6 +57,7 @@ class _MLP(EpochTrainedEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.device = device
 
     def _hidden_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -66,6 +70,7 @@ class _MLP(EpochTrainedEstimator):
         nn.get_activation(ACTIVATION_ALIASES.get(self.activation, self.activation))
         check_float("alpha", self.alpha)
         check_float("learning_rate_init", self.learning_rate_init, low_open=True)
+        as_device(self.device).check()  # an unknown or unavailable device names itself
 
     def _new_model(self, X, y):
         self.n_outputs_ = self._output_width(y)

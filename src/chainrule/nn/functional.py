@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from chainrule.engine import Tensor, fused, linear, linear_relu, log_softmax, ops, softmax, where
+from chainrule.engine import Tensor, device_of, fused, linear, linear_relu, log_softmax, ops, softmax, to_device, where
 from chainrule.engine.conv import (  # noqa: F401  (re-exported: cr.nn.functional.conv2d, …)
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv2d_relu,
     max_pool1d, max_pool2d, pad,
@@ -118,7 +118,9 @@ def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
         return x * 0.0
     gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     keep = gen.random(x.shape, dtype=np.float32) >= p
-    return x * Tensor(array_module(x.data).asarray(keep.astype(x.dtype) / (1 - p)), dtype=x.dtype)
+    # Drawn on the host from the seeded generator, then copied to x's device: the same seed drops
+    # the same entries on every device.
+    return x * Tensor(to_device(keep.astype(x.dtype) / (1 - p), device_of(x.data)), dtype=x.dtype)
 
 
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:

@@ -11,7 +11,8 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
-from chainrule.engine import Tensor
+from chainrule.engine import Tensor, device, device_of, to_device, to_host
+from chainrule.engine.devices import CPU, check_same_device
 
 
 class Parameter(Tensor):
@@ -74,8 +75,9 @@ class Module:
         params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
         buffers = self.__dict__.get("_buffers", {})
         if name in buffers:  # assigning a registered buffer replaces its array
-            if value is not None and not isinstance(value, np.ndarray):
-                raise TypeError(f"buffer {name!r} must be a NumPy array or None; got {type(value).__name__}")
+            if value is not None and not isinstance(value, np.ndarray) and device_of(value) == CPU:
+                raise TypeError(f"buffer {name!r} must be an array (NumPy, or on a device) or None; "
+                                f"got {type(value).__name__}")
             buffers[name] = value
             object.__setattr__(self, name, value)
             return
@@ -114,7 +116,7 @@ class Module:
         if not isinstance(name, str) or not name.isidentifier() or name in self._parameters or name in self._modules:
             raise ValueError(f"cannot register buffer {name!r}: not an identifier or already a parameter or module")
         self._buffers[name] = None
-        setattr(self, name, None if array is None else np.asarray(array))
+        setattr(self, name, None if array is None or device_of(array) != CPU else np.asarray(array))
 
     def add_module(self, name: str, module: "Module"):
         if not isinstance(module, Module):
@@ -183,10 +185,44 @@ class Module:
         return self.train(False)
 
     def state_dict(self) -> "OrderedDict[str, np.ndarray]":
-        """Copies of the parameters' and buffers' arrays, by dotted name."""
-        state = OrderedDict((name, np.array(p.numpy(), copy=True)) for name, p in self.named_parameters())
-        state.update((name, np.array(b, copy=True)) for name, b in self.named_buffers())
+        """Host copies (NumPy arrays) of the parameters' and buffers' arrays, by dotted name, whatever the device."""
+        state = OrderedDict((name, to_host(p.data, copy=True)) for name, p in self.named_parameters())
+        state.update((name, to_host(b, copy=True)) for name, b in self.named_buffers())
         return state
+
+    def to(self, device_) -> "Module":
+        """Move every parameter (with its gradient), every tensor attribute and every buffer
+        (BatchNorm's running statistics) to ``device_`` ("cpu", "cuda", "cuda:N" or a Device),
+        in place; returns self.
+
+        Parameters stay the same objects, so build the optimizer before or after: its state
+        follows its parameters at the next step.
+
+        >>> import chainrule as cr
+        >>> net = cr.nn.Linear(2, 3).to("cpu")
+        >>> str(cr.nn.module_device(net))
+        'cpu'
+        """
+        dev = device(device_)
+        dev.check()
+        for module in self.modules():
+            for value in module.__dict__.values():
+                if isinstance(value, Tensor):
+                    value.data = to_device(value.data, dev)
+                    if value.grad is not None:
+                        value.grad = to_device(value.grad, dev)
+            for name, array in list(module._buffers.items()):
+                if array is not None:
+                    setattr(module, name, to_device(array, dev))
+        return self
+
+    def cpu(self) -> "Module":
+        """``to("cpu")``."""
+        return self.to(CPU)
+
+    def cuda(self, index: int = 0) -> "Module":
+        """``to(f"cuda:{index}")``; needs CuPy."""
+        return self.to(f"cuda:{index}")
 
     def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
         """Copy arrays into the parameters in place (optimizers keep working on them).
@@ -216,7 +252,7 @@ class Module:
                 continue
             value = state_dict[name]
             try:
-                value = value.numpy() if isinstance(value, Tensor) else np.asarray(value)
+                value = to_host(value.data if isinstance(value, Tensor) else value)
             except ValueError:
                 raise ValueError(f"state_dict entry {name!r} is not a rectangular array (ragged nested lists)") from None
             if value.dtype.kind not in "fiu":
@@ -231,7 +267,10 @@ class Module:
                 )
             updates.append((p, value))
         for p, value in updates:
-            (p.data if isinstance(p, Tensor) else p)[...] = value
+            if isinstance(p, Tensor):
+                p.data[...] = to_device(value, device_of(p.data))  # host arrays go to the parameter's device
+            else:  # a buffer: an array on the module's device
+                p[...] = to_device(value, device_of(p))
         return IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- calling and printing
@@ -253,3 +292,18 @@ class Module:
         if not lines:
             return head + ")"
         return head + "\n" + "\n".join(lines) + "\n)"
+
+
+def module_device(module: Module):
+    """The device of ``module``'s parameters (the CPU for a module without any).
+
+    Parameters on two devices are an error that names both.
+
+    >>> import chainrule as cr
+    >>> str(cr.nn.module_device(cr.nn.Linear(2, 2)))
+    'cpu'
+    """
+    named = list(module.named_parameters())
+    found = check_same_device([p.data for _, p in named], f"{type(module).__name__}'s parameters",
+                              labels=[repr(name) for name, _ in named])
+    return CPU if found is None else found

@@ -41,7 +41,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from chainrule.engine import Tensor, backend, enable_grad
+from chainrule.engine import Tensor, backend, device_of, enable_grad, to_device, to_host
 
 __all__ = ["Optimizer", "check_number"]
 
@@ -87,10 +87,6 @@ def _plain(value):
     return value
 
 
-def _to_numpy(array):
-    return np.array(array, copy=True) if isinstance(array, np.ndarray) else array.get()
-
-
 FLAT_MAX_SIZE = 1 << 16  # parameters in a group, above which updates go one parameter at a time
 
 
@@ -98,7 +94,7 @@ class _Plan:
     """One parameter group's scratch and state storage (see the module's docstring)."""
 
     __slots__ = ("group", "plist", "n", "params", "names", "g", "u", "p", "bufs", "gviews",
-                 "uviews", "pviews", "bviews", "t", "c")
+                 "uviews", "pviews", "bviews", "t", "c", "atype")
 
 
 def _constants(dtype):
@@ -303,7 +299,8 @@ class Optimizer:
         for group in self.param_groups:
             plan = plans.get(id(group))
             if (plan is None or plan.group is not group or plan.plist is not group["params"]
-                    or plan.n != len(plan.plist) or plan.names != self._buffer_names(group)):
+                    or plan.n != len(plan.plist) or plan.names != self._buffer_names(group)
+                    or type(plan.params[0].data) is not plan.atype):  # moved to another device
                 plan = self._build_plan(group)
             self._step_group(group, plan)
         return loss
@@ -316,6 +313,7 @@ class Optimizer:
         plan.params = params = tuple(plan.plist)
         plan.names = names = self._buffer_names(group)
         datas = [p.data for p in params]
+        plan.atype = type(datas[0])
         dtype = datas[0].dtype
         total = sum(d.size for d in datas)
         # Flat storage pays where call overhead dominates (small networks); for large groups the
@@ -352,7 +350,7 @@ class Optimizer:
                                 f"state buffer {name!r} of {_describe(p, i, 0)} has shape "
                                 f"{old.shape}; the parameter has shape {view.shape}"
                             )
-                        view[...] = old
+                        view[...] = to_device(old, device_of(view))  # state follows its parameter
                     st[name] = view
                 steps.add(st.setdefault("step", 0))
         else:
@@ -466,7 +464,7 @@ class Optimizer:
                 if st:
                     state[index[id(p)]] = {
                         k: _plain(v) if not hasattr(v, "shape") or isinstance(v, np.generic)
-                        else _to_numpy(v)
+                        else to_host(v, copy=True)
                         for k, v in st.items()
                     }
         out = {"state": state, "param_groups": groups}
@@ -521,7 +519,8 @@ class Optimizer:
                             f"state {name!r} of {_describe(p, i, 0)} has shape "
                             f"{getattr(value, 'shape', None)} in the state_dict"
                         )
-                    st[name] = np.array(value, dtype=p.dtype, copy=True)
+                    # Restored on the parameter's device (a state_dict holds host arrays).
+                    st[name] = to_device(np.array(to_host(value), dtype=p.dtype, copy=True), device_of(p.data))
                 elif isinstance(value, np.generic) or getattr(value, "ndim", None) == 0:
                     st[name] = value.item()
                 elif isinstance(value, np.ndarray):

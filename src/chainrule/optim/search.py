@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from chainrule.engine import Tensor, backend, no_grad
+from chainrule.engine import Tensor, device_of, no_grad, to_device
 from chainrule.optim.optimizer import Optimizer, check_number
 
 __all__ = ["RandomSearch", "RandomLocalSearch"]
@@ -87,7 +87,7 @@ class _Search(Optimizer):
         z = self.rng.standard_normal(p.shape, dtype=dtype)
         if scale != 1.0:
             z *= scale
-        return z if isinstance(p.data, np.ndarray) else backend.array_module(p.data).asarray(z)
+        return to_device(z, device_of(p.data))  # drawn on the host: the same on every device
 
     def _params(self):
         return [p for group in self.param_groups for p in group["params"]]

@@ -17,8 +17,10 @@ import numpy as np
 
 from chainrule import io, optim
 from chainrule.data import batches
-from chainrule.engine import Tensor, no_grad
-from chainrule.nn import Module
+from chainrule.engine import Tensor, device_of, no_grad, to_device
+from chainrule.engine.devices import CPU
+from chainrule.engine import device as as_device
+from chainrule.nn import Module, module_device
 from chainrule.nn import functional as F
 from chainrule.train.callbacks import Checkpoint, EarlyStopping, History, ProgressBar
 from chainrule.train.steps import choose_step, finite_parameters
@@ -60,10 +62,14 @@ class Trainer:
     with the model back at the start of that epoch (the last state known to be finite).
     """
 
-    def __init__(self, model: Module, X, y, config: TrainConfig, validation=None, callbacks=()):
+    def __init__(self, model: Module, X, y, config: TrainConfig, validation=None, callbacks=(), device=None,
+                 capture=False):
         if not isinstance(model, Module):
             raise TypeError(f"fit() needs a chainrule Module to train; got {type(model).__name__}")
         check_config(config)
+        # The device is not part of the config: a checkpoint resumes on any device.
+        self.device = module_device(model) if device is None else as_device(device)
+        model.to(self.device)
         self.model, self.config, self.callbacks = model, config, list(callbacks)
         self.task = get_task(config.loss)
         self.set_data(X, y)
@@ -75,7 +81,9 @@ class Trainer:
             _make_optimizer(config, model.parameters())
         self.schedule = optim.make_schedule(config.schedule, self.optimizer, config.epochs) \
             if self.optimizer is not None else None
-        self.step = choose_step(model, self.optimizer)(self)
+        # Not part of the config either: capturing changes the speed, never the result.
+        self.step = choose_step(model, self.optimizer, capture=capture,
+                                optimizer_name=_config_dict(config)["optimizer"])(self)
         self.rng = np.random.default_rng(config.seed)
         self.history = History()
         self.epoch = 0
@@ -90,10 +98,15 @@ class Trainer:
         ``partial_fit``) can tell whether the data changed.
         """
         self.X, self.y = _check_xy(X, y, self.task)
-        _check_labels_fit(self.model, self.X, self.y, self.task)
+        _check_labels_fit(self.model, self.X, self.y, self.task, self.device)
         self.source = X
         size = self.config.batch_size
         self.batches_per_epoch = 1 if size is None else math.ceil(len(self.X) / size)
+
+    @property
+    def captured(self):
+        """The captured steps (``CapturedSteps``) when this run replays its steps, else None."""
+        return getattr(self.step, "captured", None)
 
     @property
     def lr(self) -> float:
@@ -125,13 +138,19 @@ class Trainer:
 
     def train_epoch(self) -> dict:
         """One pass over the training data; returns (and records) the epoch's record."""
+        with self.device.use():  # CuPy makes new arrays on its current GPU: make it the model's
+            return self._train_epoch()
+
+    def _train_epoch(self) -> dict:
         start = time.perf_counter()
         model, lr = self.model, self.lr
         start_state = model.state_dict()  # finite: the previous epoch passed the check below
         model.train()
         total, count = 0.0, 0
         for b, idx in enumerate(batches(len(self.X), self.config.batch_size, rng=self.rng, shuffle=self.config.shuffle)):
-            value = self.step(self.X[idx], self.y[idx])
+            # The data stays on the host; each batch is copied to the model's device here, the one
+            # place (the targets follow the scores there inside the loss).
+            value = self.step(to_device(self.X[idx], self.device), self.y[idx])
             self.evaluations += 1
             if not math.isfinite(value):
                 self._diverged(start_state, f"the loss became {value} at epoch {self.epoch + 1}, batch {b + 1}", lr)
@@ -320,7 +339,8 @@ def _copy_arrays(obj):
 
 def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, epochs=10, batch_size=32,
         reg=0.0, schedule="none", seed=0, shuffle=True, validation=None, callbacks=(), early_stopping=None,
-        optimizer_options=None, checkpoint=None, resume=None, progress=False) -> History:
+        optimizer_options=None, checkpoint=None, resume=None, progress=False, device=None,
+        capture=False) -> History:
     """Train ``model`` on ``(X, y)`` and return its History (one record per epoch).
 
     Parameters
@@ -342,6 +362,15 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
         Patience in epochs on the validation loss (training loss without validation data).
     checkpoint, resume : path, optional
         Write the training state after every epoch / continue from such a file.
+    device : str or Device, optional
+        Train there ("cpu", "cuda", "cuda:N", "auto"): the model is moved, batches are copied
+        to it. By default the model's own device. Checkpoints hold host arrays, so a run saved
+        on one device resumes on another.
+    capture : bool
+        Record each batch shape's step (model, loss, L2 term) once and replay it without
+        building the graph (``chainrule.train.capture``): the same results bit for bit, less
+        Python per step. A step that cannot be captured (Dropout, derivative-free optimizers)
+        runs uncaptured with a ``CaptureWarning`` saying why.
 
     Examples
     --------
@@ -363,7 +392,8 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
         callbacks.append(ProgressBar())
     if checkpoint is not None:
         callbacks.append(Checkpoint(checkpoint))
-    trainer = Trainer(model, X, y, config, validation=validation, callbacks=callbacks)
+    trainer = Trainer(model, X, y, config, validation=validation, callbacks=callbacks, device=device,
+                      capture=capture)
     if resume is not None:
         trainer.load_checkpoint(resume)
     return trainer.run()
@@ -371,19 +401,40 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
 
 @no_grad()
 def predict_scores(model: Module, X, batch_size: int = 8192) -> np.ndarray:
-    """The model's outputs for ``X``, computed in chunks under no_grad."""
-    X = np.asarray(X, dtype=np.float32)
+    """The model's outputs for ``X`` (host data), computed in chunks under no_grad on the model's
+    device; the result is a host array."""
+    X = host_data(X, "X", dtype=np.float32)
+    dev = module_device(model)
     was_training = model.training
     model.eval()
     try:
-        return np.concatenate([model(Tensor(X[i:i + batch_size])).numpy() for i in range(0, max(len(X), 1), batch_size)])
+        with dev.use():  # CuPy makes new arrays on its current GPU: make it the model's
+            return np.concatenate([model(Tensor(to_device(X[i:i + batch_size], dev))).numpy()
+                                   for i in range(0, max(len(X), 1), batch_size)])
     finally:
         model.train(was_training)
 
 
 # ====================================================================== validation helpers
+def host_data(value, what, dtype=None) -> np.ndarray:
+    """``value`` (array_like or a CPU tensor) as a NumPy array; data on a device is an error.
+
+    Training and prediction take host data and copy each batch to the model's device, so data
+    already on a device was put there by mistake (or for another model): say so, naming it.
+    """
+    if isinstance(value, Tensor):
+        value = value.data
+    where = device_of(value)
+    if where != CPU:
+        raise ValueError(
+            f"{what} is on {where}; training and prediction take host data (NumPy arrays) and copy each "
+            f"batch to the model's device themselves: pass {what}.numpy() (or .get())"
+        )
+    return np.asarray(value) if dtype is None else np.asarray(value, dtype=dtype)
+
+
 def _check_xy(X, y, task: Task):
-    X = np.asarray(X)
+    X = host_data(X, "X")
     if X.dtype.kind not in "fiub":
         raise TypeError(f"X must be numeric; got dtype {X.dtype}")
     if X.ndim != 2:
@@ -392,7 +443,7 @@ def _check_xy(X, y, task: Task):
     if not np.all(np.isfinite(X)):
         bad = np.argwhere(~np.isfinite(X))[0]
         raise ValueError(f"X contains {X[tuple(bad)]} at row {bad[0]}, column {bad[1]}; remove or impute non-finite values")
-    y = np.asarray(y)
+    y = host_data(y, "y")
     if len(y) != len(X):
         raise ValueError(f"X and y have different lengths: {len(X)} examples but {len(y)} targets")
     if len(X) == 0:
@@ -400,11 +451,11 @@ def _check_xy(X, y, task: Task):
     return X, task.targets(y)
 
 
-def _check_labels_fit(model, X, y, task: Task):
+def _check_labels_fit(model, X, y, task: Task, dev):
     if task.kind == "regression":
         return
-    with no_grad():
-        out = model.eval()(Tensor(X[:1]))
+    with no_grad(), dev.use():
+        out = model.eval()(Tensor(to_device(X[:1], dev)))
     model.train()
     width = out.shape[-1] if out.ndim > 1 else 1
     if task.kind == "binary":

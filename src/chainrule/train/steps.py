@@ -12,19 +12,27 @@ step                      chosen when
                           local search): it scores the weights it tries through a closure
 :class:`AnalyticStep`     the model declares an analytic gradient (``model.analytic_loss``, the
                           linear models' vectorized formulas) and the optimizer reads gradients
+:class:`CapturedStep`     what would be the autodiff step, when the run asks for ``capture=True``:
+                          the same step recorded once per batch shape and replayed
+                          (:mod:`chainrule.train.capture`)
 :class:`AutodiffStep`     everything else: forward, loss, backward, optimizer step
 ========================  ======================================================================
 
-Each step is called with one batch ``(xb, yb)`` (NumPy arrays; ``yb`` as the loss reads its
-targets) and returns the batch's loss at the weights before the step, as a float.
+A run that asks for capture with any other step trains uncaptured, with a
+:class:`~chainrule.train.capture.CaptureWarning` saying why (the step's ``cannot_capture``).
+
+Each step is called with one batch ``(xb, yb)``: ``xb`` an array on the model's device (the loop
+copies each batch there), ``yb`` host targets as the loss reads them; it returns the batch's loss
+at the weights before the step, as a float.
 """
 from __future__ import annotations
 
-import numpy as np
+import warnings
 
-from chainrule.engine import Tensor, no_grad
+from chainrule.engine import Tensor, backend, no_grad
+from chainrule.train.capture import CaptureWarning, CapturedSteps
 
-__all__ = ["AnalyticStep", "AutodiffStep", "ClosureStep", "RuleStep", "choose_step"]
+__all__ = ["AnalyticStep", "AutodiffStep", "CapturedStep", "ClosureStep", "RuleStep", "choose_step"]
 
 
 class AutodiffStep:
@@ -44,6 +52,20 @@ class AutodiffStep:
         return float(loss.item())
 
 
+class CapturedStep(AutodiffStep):
+    """The autodiff step recorded once per batch shape and replayed: bit-identical results.
+
+    Its ``name`` is the autodiff step's: a checkpoint written captured resumes uncaptured and back.
+    """
+
+    def __init__(self, trainer):
+        super().__init__(trainer)
+        self.captured = CapturedSteps()
+
+    def __call__(self, xb, yb) -> float:
+        return float(self.captured.step(self.trainer, Tensor(xb), yb).item())
+
+
 class AnalyticStep:
     """The loss and its vectorized analytic gradient (NumPy, no graph), then the optimizer's step.
 
@@ -51,6 +73,7 @@ class AnalyticStep:
     """
 
     name = "analytic"
+    cannot_capture = "{model} computes its gradient analytically, without a graph"
 
     def __init__(self, trainer):
         self.trainer = trainer
@@ -74,6 +97,7 @@ class ClosureStep:
     """
 
     name = "closure"
+    cannot_capture = "the optimizer {optimizer} evaluates the model inside its closure"
 
     def __init__(self, trainer):
         self.trainer = trainer
@@ -99,6 +123,7 @@ class RuleStep:
     """
 
     name = "rule"
+    cannot_capture = "{model} trains by its own update rule, without a graph"
 
     def __init__(self, trainer):
         self.trainer = trainer
@@ -117,17 +142,28 @@ class RuleStep:
         return record["mistakes"] == 0
 
 
-def choose_step(model, optimizer):
-    """The step class for ``model`` and ``optimizer``, from what they declare (see the module doc)."""
+def choose_step(model, optimizer, capture: bool = False, optimizer_name=None):
+    """The step class for ``model`` and ``optimizer``, from what they declare (see the module doc).
+
+    ``capture=True`` turns the autodiff step into :class:`CapturedStep`; any other step is kept
+    and a :class:`CaptureWarning` says why it cannot be captured (``optimizer_name`` names the
+    optimizer in it; by default its class).
+    """
     if getattr(model, "update_rule", None) is not None:
-        return RuleStep
-    if getattr(optimizer, "requires_closure", False):
-        return ClosureStep
-    if getattr(model, "analytic_loss", None) is not None and getattr(optimizer, "uses_grad", True):
-        return AnalyticStep
-    return AutodiffStep
+        step = RuleStep
+    elif getattr(optimizer, "requires_closure", False):
+        step = ClosureStep
+    elif getattr(model, "analytic_loss", None) is not None and getattr(optimizer, "uses_grad", True):
+        step = AnalyticStep
+    else:
+        return CapturedStep if capture else AutodiffStep
+    if capture:
+        why = step.cannot_capture.format(model=type(model).__name__,
+                                         optimizer=optimizer_name or type(optimizer).__name__)
+        warnings.warn(f"capture: {why}; training uncaptured", CaptureWarning, stacklevel=3)
+    return step
 
 
 def finite_parameters(model) -> bool:
-    """Whether every parameter of ``model`` is finite (no NaN, no infinity)."""
-    return all(bool(np.isfinite(p.data).all()) for p in model.parameters())
+    """Whether every parameter of ``model`` is finite (no NaN, no infinity), on whatever device."""
+    return all(bool(backend.array_module(p.data).isfinite(p.data).all()) for p in model.parameters())

@@ -1,0 +1,209 @@
+"""The captured training step: record a step's ops once, replay them without building the graph.
+
+A small network spends most of a training step in Python, not in arithmetic: building a Tensor
+and a graph node per op, checking inputs, sorting the graph for the backward pass. For a fixed
+model and batch shape the ops are the same every step, so :class:`CapturedForward` records them
+once (``chainrule.engine.recording``) and then calls each op's ``forward`` and ``backward`` on
+arrays directly. The optimizer step runs as usual.
+
+Two depths, the deeper tried first:
+
+- **the whole step** (model, loss and L2 term): the batch's targets are substituted for the
+  recorded ones (they were checked once for the whole data set), and the backward pass is
+  replayed in the very order ``Tensor.backward`` uses (``topological_order``);
+- **the model only**, when the loss converts its targets (a copy to another device, a cast):
+  the loss then runs as usual on the replayed output. Its gradient sums meet the loss's in an
+  order that only commutativity makes equal, so a tensor may feed at most two of the model's ops
+  and a parameter one.
+
+Either way the results are bit-identical to the uncaptured step: the same functions on the
+same arrays in an order whose sums round alike. What a recording cannot promise, it refuses,
+and that batch shape trains uncaptured (``reason`` says why): a tensor made from data during the
+step (a Dropout mask would be replayed frozen), an op argument made from data that is not the
+targets. A new batch shape (the smaller last batch of an epoch) is recorded once more. A forward
+pass that branches in Python on its data's *values* is not detected: it would replay the
+branch taken when it was recorded.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from chainrule.engine import Tensor, backend, recording, topological_order, unbroadcast
+
+
+class CapturedForward:
+    """A recorded forward pass (of the model, or of the model and its loss) for one batch shape.
+
+    ``CapturedForward.record(model, x)`` runs ``model(x)`` once (``record(model, x, loss, y)``
+    also ``loss(out, y)``), returns the ordinary result Tensor, graph and all, and keeps the ops
+    it ran; ``capture.reason`` is None when they can be replayed, or the reason they cannot.
+    ``forward(x_array, y)`` replays the ops and returns the result array; ``backward(grad)``
+    then adds each parameter's gradient to its ``.grad`` exactly as ``Tensor.backward`` would.
+    """
+
+    def __init__(self):
+        self.program, self.plan, self.params, self.reason, self.out_slot, self.values = [], [], [], None, None, None
+
+    @classmethod
+    def record(cls, model, x: Tensor, loss=None, target=None):
+        self = cls()
+        self.whole = loss is not None
+        with recording() as tape:
+            out = model(x)
+            result = out if loss is None else loss(out, target)
+        params = {id(p): p for p in model.parameters()}
+        slots, uses = {id(x): ("x",)}, {}
+        for i, (fn, inputs, kwargs, output) in enumerate(tape):
+            refs = []
+            for t in inputs:
+                ref = slots.get(id(t)) or (("p", params[id(t)]) if id(t) in params else None)
+                if ref is None:
+                    if t.requires_grad or t.data.ndim:
+                        return result, self._refuse(f"the step makes a tensor of shape {t.shape} from data "
+                                                    f"({fn.name} input): replayed, it would not change between "
+                                                    f"steps (a Dropout mask?)")
+                    ref = ("c", t.data)  # a Python number lifted into the graph: the same every step
+                uses[id(t)] = uses.get(id(t), 0) + 1
+                if loss is None and uses[id(t)] > (1 if ref[0] == "p" else 2):
+                    return result, self._refuse(
+                        f"a {'parameter' if ref[0] == 'p' else 'tensor'} of shape {t.shape} feeds {uses[id(t)]} "
+                        f"ops: its gradient's sum could round differently from the uncaptured step's")
+                refs.append(ref)
+            arrays = [k for k, v in kwargs.items() if getattr(v, "ndim", 0) and v is not target]
+            if arrays:
+                return result, self._refuse(f"{fn.name}'s argument {arrays[0]!r} is an array made during the step")
+            targets = [k for k, v in kwargs.items() if v is target and target is not None]
+            slots[id(output)] = ("s", i)
+            self.program.append((fn, refs, kwargs, targets))
+        if slots.get(id(result), ("",))[0] != "s":
+            return result, self._refuse("the result was not computed by an op")
+        self.out_slot = slots[id(result)][1]
+        self.params = [p for p in params.values() if p.requires_grad]
+        order = topological_order(result) if loss is not None else [output for *_, output in tape]
+        self._make_plan(order, slots, params)
+        return result, self
+
+    def _refuse(self, reason):
+        self.reason = reason
+        return self
+
+    def _make_plan(self, order, slots, params):
+        # Backward's visits: ("op", i, fn, [(slot, parameter, needs)]) or ("leaf", parameter).
+        for node in reversed(order):
+            if id(node) in params:
+                self.plan.append(("leaf", params[id(node)]))
+                continue
+            slot = slots.get(id(node))
+            if slot is None or slot[0] != "s" or not node.requires_grad:
+                continue
+            fn, refs, *_ = self.program[slot[1]]
+            targets = [(r[1], None, need) if r[0] == "s" else (None, r[1], need) if r[0] == "p" else (None, None, False)
+                       for r, need in zip(refs, fn.needs)]
+            self.plan.append(("op", slot[1], fn, targets))
+        if not any(step[0] == "leaf" for step in self.plan):  # the model only: leaves after every op
+            self.plan.extend(("leaf", p) for p in self.params)
+
+    def forward(self, x, target=None):
+        """Replay the recorded ops on input array ``x`` (and ``target``); returns the result array."""
+        values = []
+        for fn, refs, kwargs, targets in self.program:
+            arrays = [x if r[0] == "x" else r[1].data if r[0] == "p" else values[r[1]] if r[0] == "s" else r[1]
+                      for r in refs]
+            if targets:
+                kwargs = dict(kwargs, **{k: target for k in targets})
+            data = fn.forward(*arrays, **kwargs)
+            if isinstance(data, np.generic):
+                data = np.asarray(data)
+            values.append(data)
+        self.values = values
+        return values[self.out_slot]
+
+    def backward(self, grad) -> None:
+        """Back-propagate ``grad`` (of the result) to the parameters, as ``Tensor.backward`` does."""
+        values, grads = self.values, [None] * len(self.program)
+        grads[self.out_slot] = grad
+        for step in self.plan:
+            if step[0] == "leaf":  # what the backward pass does when it reaches a parameter
+                p = step[1]
+                g = p.grad
+                if g is not None and type(g) is not np.ndarray and isinstance(g, np.generic):
+                    p.grad = np.asarray(g)
+                elif g is not None and g.ndim and 0 in g.strides:
+                    p.grad = g.copy()
+                continue
+            _, i, fn, targets = step
+            g = grads[i]
+            if g is None:
+                continue
+            parent_grads = fn.backward(g)
+            if type(parent_grads) is not tuple:
+                parent_grads = (parent_grads,)
+            for (slot, p, need), pg in zip(targets, parent_grads):
+                if pg is None or not need:
+                    continue
+                like = values[slot] if p is None else p.data
+                if pg.shape != like.shape:
+                    pg = unbroadcast(pg, like.shape, repr(fn.name))
+                if pg.dtype != like.dtype:
+                    pg = pg.astype(like.dtype)
+                if p is None:
+                    prev = grads[slot]
+                    grads[slot] = pg if prev is None else prev + pg
+                else:
+                    p.grad = pg if p.grad is None else p.grad + pg
+            grads[i] = None
+        self.values = None
+
+
+class CaptureWarning(UserWarning):
+    """``capture=True`` could not capture a step; it runs uncaptured (the message says why)."""
+
+
+class CapturedSteps:
+    """The captured steps of one training run, one per batch shape (see the module)."""
+
+    def __init__(self):
+        self.by_shape, self.reasons = {}, {}
+
+    def step(self, trainer, xb: Tensor, yb):
+        """One training step of ``trainer`` on ``(xb, yb)``, replayed when captured; returns the loss."""
+        model, opt = trainer.model, trainer.optimizer
+        capture = self.by_shape.get(xb.shape)
+        if capture is None or capture == "model":
+            whole = capture is None
+            result, capture = (CapturedForward.record(model, xb, trainer.loss, yb) if whole
+                               else CapturedForward.record(model, xb))
+            if capture.reason is None:
+                self.by_shape[xb.shape] = capture
+            elif whole:
+                self.by_shape[xb.shape] = "model"  # next time, try the model alone
+            else:
+                self.reasons[xb.shape] = capture.reason
+                self.by_shape[xb.shape] = False
+                warnings.warn(f"capture: batches of shape {xb.shape} train uncaptured: {capture.reason}",
+                              CaptureWarning, stacklevel=4)
+            return _plain_step(trainer, result if whole else trainer.loss(result, yb))
+        if capture is False:  # this shape cannot be captured
+            return _plain_step(trainer, trainer.loss(model(xb), yb))
+        if capture.whole:
+            value = capture.forward(xb.data, yb)
+            opt.zero_grad()
+            capture.backward(backend.array_module(value).ones_like(value))  # backward()'s seed
+            opt.step()
+            return Tensor._make(value, False, None)
+        out = Tensor._make(capture.forward(xb.data), True, None)
+        loss = trainer.loss(out, yb)
+        opt.zero_grad()
+        loss.backward(keep_grads=False)
+        capture.backward(out.grad)
+        opt.step()
+        return loss
+
+
+def _plain_step(trainer, loss):
+    trainer.optimizer.zero_grad()
+    loss.backward(keep_grads=False)
+    trainer.optimizer.step()
+    return loss

@@ -1,0 +1,121 @@
+"""The captured step: bit-identical to the uncaptured one, and the fallbacks say why."""
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.train import CapturedForward, CaptureWarning, TrainConfig, Trainer, fit
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((100, 2)).astype(np.float32)  # batches of 32: shapes (32, 2) and (4, 2)
+TARGETS = {
+    "cross-entropy": ((X[:, 0] > 0) + (X[:, 1] > 0)).astype(int), "svm": (X[:, 0] > X[:, 1]).astype(int) * 2,
+    "logistic": (X[:, 0] * X[:, 1] > 0).astype(int), "binary-hinge": (X[:, 0] > 0).astype(int),
+    "mse": X @ np.array([0.5, -1.0]),
+}
+OUTPUTS = {"cross-entropy": 3, "svm": 3, "logistic": 1, "binary-hinge": 1, "mse": 1}
+
+
+def run(capture, loss="cross-entropy", optimizer="adam", device=None, model=None, **options):
+    model = model or nn.MLP(2, [16, 16], OUTPUTS[loss], rng=0)
+    trainer = Trainer(model, X, TARGETS[loss], TrainConfig(loss=loss, optimizer=optimizer, lr=0.01, epochs=3,
+                                                           batch_size=32, reg=1e-3, **options),
+                      device=device, capture=capture)
+    trainer.run()
+    return trainer
+
+
+def assert_same_run(a, b):
+    strip = lambda records: [{k: v for k, v in r.items() if k != "seconds"} for r in records]  # noqa: E731
+    assert strip(a.history.records) == strip(b.history.records)
+    for (name, p), q in zip(a.model.named_parameters(), b.model.parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy(), err_msg=name)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"])
+def test_capture_is_bit_identical_for_every_gradient_optimizer(optimizer):
+    plain, captured = run(False, optimizer=optimizer), run(True, optimizer=optimizer)
+    assert_same_run(plain, captured)
+    # Both batch shapes were recorded and replayed whole (model, loss and L2 term).
+    assert {s: (type(c), c.whole) for s, c in captured.captured.by_shape.items()} == \
+        {(32, 2): (CapturedForward, True), (4, 2): (CapturedForward, True)}
+
+
+@pytest.mark.parametrize("loss, whole", [("svm", True), ("logistic", False), ("binary-hinge", False),
+                                         ("mse", False)])
+def test_capture_is_bit_identical_for_every_loss(loss, whole):
+    # The binary losses and mse convert their targets (a cast, a tensor): the model alone is
+    # replayed and the loss runs as usual.
+    captured = run(True, loss=loss)
+    assert_same_run(run(False, loss=loss), captured)
+    assert all(c.whole is whole for c in captured.captured.by_shape.values())
+
+
+def test_replay_recomputes_every_step_from_the_current_parameters():
+    model = nn.MLP(2, [4], 2, rng=0)
+    x = cr.tensor(X[:8])
+    out, capture = CapturedForward.record(model, x)
+    assert capture.reason is None and [fn.name for fn, *_ in capture.program] == ["linear_relu", "linear"]
+    with cr.no_grad():
+        model[0].weight.data *= 2  # in place, as an optimizer does
+        expected = model(cr.tensor(X[8:16])).numpy()
+    np.testing.assert_array_equal(capture.forward(X[8:16]), expected)
+    assert out.requires_grad and out._op == "linear"  # recording returned the ordinary result
+
+
+def test_a_dropout_mask_cannot_be_captured_and_the_step_runs_uncaptured():
+    with pytest.warns(CaptureWarning, match=r"shape \((32|4), 2\) train uncaptured: the step makes a tensor "
+                                            r"of shape \((32|4), 16\) from data .*Dropout mask"):
+        captured = run(True, model=nn.MLP(2, [16, 16], 3, dropout=0.2, rng=0))
+    assert captured.captured.by_shape[(32, 2)] is False
+    assert_same_run(run(False, model=nn.MLP(2, [16, 16], 3, dropout=0.2, rng=0)), captured)
+
+
+def test_derivative_free_optimizers_train_uncaptured_and_say_why():
+    with pytest.warns(CaptureWarning, match="random-search evaluates the model inside its closure"):
+        captured = run(True, optimizer="random-search", optimizer_options={"rng": 0})
+    assert captured.captured is None
+    assert_same_run(run(False, optimizer="random-search", optimizer_options={"rng": 0}), captured)
+
+
+def test_a_parameter_used_twice_is_captured_whole_but_not_alone():
+    class Twice(nn.Module):  # one weight applied twice: its gradient is a sum whose order matters
+        def __init__(self, width=3):
+            super().__init__()
+            self.layer = nn.Linear(2, 2, rng=0)
+            self.out = nn.Linear(2, width, rng=1)
+
+        def forward(self, x):
+            return self.out(self.layer(self.layer(x).tanh()))
+
+    # With the loss, the backward pass is replayed in Tensor.backward's own order: exact.
+    captured = run(True, model=Twice())
+    assert all(c.whole for c in captured.captured.by_shape.values())
+    assert_same_run(run(False, model=Twice()), captured)
+    # Alone (a loss that casts its targets), the sums' order is not guaranteed: refused.
+    with pytest.warns(CaptureWarning, match=r"a parameter of shape \(2, 2\) feeds 2 ops"):
+        captured = run(True, loss="mse", model=Twice(1))
+    assert_same_run(run(False, loss="mse", model=Twice(1)), captured)
+
+
+def test_capture_on_the_fake_gpu_equals_the_cpu(fake_gpu):
+    assert_same_run(run(False), run(True, device="fake"))
+
+
+def test_fit_and_the_cli_take_capture(tmp_path, capsys):
+    a, b = nn.MLP(2, [8], 3, rng=0), nn.MLP(2, [8], 3, rng=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing here falls back
+        ha = fit(a, X, TARGETS["cross-entropy"], optimizer="adam", lr=0.01, epochs=2)
+        hb = fit(b, X, TARGETS["cross-entropy"], optimizer="adam", lr=0.01, epochs=2, capture=True)
+    assert [r["loss"] for r in ha.records] == [r["loss"] for r in hb.records]
+    from chainrule import cli
+
+    args = ["train", "--data", "spiral", "--n-samples", "150", "--hidden", "8", "--epochs", "2", "--json"]
+    assert cli.main(args + ["--out", str(tmp_path / "plain")]) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert cli.main(args + ["--out", str(tmp_path / "captured"), "--capture"]) == 0
+    assert json.loads(capsys.readouterr().out)["test"] == plain["test"]
