@@ -60,8 +60,8 @@ def layer_of(module: str, order: list):
     if len(parts) == 1:
         return None  # the package root re-exports; it is above everything
     top = parts[1]
-    if top in ("_version",):
-        return -1  # a leaf every layer may read
+    if top in ("_version", "_startup"):
+        return -1  # a leaf every layer may read (the version; the start-up Ctrl-C hook)
     if top == "__main__":
         return None  # ``python -m chainrule``: the package's own entry, like the root
     assert top in order, f"{module}: the layer {top!r} is not in the layer order of docs/architecture.md"
@@ -77,7 +77,7 @@ def resolve(target: str, name, known: dict) -> str:
 
 def test_the_layer_order_names_every_top_level_module():
     order = layer_order()
-    tops = {m.split(".")[1] for m in modules() if "." in m} - {"_version", "__main__"}
+    tops = {m.split(".")[1] for m in modules() if "." in m} - {"_version", "_startup", "__main__"}
     assert tops <= set(order), sorted(tops - set(order))
     assert order[0] == "engine" and order[-1] == "cli"
 

@@ -10,6 +10,7 @@ import chainrule as cr
 from chainrule import expr
 from chainrule.expr import (
     MAX_DEPTH,
+    MAX_TREE_DEPTH,
     MAX_LENGTH,
     BinaryOp,
     Call,
@@ -332,7 +333,6 @@ def test_too_long_input():
         "-" * 400 + "x",
         "exp(" * 150 + "x" + ")" * 150,
         "x" + "**2" * 200,
-        "+".join(["x"] * 300),
     ],
 )
 def test_deep_nesting_is_an_expression_error_not_a_recursion_error(text):
@@ -349,6 +349,19 @@ def test_nesting_just_under_the_limit_parses_evaluates_and_compares():
         f, _ = evaluate(tree, {"x": 0.0})
         assert np.isfinite(f.data)
     assert value("+".join(["x"] * MAX_DEPTH), x=1.0) == MAX_DEPTH
+
+
+def test_a_long_flat_chain_is_not_nesting():
+    # 120 terms: a sum, not 119 levels of nesting.
+    assert value("+".join(["x"] * 120), x=1.0) == 120
+    assert value("*".join(["x"] * 120), x=1.0) == 1
+    tree = parse("+".join(["x"] * (MAX_TREE_DEPTH + 1)))
+    assert tree == parse("+".join(["x"] * (MAX_TREE_DEPTH + 1))) and repr(tree)
+    e = error("+".join(["x"] * (MAX_TREE_DEPTH + 2)))
+    assert f"more than {MAX_TREE_DEPTH} operators deep" in str(e)
+    # nesting inside a chain still counts as nesting
+    e = error("x + " + "(" * (MAX_DEPTH + 1) + "x" + ")" * (MAX_DEPTH + 1))
+    assert "nested too deeply" in str(e)
 
 
 def test_type_errors_for_non_text():

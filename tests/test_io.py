@@ -70,7 +70,7 @@ def valid_meta(arrays: dict[str, np.ndarray], **extra: object) -> dict[str, obje
     return {
         "format": "chainrule",
         "format_version": FORMAT_VERSION,
-        "kind": "model",
+        "kind": "weights",
         "arrays": {n: {"shape": list(a.shape), "dtype": a.dtype.name} for n, a in arrays.items()},
         **extra,
     }
@@ -83,7 +83,7 @@ def tampered(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, object])
 @pytest.fixture
 def saved(tmp_path: Path) -> Path:
     w = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(2, np.float32)}
-    return save_archive(tmp_path / "model.npz", w, {"epoch": 3}, kind="model")
+    return save_archive(tmp_path / "model.npz", w, {"epoch": 3}, kind="weights")
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,9 +94,9 @@ def saved(tmp_path: Path) -> Path:
 def test_round_trip_of_many_dtypes_and_shapes(tmp_path: Path) -> None:
     arrays = sample_arrays()
     meta = {"epoch": 12, "config": {"sizes": [784, 256, 10], "act": "relu"}, "note": "héllo ✓"}
-    path = save_archive(tmp_path / "a.npz", arrays, meta, kind="checkpoint")
+    path = save_archive(tmp_path / "a.npz", arrays, meta, kind="snapshot")
     assert path == tmp_path / "a.npz"
-    loaded, loaded_meta = load_archive(path, kind="checkpoint")
+    loaded, loaded_meta = load_archive(path, kind="snapshot")
     assert list(loaded) == list(arrays)
     for name, array in arrays.items():
         assert loaded[name].dtype == array.dtype, name
@@ -107,7 +107,7 @@ def test_round_trip_of_many_dtypes_and_shapes(tmp_path: Path) -> None:
     assert loaded_meta["note"] == "héllo ✓"
     assert loaded_meta["format"] == "chainrule"
     assert loaded_meta["format_version"] == FORMAT_VERSION == 1
-    assert loaded_meta["kind"] == "checkpoint"
+    assert loaded_meta["kind"] == "snapshot"
     assert loaded_meta["arrays"]["fc1.weight"] == {"shape": [4, 3], "dtype": "float32"}
     assert loaded_meta["arrays"]["classes"] == {"shape": [3], "dtype": "<U3"}
 
@@ -117,11 +117,11 @@ def test_archive_is_a_plain_npz_that_numpy_reads_without_pickle(saved: Path) -> 
         assert sorted(npz.files) == ["__meta__", "b", "w"]
         meta = json.loads(npz["__meta__"].tobytes().decode("utf-8"))
         np.testing.assert_array_equal(npz["w"], np.arange(6, dtype=np.float32).reshape(2, 3))
-    assert meta["kind"] == "model" and meta["epoch"] == 3
+    assert meta["kind"] == "weights" and meta["epoch"] == 3
 
 
 def test_path_is_used_as_given_and_loads_from_str(tmp_path: Path) -> None:
-    path = save_archive(str(tmp_path / "weights"), {"x": np.ones(2)}, {}, kind="model")
+    path = save_archive(str(tmp_path / "weights"), {"x": np.ones(2)}, {}, kind="weights")
     assert path == tmp_path / "weights"
     assert files_in(tmp_path) == ["weights"]
     arrays, _ = load_archive(str(path))
@@ -130,15 +130,15 @@ def test_path_is_used_as_given_and_loads_from_str(tmp_path: Path) -> None:
 
 def test_compressed_round_trip(tmp_path: Path) -> None:
     arrays = {"z": np.zeros((100, 100), np.float32)}
-    plain = save_archive(tmp_path / "p.npz", arrays, {}, kind="model")
-    small = save_archive(tmp_path / "c.npz", arrays, {}, kind="model", compress=True)
+    plain = save_archive(tmp_path / "p.npz", arrays, {}, kind="weights")
+    small = save_archive(tmp_path / "c.npz", arrays, {}, kind="weights", compress=True)
     assert small.stat().st_size < plain.stat().st_size / 10
     np.testing.assert_array_equal(load_archive(small)[0]["z"], arrays["z"])
 
 
 def test_numpy_scalars_and_tuples_in_meta(tmp_path: Path) -> None:
     meta = {"lr": np.float32(0.5), "n": np.int64(7), "ok": np.bool_(True), "shape": (2, 3)}
-    path = save_archive(tmp_path / "a.npz", {}, meta, kind="model")
+    path = save_archive(tmp_path / "a.npz", {}, meta, kind="weights")
     _, loaded = load_archive(path)
     assert (loaded["lr"], loaded["n"], loaded["ok"], loaded["shape"]) == (0.5, 7, True, [2, 3])
     assert type(loaded["n"]) is int and loaded["arrays"] == {}
@@ -146,14 +146,14 @@ def test_numpy_scalars_and_tuples_in_meta(tmp_path: Path) -> None:
 
 def test_array_names_that_are_numpy_keywords(tmp_path: Path) -> None:
     arrays = {"file": np.ones(1), "allow_pickle": np.zeros(1), "a/b.c": np.ones(2)}
-    path = save_archive(tmp_path / "a.npz", arrays, {}, kind="model")
+    path = save_archive(tmp_path / "a.npz", arrays, {}, kind="weights")
     assert sorted(load_archive(path)[0]) == ["a/b.c", "allow_pickle", "file"]
 
 
 def test_big_endian_and_non_contiguous_arrays_round_trip(tmp_path: Path) -> None:
     big = np.arange(4, dtype=">f4")
     strided = np.arange(12, dtype=np.float64).reshape(3, 4)[:, ::2]
-    path = save_archive(tmp_path / "a.npz", {"big": big, "strided": strided}, {}, kind="model")
+    path = save_archive(tmp_path / "a.npz", {"big": big, "strided": strided}, {}, kind="weights")
     loaded, meta = load_archive(path)
     assert loaded["big"].dtype == np.float32 and loaded["big"].dtype.isnative
     np.testing.assert_array_equal(loaded["big"], [0, 1, 2, 3])
@@ -170,15 +170,15 @@ def test_big_endian_and_non_contiguous_arrays_round_trip(tmp_path: Path) -> None
 )
 def test_round_trip_property(tmp_path_factory: pytest.TempPathFactory, array: np.ndarray) -> None:
     path = tmp_path_factory.mktemp("prop") / "a.npz"
-    save_archive(path, {"a": array}, {"n": 1}, kind="model")
-    loaded, _ = load_archive(path, kind="model", allow_nonfinite=True)
+    save_archive(path, {"a": array}, {"n": 1}, kind="weights")
+    loaded, _ = load_archive(path, kind="weights", allow_nonfinite=True)
     assert loaded["a"].dtype == array.dtype and loaded["a"].shape == array.shape
     np.testing.assert_array_equal(loaded["a"], array)  # NaN equals NaN here
 
 
 def test_nonfinite_values_are_refused_unless_allowed(tmp_path: Path) -> None:
     arrays = {"ok": np.ones(3, np.float32), "w": np.array([1.0, np.nan, np.inf], np.float32)}
-    path = save_archive(tmp_path / "a.npz", arrays, {}, kind="model")
+    path = save_archive(tmp_path / "a.npz", arrays, {}, kind="weights")
     with pytest.raises(FormatError, match=r"'w' has 2 non-finite value"):
         load_archive(path)
     loaded, _ = load_archive(path, allow_nonfinite=True)
@@ -343,9 +343,9 @@ def test_missing_format_version(tmp_path: Path) -> None:
 
 
 def test_wrong_kind_names_both(saved: Path) -> None:
-    with pytest.raises(FormatError, match="kind is 'model', expected 'checkpoint'"):
+    with pytest.raises(FormatError, match="kind is 'weights', expected 'checkpoint'"):
         load_archive(saved, kind="checkpoint")
-    assert load_archive(saved, kind="model")[1]["kind"] == "model"
+    assert load_archive(saved, kind="weights")[1]["kind"] == "weights"
 
 
 def test_tampered_shape_names_array_and_both_shapes(tmp_path: Path) -> None:
@@ -410,34 +410,34 @@ def test_garbled_npy_header_inside_a_good_zip(tmp_path: Path) -> None:
 def test_object_array_is_refused_on_save(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'ragged' has dtype object"):
         save_archive(tmp_path / "a.npz", {"ragged": np.array([[1], [1, 2]], dtype=object)}, {},
-                     kind="model")
+                     kind="weights")
     assert files_in(tmp_path) == []
 
 
 def test_structured_and_datetime_arrays_are_refused(tmp_path: Path) -> None:
     rec = np.zeros(2, dtype=[("a", "f4"), ("b", "i4")])
     with pytest.raises(ValueError, match="'rec' has dtype"):
-        save_archive(tmp_path / "a.npz", {"rec": rec}, {}, kind="model")
+        save_archive(tmp_path / "a.npz", {"rec": rec}, {}, kind="weights")
     with pytest.raises(ValueError, match="'when' has dtype datetime64"):
         save_archive(tmp_path / "a.npz", {"when": np.array(["2024-01-01"], "datetime64[D]")}, {},
-                     kind="model")
+                     kind="weights")
 
 
 @pytest.mark.parametrize("name", ["__meta__", "", "/abs", "a\\b", "nul\x00"])
 def test_bad_array_names_are_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(ValueError, match="reserved|invalid array name"):
-        save_archive(tmp_path / "a.npz", {name: np.ones(1)}, {}, kind="model")
+        save_archive(tmp_path / "a.npz", {name: np.ones(1)}, {}, kind="weights")
 
 
 def test_non_str_array_name_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="array names must be str"):
-        save_archive(tmp_path / "a.npz", {0: np.ones(1)}, {}, kind="model")
+        save_archive(tmp_path / "a.npz", {0: np.ones(1)}, {}, kind="weights")
 
 
 @pytest.mark.parametrize("key", ["format", "format_version", "kind", "arrays"])
 def test_reserved_meta_keys_are_refused(tmp_path: Path, key: str) -> None:
     with pytest.raises(ValueError, match=f"reserved key.*'{key}'"):
-        save_archive(tmp_path / "a.npz", {}, {key: 1}, kind="model")
+        save_archive(tmp_path / "a.npz", {}, {key: 1}, kind="weights")
 
 
 @pytest.mark.parametrize(
@@ -451,7 +451,7 @@ def test_reserved_meta_keys_are_refused(tmp_path: Path, key: str) -> None:
 )
 def test_meta_that_json_cannot_hold_names_the_key(tmp_path: Path, meta: dict, where: str) -> None:
     with pytest.raises(TypeError, match=where):
-        save_archive(tmp_path / "a.npz", {}, meta, kind="model")
+        save_archive(tmp_path / "a.npz", {}, meta, kind="weights")
     assert files_in(tmp_path) == []
 
 
@@ -463,7 +463,7 @@ def test_kind_must_be_a_non_empty_str(tmp_path: Path) -> None:
 def test_missing_folder_is_named(tmp_path: Path) -> None:
     folder = tmp_path / "no" / "such"
     with pytest.raises(FileNotFoundError, match=f"folder {folder} does not exist"):
-        save_archive(folder / "a.npz", {}, {}, kind="model")
+        save_archive(folder / "a.npz", {}, {}, kind="weights")
 
 
 def test_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
@@ -475,7 +475,7 @@ def test_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
 def test_path_that_is_a_folder(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     with pytest.raises(IsADirectoryError, match="it is a folder"):
-        save_archive(tmp_path / "d", {}, {}, kind="model")
+        save_archive(tmp_path / "d", {}, {}, kind="weights")
 
 
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can write anywhere")
@@ -485,7 +485,7 @@ def test_unwritable_folder_is_named(tmp_path: Path) -> None:
     folder.chmod(0o500)
     try:
         with pytest.raises(PermissionError, match=f"folder {folder} is not writable"):
-            save_archive(folder / "a.npz", {}, {}, kind="model")
+            save_archive(folder / "a.npz", {}, {}, kind="weights")
     finally:
         folder.chmod(0o700)
 
@@ -493,7 +493,7 @@ def test_unwritable_folder_is_named(tmp_path: Path) -> None:
 def test_failed_save_keeps_the_old_file_when_meta_is_bad(saved: Path) -> None:
     before = saved.read_bytes()
     with pytest.raises(TypeError):
-        save_archive(saved, {"w": np.zeros(1)}, {"bad": {1, 2}}, kind="model")
+        save_archive(saved, {"w": np.zeros(1)}, {"bad": {1, 2}}, kind="weights")
     assert saved.read_bytes() == before
     assert files_in(saved.parent) == ["model.npz"]
 
@@ -508,7 +508,7 @@ def test_failed_replace_keeps_the_old_file_and_leaves_no_temp(
 
     monkeypatch.setattr(cio.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk on fire"):
-        save_archive(saved, {"w": np.zeros(1000)}, {}, kind="model")
+        save_archive(saved, {"w": np.zeros(1000)}, {}, kind="weights")
     assert saved.read_bytes() == before
     assert files_in(saved.parent) == ["model.npz"]
 
@@ -541,13 +541,13 @@ def test_failed_fsync_keeps_the_old_file(saved: Path, monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(cio.os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="no space left"):
-        save_archive(saved, {"w": np.zeros(3)}, {}, kind="model")
+        save_archive(saved, {"w": np.zeros(3)}, {}, kind="weights")
     assert saved.read_bytes() == before
     assert files_in(saved.parent) == ["model.npz"]
 
 
 def test_successful_save_replaces_and_leaves_no_temp(saved: Path) -> None:
-    save_archive(saved, {"v": np.full(2, 7.0)}, {"epoch": 9}, kind="model")
+    save_archive(saved, {"v": np.full(2, 7.0)}, {"epoch": 9}, kind="weights")
     arrays, meta = load_archive(saved)
     assert list(arrays) == ["v"] and meta["epoch"] == 9
     assert files_in(saved.parent) == ["model.npz"]
@@ -556,10 +556,10 @@ def test_successful_save_replaces_and_leaves_no_temp(saved: Path) -> None:
 def test_new_file_gets_the_umask_mode_and_replaced_file_keeps_its_mode(tmp_path: Path) -> None:
     old = os.umask(0o022)
     try:
-        path = save_archive(tmp_path / "a.npz", {}, {}, kind="model")
+        path = save_archive(tmp_path / "a.npz", {}, {}, kind="weights")
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
         path.chmod(0o600)
-        save_archive(path, {}, {}, kind="model")
+        save_archive(path, {}, {}, kind="weights")
         assert stat.S_IMODE(path.stat().st_mode) == 0o600
     finally:
         os.umask(old)
@@ -609,7 +609,7 @@ def test_permission_error_from_the_folder_is_named(
 
     monkeypatch.setattr(cio.tempfile, "mkstemp", refuse)
     with pytest.raises(PermissionError, match=f"folder {tmp_path} is not writable"):
-        save_archive(tmp_path / "a.npz", {}, {}, kind="model")
+        save_archive(tmp_path / "a.npz", {}, {}, kind="weights")
 
 
 # --------------------------------------------------------------------------------------------
@@ -634,10 +634,12 @@ def _models():
 def test_save_model_and_load_model_rebuild_the_same_model(tmp_path, model):
     import chainrule as cr
 
-    path = cio.save_model(tmp_path / "m.npz", model, {"classes": ["a", "b"], "note": {"x": 1}})
+    outputs = cio.model_widths(model)[1]
+    classes = [f"c{k}" for k in range(2 if outputs == 1 else outputs)]  # load_model checks they fit
+    path = cio.save_model(tmp_path / "m.npz", model, {"classes": classes, "note": {"x": 1}})
     back, meta = cio.load_model(path)
     assert type(back) is type(model) and back.get_config() == model.get_config()
-    assert meta["classes"] == ["a", "b"] and meta["note"] == {"x": 1}
+    assert meta["classes"] == classes and meta["note"] == {"x": 1}
     for (name, p), (name2, q) in zip(model.named_parameters(), back.named_parameters()):
         assert name == name2 and p.dtype == q.dtype and np.array_equal(p.numpy(), q.numpy())
     X = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
@@ -660,7 +662,7 @@ def test_load_model_names_what_is_wrong_with_a_model_file(tmp_path):
     good = cr.nn.Linear(3, 2, rng=0)
     arrays = good.state_dict()
     cases = [
-        ({"model": {"class": "Transformer", "config": {}}}, arrays, "does not name one of"),
+        ({"model": {"class": "Transformer", "config": {}}}, arrays, r"'model.class' is 'Transformer'; expected one of"),
         ({"model": {"class": "Linear", "config": {"in_features": -1, "out_features": 2}}}, arrays,
          "the Linear config .* is invalid"),
         ({"model": {"class": "Linear", "config": good.get_config()}}, {"weight": arrays["weight"]}, "bias"),
@@ -700,3 +702,271 @@ def test_a_registered_model_class_can_be_saved_and_loaded(tmp_path):
         cio.MODEL_CLASSES.pop("Scaled")
     with pytest.raises(TypeError, match="a model class must be a chainrule Module with get_config"):
         cio.register_model_class(int)
+
+
+
+
+# --------------------------------------------------------------------------------------------
+# untrusted files: memory bombs, tampered metadata, files of other kinds
+# --------------------------------------------------------------------------------------------
+import tracemalloc  # noqa: E402
+
+import chainrule as cr  # noqa: E402
+from chainrule.io import SCHEMAS, dumps_strict, load_json, load_model, save_model  # noqa: E402
+
+
+def rewrite_meta(path: Path, change) -> Path:
+    """Rewrite an archive's __meta__ with ``change(meta)`` applied, the arrays untouched."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    meta = json.loads(np.load(path)["__meta__"].tobytes())
+    change(meta)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            if name == "__meta__.npy":
+                with archive.open(name, "w") as member:
+                    np.lib.format.write_array(member, meta_array(meta))
+            else:
+                archive.writestr(name, data)
+    return path
+
+
+def peak_bytes(fn) -> tuple[object, int]:
+    tracemalloc.start()
+    try:
+        try:
+            result = fn()
+        except Exception as exc:  # noqa: BLE001 - the caller checks it
+            result = exc
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.fixture
+def mlp_file(tmp_path: Path) -> Path:
+    meta = {"loss": "cross-entropy", "task": "classification", "classes": ["a", "b", "c"],
+            "feature_names": ["x1", "x2"], "image_shape": None,
+            "preprocess": {"kind": "standardize", "mean": [0.0, 1.0], "scale": [1.0, 2.0]},
+            "data": {"data": "toy", "seed": 0, "n_samples": None, "test_size": 0.25, "val_size": 0.1}}
+    return save_model(tmp_path / "model.npz", cr.nn.MLP(2, [4], 3, rng=0), meta)
+
+
+def test_a_model_file_declaring_a_billion_units_is_refused_before_anything_is_allocated(mlp_file):
+    rewrite_meta(mlp_file, lambda m: m["model"]["config"].update(hidden_sizes=[10**9]))
+    error, peak = peak_bytes(lambda: load_model(mlp_file))
+    assert isinstance(error, FormatError), error
+    assert "builds '0.weight' of shape (1000000000, 2), but the file holds (4, 2)" in str(error)
+    assert peak < 2**20  # not the 7.5 GiB the network would take
+
+
+def test_declared_arrays_beyond_the_limit_are_refused_unread(tmp_path, monkeypatch):
+    arrays = {"w": np.ones((2, 3), np.float32)}
+    meta = valid_meta(arrays)
+    meta["arrays"]["w"]["shape"] = [10**11]  # 373 GiB of float32
+    path = tampered(tmp_path / "a.npz", arrays, meta)
+    error, peak = peak_bytes(lambda: load_archive(path))
+    assert isinstance(error, FormatError)
+    assert "declare 372.5 GiB (400000000000 bytes), more than the limit of 8.0 GiB" in str(error)
+    assert peak < 2**20
+    # the limit is documented and can be changed: per call, or for the process
+    small = save_archive(tmp_path / "s.npz", {"w": np.ones(100, np.float32)}, {}, kind="weights")
+    with pytest.raises(FormatError, match="declare 400 B .*limit of 399 B"):
+        load_archive(small, max_bytes=399)
+    assert load_archive(small, max_bytes=400)[0]["w"].shape == (100,)
+    monkeypatch.setenv("CHAINRULE_MAX_ARCHIVE_BYTES", "100")
+    assert cio.max_archive_bytes() == 100
+    with pytest.raises(FormatError, match="limit of 100 B"):
+        load_archive(small)
+
+
+def test_an_npy_header_that_disagrees_with_the_metadata_is_refused_before_its_data(tmp_path):
+    # The metadata declares 6 floats; the member's own header claims 10^11 of them.
+    arrays = {"w": np.ones((2, 3), np.float32)}
+    header = {"descr": "<f4", "fortran_order": False, "shape": (10**11,)}
+    buf = __import__("io").BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    path = write_raw(tmp_path / "a.npz", {"__meta__": meta_array(valid_meta(arrays)),
+                                          "w.npy": buf.getvalue() + bytes(24)})
+    error, peak = peak_bytes(lambda: load_archive(path))
+    assert isinstance(error, FormatError)
+    assert "array 'w' has shape (100000000000,), declared (2, 3)" in str(error)
+    assert peak < 2**20
+
+
+def test_a_member_that_inflates_beyond_its_shape_is_cut_off(tmp_path):
+    # 64 MiB of zeros after a valid header, deflated to ~64 kB: only the declared 24 bytes
+    # (and one more, to see that there is more) are ever decompressed.
+    arrays = {"w": np.ones((2, 3), np.float32)}
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("__meta__.npy", "w") as member:
+            np.lib.format.write_array(member, meta_array(valid_meta(arrays)))
+        with archive.open("w.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array(member, arrays["w"])
+            for _ in range(64):
+                member.write(bytes(2**20))
+    assert path.stat().st_size < 2**20
+    error, peak = peak_bytes(lambda: load_archive(path))
+    assert isinstance(error, FormatError)
+    assert "array 'w' holds more data than its shape (2, 3)" in str(error)
+    assert peak < 4 * 2**20
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: m.update(preprocess="standardize"),
+     "the field 'preprocess' must be an object, got the string \"standardize\""),
+    (lambda m: m.update(data="digits"), "the field 'data' must be an object, got the string \"digits\""),
+    (lambda m: m.update(classes=5), "the field 'classes' must be a list of strings, got the number 5"),
+    (lambda m: m.update(loss=["x"]), "the field 'loss' must be a string, got a list [\"x\"]"),
+    (lambda m: m.update(loss="l1"), "the field 'loss' is 'l1'; expected one of 'binary-hinge'"),
+    (lambda m: m.update(classes=["a", "b"]), "the field 'classes' names 2 class(es); a model with 3 output(s) has 3"),
+    (lambda m: m.update(classes=["a", "a", "b"]), "the field 'classes' repeats a name"),
+    (lambda m: m.update(classes=["a", 1, "c"]), "the field 'classes[1]' must be a string, got the number 1"),
+    (lambda m: m["preprocess"].update(kind="whiten"), "the field 'preprocess.kind' is 'whiten'; expected one of"),
+    (lambda m: m["preprocess"].pop("scale"), "the field 'preprocess.scale' is missing (standardize needs it)"),
+    (lambda m: m["preprocess"].update(mean=[0.0]), "the field 'preprocess.mean' has 1 values; the model takes 2"),
+    (lambda m: m["preprocess"].update(scale=[1.0, 0.0]), "the field 'preprocess.scale[1]' is 0.0, expected a number > 0"),
+    (lambda m: m["data"].update(seed=-1), "the field 'data.seed' is -1, expected a whole number >= 0"),
+    (lambda m: m["data"].update(test_size=1.5), "the field 'data.test_size' is 1.5, expected a number < 1"),
+    (lambda m: m.update(feature_names=["x1"]), "the field 'feature_names' names 1 feature(s); the model takes 2"),
+    (lambda m: m.update(image_shape=[3, 3]), "the field 'image_shape' [3, 3] holds 9 values; the model takes 2"),
+    (lambda m: m.update(task="regression"), "the field 'loss' is 'cross-entropy' but the field 'task' is 'regression'"),
+    (lambda m: m["model"].update({"class": "Perceptron2"}), "the field 'model.class' is 'Perceptron2'; expected one of"),
+    (lambda m: m["model"].update(config="big"), "the field 'model.config' must be an object"),
+    (lambda m: m["model"]["config"].update(hidden_sizes=["4"]), "the MLP config"),
+    (lambda m: m.pop("model"), "the field 'model' is missing"),
+    (lambda m: m.update(format_version=99), "format_version 99 is newer than the newest this chainrule reads"),
+])
+def test_tampered_model_metadata_is_refused_naming_the_file_and_the_field(mlp_file, change, message):
+    rewrite_meta(mlp_file, change)
+    with pytest.raises(FormatError) as info:
+        load_model(mlp_file)
+    assert str(info.value).startswith(f"{mlp_file} is not a valid chainrule archive: "), info.value
+    assert message in str(info.value)
+
+
+def test_the_untampered_model_loads_with_its_metadata(mlp_file):
+    model, meta = load_model(mlp_file)
+    assert model.num_parameters() == 2 * 4 + 4 + 4 * 3 + 3 and meta["classes"] == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"epoch": "3"}, "the field 'epoch' must be a whole number >= 0, got the string \"3\""),
+    ({"history": "abc"}, "the field 'history' must be a list of objects"),
+    ({"history": [{"epoch": "one"}]}, "the field 'history[0].epoch' must be a whole number >= 1"),
+    ({"rng": {"bit_generator": "PCG64"}}, "the field 'rng.state' is missing"),
+    ({"evaluations": -4}, "the field 'evaluations' is -4"),
+    ({"schedule": 7}, "the field 'schedule' must be null or an object, got the number 7"),
+])
+def test_tampered_checkpoint_metadata_is_refused(tmp_path, change, message):
+    meta = {"epoch": 1, "evaluations": 3, "history": [{"epoch": 1, "loss": 0.5}], "config": {},
+            "optimizer": {}, "schedule": None, "rng": {"bit_generator": "PCG64", "state": {}}}
+    path = save_archive(tmp_path / "c.npz", {"w": np.ones(2, np.float32)}, meta | change, kind="checkpoint")
+    with pytest.raises(FormatError, match="c.npz is not a valid chainrule archive: ") as info:
+        load_archive(path, kind="checkpoint")
+    assert message in str(info.value)
+    assert load_archive(save_archive(tmp_path / "ok.npz", {}, meta, kind="checkpoint"), kind="checkpoint")
+
+
+@pytest.mark.parametrize(("content", "what"), [
+    (b"root:x:0:0:root:/root:/bin/bash\n", "it looks like a text file"),
+    (b"x1,x2,label\n1,2,a\n", "it looks like a text file"),
+    (bytes([0x7F, 0x45, 0x4C, 0x46, 2, 1, 1, 0xFF, 0xFE]), "it looks like a binary file of another kind"),
+])
+def test_a_file_that_is_not_a_zip_says_what_it_is_not(tmp_path, content, what):
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(FormatError) as info:
+        load_model(path)
+    text = str(info.value)
+    assert "it is not a zip file (an .npz archive is a zip of .npy arrays)" in text and what in text
+    assert "pickle" not in text and "unsafe" not in text
+
+
+def test_meta_with_nan_is_not_json(tmp_path):
+    path = write_raw(tmp_path / "a.npz", {"__meta__": np.frombuffer(b'{"x": NaN}', np.uint8)})
+    with pytest.raises(FormatError, match="NaN is not a JSON value"):
+        load_archive(path)
+
+
+def test_load_json_checks_size_strictness_and_schema(tmp_path):
+    schema = cio.Schema("run config", {1: cio.Obj({"epochs": cio.Int(1)})}, version_key="format")
+    path = tmp_path / "config.json"
+    path.write_text('{"format": 1, "epochs": 3}')
+    assert load_json(path, schema) == {"format": 1, "epochs": 3}
+    for text, message in [('{"format": 99, "epochs": 3}', "the field 'format' is the number 99; a run config file of "
+                                                          "this chainrule has version 1 (newer than"),
+                          ('{"format": 1, "epochs": Infinity}', "not valid UTF-8 JSON (Infinity is not a JSON value)"),
+                          ('{"format": 1, "epochs": 0}', "the field 'epochs' is 0, expected a whole number >= 1"),
+                          ("[1]", "expected a JSON object, got a list [1]")]:
+        path.write_text(text)
+        with pytest.raises(FormatError, match="config.json: ") as info:
+            load_json(path, schema)
+        assert message in str(info.value)
+    path.write_text(" " * 2000)
+    with pytest.raises(FormatError, match="larger than 1.0 KiB"):
+        load_json(path, max_bytes=1024)
+
+
+def test_dumps_strict_writes_standard_json():
+    text = dumps_strict({"loss": float("nan"), "best": np.float32("inf"), "curve": np.array([1.0, -np.inf]),
+                         "ok": 0.5, "path": Path("a/b")})
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(c)) == {
+        "loss": None, "best": None, "curve": [1.0, None], "ok": 0.5, "path": "a/b"}
+
+
+@pytest.mark.parametrize("model", [
+    cr.nn.MLP(3, [5, 4], 2), cr.nn.MLP(3, [4], 1, dropout=0.5), cr.nn.MLP(2, [], 3), cr.nn.Linear(3, 4),
+    cr.nn.Linear(3, 4, bias=False), cr.models.LinearClassifier(3, 4, loss="svm"),
+    cr.models.LogisticRegression(5), cr.models.BinarySVM(2), cr.models.Perceptron(3), cr.models.Perceptron(3, 4),
+], ids=repr)
+def test_parameter_shapes_are_what_the_constructor_builds(model):
+    # load_model trusts parameter_shapes to size a file's model before building it.
+    shapes = type(model).parameter_shapes(model.get_config())
+    assert shapes == {name: tuple(p.shape) for name, p in model.named_parameters()}
+    assert cr.nn.summary_from_shapes(shapes).to_dict()["parameters"] == model.num_parameters()
+    if isinstance(model, cr.nn.MLP):
+        assert cr.nn.summary_from_shapes(shapes).to_dict() == cr.nn.summary(model).to_dict()
+
+
+def test_declared_schemas_cover_the_files_chainrule_writes():
+    assert set(SCHEMAS) == {"model", "checkpoint"} and all(s.version == FORMAT_VERSION for s in SCHEMAS.values())
+
+
+# --------------------------------------------------------------------------------------------
+# folder locks
+# --------------------------------------------------------------------------------------------
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+
+def test_a_folder_lock_is_exclusive_names_its_owner_and_leaves_nothing(tmp_path):
+    first = cio.FolderLock(tmp_path).acquire()
+    assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n" and first.held
+    with pytest.raises(cio.FolderInUseError, match=rf"is in use by process {os.getpid()} \(its lock file .*\.lock\)"):
+        cio.FolderLock(tmp_path).acquire()
+    first.release()
+    first.release()  # idempotent
+    assert list(tmp_path.iterdir()) == []
+    with cio.FolderLock(tmp_path) as again:
+        assert again.held
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lock_held_by_another_process_is_refused_and_a_dead_owners_lock_is_taken_over(tmp_path):
+    code = ("import sys, time; from chainrule import io; lock = io.FolderLock(sys.argv[1]).acquire(); "
+            "print('locked', flush=True); time.sleep(60)")
+    owner = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout.readline().strip() == "locked"
+        with pytest.raises(cio.FolderInUseError) as info:
+            cio.FolderLock(tmp_path).acquire()
+        assert info.value.pid == owner.pid
+    finally:
+        owner.kill()  # dies holding the lock: its file stays, stale
+        owner.wait(10)
+    assert (tmp_path / ".lock").read_text() == f"{owner.pid}\n"
+    lock = cio.FolderLock(tmp_path).acquire()
+    assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
+    lock.release()

@@ -1,5 +1,4 @@
 """Tests for chainrule.viz: circuit diagrams (DOT, matplotlib, Graphviz) and the plots."""
-import html
 import os
 import re
 import shutil
@@ -338,8 +337,14 @@ def test_graphviz_renders_the_same_dot(tmp_path):
     assert check.returncode == 0, check.stderr
     c = draw(f, tmp_path / "g.svg", engine="graphviz")
     assert c.engine == "graphviz"
-    svg = html.unescape(c.path.read_text())  # Graphviz writes a minus sign as &#45;
-    assert "<svg" in svg and "0.73" in svg and "-0.59" in svg
+    # Read the SVG as XML: Graphviz writes the minus sign as the character reference &#45;,
+    # which is the same text once parsed. What is compared is what the picture shows.
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(c.path).getroot()
+    assert root.tag.endswith("svg")
+    shown = {"".join(t.itertext()).strip() for t in root.iter() if t.tag.endswith("text")}
+    assert {"0.73", "-0.59", "0.39", "-0.20", "-0.39", "0.20"} <= shown, shown
     check_image(draw(f, tmp_path / "g.png").path)
 
 
@@ -608,3 +613,77 @@ def test_plot_filters_and_feature_maps_draw_one_image_per_filter_and_map(tmp_pat
         plot_filters(np.zeros((4, 2, 3, 3)), tmp_path / "bad.png")
     with pytest.raises(ValueError, match=r"maps of shape \(C, H, W\)"):
         plot_feature_maps(np.zeros((2, 3)), tmp_path / "bad.png")
+
+
+def svg_texts(path) -> list:
+    """The text a matplotlib SVG shows (saved with svg.fonttype 'none', so text stays text)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(path).getroot()
+    return ["".join(t.itertext()).strip() for t in root.iter() if t.tag.endswith("text")]
+
+
+def test_weight_images_have_a_title_a_colour_bar_and_say_how_many_units(tmp_path):
+    import matplotlib
+
+    W = np.random.default_rng(0).normal(size=(20, 64))
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        path = plot_weight_images(W, (8, 8), tmp_path / "w.svg", class_names=[f"unit {i}" for i in range(20)],
+                                  title="first hidden layer's weights", total=128)
+    texts = svg_texts(path)
+    assert "first hidden layer's weights (20 of 128 shown, as 8×8 images)" in texts
+    assert {"lowest", "highest"} <= set(texts)  # the colour bar's two ends
+    assert any("each image scaled" in t for t in texts)
+    assert "unit 19" in texts
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        texts = svg_texts(plot_weight_images(W[:3], (8, 8), tmp_path / "d.svg"))
+    assert "weights: rows of W (3 shown, as 8×8 images)" in texts
+
+
+def test_best_so_far_is_the_running_minimum_ignoring_divergence():
+    assert viz_best([2.0, 3.0, 1.0, float("inf"), 0.5]) == [2.0, 2.0, 1.0, 1.0, 0.5]
+    assert np.isnan(viz_best([float("nan"), 1.0])[0]) and viz_best([float("nan"), 1.0])[1] == 1.0
+
+
+def viz_best(losses):
+    from chainrule.viz import best_so_far
+
+    return best_so_far(losses).tolist()
+
+
+def test_compare_plot_shows_the_best_loss_so_far_on_labelled_axes(tmp_path):
+    import matplotlib
+
+    curves = {"random search": [2.3, 2.5, 2.1], "sgd": ([0, 1000, 2000], [2.3, 2.6, 0.4])}
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        path = plot_loss_curves(curves, tmp_path / "c.svg", best=True)
+    texts = svg_texts(path)
+    assert "best loss so far per strategy" in texts and "best loss so far (log scale)" in texts
+    assert "loss evaluations" in texts and "2,000" in texts  # thousands are readable
+    assert {"random search", "sgd"} <= set(texts)
+
+
+def test_viz_works_after_a_plain_import_chainrule(tmp_path):
+    # getting-started calls chainrule.viz.plot_history after `import chainrule` alone.
+    code = ("import sys, chainrule\n"
+            "assert 'matplotlib' not in sys.modules and 'chainrule.viz' not in sys.modules\n"
+            "chainrule.viz.plot_history([{'epoch': 1, 'loss': 1.0}, {'epoch': 2, 'loss': 0.5}], sys.argv[1])\n")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "h.png")], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    check_image(tmp_path / "h.png")
+
+
+def test_circuit_drawings_say_which_colour_is_the_value_and_which_the_gradient(tmp_path):
+    from chainrule.viz.circuit import GRAD_COLOR, LEGEND, VALUE_COLOR
+
+    f = xyz_circuit()
+    dot = to_dot(f)
+    assert f'<FONT COLOR="{VALUE_COLOR}">{LEGEND[0]}</FONT>' in dot
+    assert f'<FONT COLOR="{GRAD_COLOR}">{LEGEND[1]}</FONT>' in dot
+    assert LEGEND == ("value (forward pass), above each wire", "gradient (backward pass), below each wire")
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        texts = svg_texts(draw(f, tmp_path / "c.svg", engine="matplotlib").path)
+    assert set(LEGEND) <= set(texts)

@@ -12,6 +12,7 @@ multi-layer networks and every optimization strategy from random search to Adam.
 >>> f.item(), x.grad.item(), y.grad.item(), z.grad.item()
 (-12.0, -4.0, -4.0, 3.0)
 """
+import chainrule._startup  # noqa: F401  (the command's Ctrl-C while it starts; nothing for a library user)
 from chainrule._version import __version__
 from chainrule.engine import *  # noqa: F401,F403  (the engine's public names are the package's)
 from chainrule.engine import __all__ as _engine_all
@@ -20,8 +21,9 @@ from chainrule.gradcheck import GradcheckError, gradcheck, numerical_gradient
 from chainrule import nn, optim, models  # noqa: E402
 
 # Loaded on first use (PEP 562): `import chainrule.engine` does not load the training loop, the
-# runs, the plots or scikit-learn's wrappers.
-_LAZY_MODULES = ("data", "estimators", "expr", "io", "metrics", "runs", "sweep", "train", "viz")
+# runs, the plots or scikit-learn's wrappers, and `chainrule.viz.plot_history(...)` works after a
+# plain `import chainrule`.
+_LAZY_MODULES = ("data", "estimators", "expr", "io", "metrics", "playground", "runs", "sweep", "train", "viz")
 
 
 def __getattr__(name):
@@ -44,3 +46,4 @@ __all__ = [
     "__version__", "GradcheckError", "fit", "gradcheck", "models", "nn", "numerical_gradient", "optim",
     *_engine_all,
 ]
+

@@ -45,6 +45,7 @@ __all__ = [
     "FUNCTIONS",
     "MAX_LENGTH",
     "MAX_DEPTH",
+    "MAX_TREE_DEPTH",
     "parse",
     "variables",
     "evaluate",
@@ -54,9 +55,16 @@ MAX_LENGTH = 1000
 """Longest accepted expression text, in characters."""
 
 MAX_DEPTH = 100
-"""Deepest accepted nesting: parentheses, calls, signs and operators chained in one tree.
+"""Deepest accepted nesting: parentheses, calls, signs and exponents one inside the other.
 
-The cap keeps parsing, evaluation and the dataclasses' own ``repr``/``==`` (which recurse)
+A flat chain such as a sum of 120 terms is not nesting and does not count here; it counts
+against :data:`MAX_TREE_DEPTH`.
+"""
+
+MAX_TREE_DEPTH = 250
+"""Deepest accepted tree: nesting plus the operators of chains (``a + b + c`` is two deep).
+
+The caps keep parsing, evaluation and the dataclasses' own ``repr``/``==`` (which recurse)
 far from Python's recursion limit, so hostile input gets an ExpressionError, never a
 RecursionError.
 """
@@ -220,7 +228,8 @@ class _Parser:
     def __init__(self, text: str):
         self.tokens = _tokenize(text)
         self.i = 0
-        self.depth = 0
+        self.depth = 0  # of the tree being built
+        self.nesting = 0  # parentheses, calls, signs, exponents
 
     # helpers
     @property
@@ -248,16 +257,24 @@ class _Parser:
             raise self.unexpected(repr(op))
         return self.advance()
 
-    def enter(self, column: int) -> None:
+    def enter(self, column: int, *, chain: bool = False) -> None:
         self.depth += 1
-        if self.depth > MAX_DEPTH:
+        self.nesting += not chain
+        if self.nesting > MAX_DEPTH:
             raise ExpressionError(
                 f"expression nested too deeply at column {column} (limit {MAX_DEPTH} levels)",
+                column,
+            )
+        if self.depth > MAX_TREE_DEPTH:
+            raise ExpressionError(
+                f"expression too large at column {column}: its tree would be more than "
+                f"{MAX_TREE_DEPTH} operators deep (each operator of a chain a + b + ... counts)",
                 column,
             )
 
     def leave(self) -> None:
         self.depth -= 1
+        self.nesting -= 1
 
     # grammar
     def parse(self) -> Node:
@@ -267,14 +284,14 @@ class _Parser:
         return node
 
     def expr(self) -> Node:
-        # A chain a+b+c+... grows the tree one level per operator, so each one counts
-        # against the depth cap until the chain ends.
+        # A chain a+b+c+... grows the tree one level per operator: not nesting, but each
+        # one counts against the tree's depth until the chain ends.
         entered = 0
         try:
             node = self.term()
             while self.at_op("+", "-"):
                 op = self.advance()
-                self.enter(op.column)
+                self.enter(op.column, chain=True)
                 entered += 1
                 node = BinaryOp(op.text, node, self.term(), op.column)
             return node
@@ -287,7 +304,7 @@ class _Parser:
             node = self.unary()
             while self.at_op("*", "/"):
                 op = self.advance()
-                self.enter(op.column)
+                self.enter(op.column, chain=True)
                 entered += 1
                 node = BinaryOp(op.text, node, self.unary(), op.column)
             return node

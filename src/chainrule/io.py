@@ -9,6 +9,9 @@ loaded instead of misbehaving later::
      "arrays": {"fc1.weight": {"shape": [256, 784], "dtype": "float32"}, ...},
      ...the caller's own keys...}
 
+The kinds chainrule writes ("model", "checkpoint") have a schema (:data:`SCHEMAS`) that their
+metadata must follow, field by field; other kinds are free-form.
+
 Every write goes to a temporary file in the destination folder, is flushed and fsynced, and then
 replaces the destination with ``os.replace``: a reader sees the old file or the new one, never half
 of one, and a failed write leaves the old file as it was.
@@ -18,8 +21,8 @@ Examples
 >>> import numpy as np, tempfile, pathlib
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> path = save_archive(folder / "w.npz", {"w": np.ones((2, 3), np.float32)}, {"epoch": 3},
-...                     kind="model")
->>> arrays, meta = load_archive(path, kind="model")
+...                     kind="weights")
+>>> arrays, meta = load_archive(path, kind="weights")
 >>> arrays["w"].shape, meta["epoch"], meta["format_version"]
 ((2, 3), 3, 1)
 """
@@ -28,9 +31,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import tempfile
 import zipfile
+from zlib import error as zlib_error
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -41,9 +46,20 @@ from chainrule.engine import to_host
 
 __all__ = [
     "FORMAT_VERSION",
+    "FolderInUseError",
+    "FolderLock",
     "FormatError",
+    "MAX_ARCHIVE_BYTES",
+    "SCHEMAS",
+    "Schema",
+    "dumps_strict",
+    "format_bytes",
+    "write_atomic",
     "load_archive",
+    "load_json",
     "load_model",
+    "max_archive_bytes",
+    "model_widths",
     "save_archive",
     "save_model",
     "write_json_atomic",
@@ -54,6 +70,10 @@ FORMAT_VERSION = 1
 FORMAT_NAME = "chainrule"
 META_MEMBER = "__meta__"
 RESERVED_META_KEYS = ("format", "format_version", "kind", "arrays")
+#: The default limit on the array data one archive may declare (see :func:`max_archive_bytes`).
+MAX_ARCHIVE_BYTES = 8 * 2**30
+#: The metadata member and every JSON document chainrule reads are refused above this size.
+MAX_META_BYTES = 256 * 2**20
 
 # bool, signed and unsigned integers, floats, complex, fixed-width byte and unicode strings:
 # all of them round-trip through .npy without pickle.
@@ -89,9 +109,11 @@ def _fsync_folder(folder: Path) -> None:
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *, make_parents: bool = False) -> Path:
     """Call ``write(file)`` on a temporary file next to ``path``, then move it onto ``path``.
 
-    The one atomic write of chainrule (archives, JSON, text, plots, drawings): a reader sees the
-    old file or the new one, never a mix, and a failed write leaves nothing behind. The file gets
-    the mode a plain ``open()`` would give it. ``make_parents`` creates missing folders first.
+    The one atomic write of chainrule (archives, JSON, text, plots, drawings): the temporary file
+    is flushed and fsynced before it replaces ``path``, and removed if anything fails, so a reader
+    sees the old file or the new one, never a mix. The file gets the mode a plain ``open()`` would
+    give it. An OSError while writing (a full disk) names ``path``. ``make_parents`` creates
+    missing folders first.
 
     >>> import tempfile, pathlib
     >>> p = write_atomic(pathlib.Path(tempfile.mkdtemp()) / "new" / "a.bin", lambda f: f.write(b"hi"),
@@ -126,6 +148,12 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
             mode = 0o666 & ~_current_umask()
         os.chmod(tmp, mode)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if exc.filename is None:  # a write() on the open file: say which file it was for
+            raise OSError(exc.errno, f"cannot write it: {exc.strerror or exc}", str(path)) from exc
+        raise
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
@@ -156,8 +184,9 @@ def write_json_atomic(
     """Write ``obj`` as JSON (plus a final newline) to ``path`` atomically.
 
     NumPy scalars are written as the Python numbers they hold; anything else that JSON cannot
-    hold raises TypeError naming where it is, before the file is touched. NaN and infinities are
-    written as ``NaN`` / ``Infinity`` as Python's json module does.
+    hold raises TypeError naming where it is, before the file is touched. The file is standard
+    JSON: NaN and infinities are written as ``null`` (:func:`dumps_strict`), not as Python's
+    ``NaN`` / ``Infinity``, which other JSON readers reject.
 
     Examples
     --------
@@ -166,7 +195,7 @@ def write_json_atomic(
     >>> json.loads(p.read_text())
     {'acc': 0.5}
     """
-    text = json.dumps(_jsonable(obj, "obj"), indent=indent, sort_keys=sort_keys) + "\n"
+    text = dumps_strict(_jsonable(obj, "obj"), indent=indent, sort_keys=sort_keys) + "\n"
     return write_text_atomic(path, text)
 
 
@@ -196,6 +225,126 @@ def _jsonable(obj: Any, where: str) -> Any:
     raise TypeError(
         f"{where} is of type {type(obj).__name__}, which is not JSON serializable{hint}"
     )
+
+
+# --------------------------------------------------------------------------------------------
+# folder locks
+# --------------------------------------------------------------------------------------------
+
+
+class FolderInUseError(RuntimeError, ValueError):
+    """Another live process holds the folder's lock (a ValueError too: the CLI's exit 2)."""
+
+    def __init__(self, message: str, pid: int | None):
+        super().__init__(message)
+        self.pid = pid
+
+
+class FolderLock:
+    """An exclusive lock on a folder, held by one process for as long as it works there.
+
+    The lock is the file ``FOLDER/.lock``, created if missing and holding the owner's process
+    id; where ``fcntl.flock`` exists the kernel holds the lock, so it ends with its process
+    whatever way that process ends, and a lock file left by a killed process is stale and simply
+    taken over. Elsewhere the pid in the file is checked: a lock whose process no longer runs
+    is stale too. :meth:`release` removes the file.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> with FolderLock(folder):
+    ...     FolderLock(folder).acquire()
+    Traceback (most recent call last):
+    ...
+    chainrule.io.FolderInUseError: ... is in use by process ... (its lock file ....lock)
+    >>> sorted(p.name for p in folder.iterdir())
+    []
+    """
+
+    NAME = ".lock"
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+        self.path = self.folder / self.NAME
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def acquire(self) -> "FolderLock":
+        """Take the lock, or raise FolderInUseError naming the live process that holds it."""
+        if self._fd is not None:
+            return self
+        for _ in range(100):  # retried only when a releasing owner removed the file under us
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                if not self._lock(fd):
+                    pid = self._owner(fd)
+                    raise FolderInUseError(
+                        f"{self.folder} is in use by process {pid if pid is not None else '?'} "
+                        f"(its lock file {self.path})", pid)
+                if os.fstat(fd).st_ino != os.stat(self.path).st_ino:
+                    raise FileNotFoundError  # released and removed meanwhile: take the new file
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                os.fsync(fd)
+            except FileNotFoundError:
+                os.close(fd)
+                continue
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+            return self
+        raise FolderInUseError(f"{self.folder}: could not take its lock {self.path}", None)
+
+    @staticmethod
+    def _lock(fd: int) -> bool:
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): the pid in the file decides
+            pid = FolderLock._owner(fd)
+            return pid is None or pid == os.getpid() or not _process_alive(pid)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    @staticmethod
+    def _owner(fd: int) -> int | None:
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            return int(os.read(fd, 64).decode("ascii").split()[0])
+        except (OSError, ValueError, IndexError, UnicodeDecodeError):
+            return None
+
+    def release(self) -> None:
+        """Give the lock up and remove its file (a no-op when not held)."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            self.path.unlink()  # before unlocking: a waiter then finds the file gone and retries
+        os.close(fd)
+
+    def __enter__(self) -> "FolderLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,7 +439,8 @@ def save_archive(
         },
     }
     header.update(_jsonable(dict(meta), "meta"))
-    meta_bytes = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    # Standard JSON (NaN -> null): load_archive refuses NaN / Infinity as not JSON.
+    meta_bytes = np.frombuffer(dumps_strict(header).encode("utf-8"), dtype=np.uint8)
     compression = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
 
     def write(file: IO[bytes]) -> None:
@@ -304,48 +454,110 @@ def save_archive(
     return write_atomic(path, write)
 
 
+def max_archive_bytes() -> int:
+    """The most bytes of array data a loaded archive may declare: ``CHAINRULE_MAX_ARCHIVE_BYTES``
+    from the environment, else :data:`MAX_ARCHIVE_BYTES` (8 GiB).
+
+    The metadata of an archive declares the shape of every array before a byte of them is read;
+    a file that declares more than this is refused before anything is allocated, so a 2 kB file
+    cannot ask for 400 GiB. Raise the limit (the ``max_bytes`` argument of :func:`load_archive`
+    and :func:`load_model`, or the environment variable) to load a larger model on purpose.
+
+    >>> max_archive_bytes() == int(os.environ.get("CHAINRULE_MAX_ARCHIVE_BYTES", MAX_ARCHIVE_BYTES))
+    True
+    """
+    text = os.environ.get("CHAINRULE_MAX_ARCHIVE_BYTES")
+    if text is None:
+        return MAX_ARCHIVE_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ValueError(
+            f"CHAINRULE_MAX_ARCHIVE_BYTES must be a whole number of bytes >= 0, got {text!r}"
+        )
+    return value
+
+
+def format_bytes(n: int) -> str:
+    """``n`` bytes for people: ``'1.5 GiB'``.
+
+    >>> format_bytes(3 * 2**30 // 2), format_bytes(512)
+    ('1.5 GiB', '512 B')
+    """
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
 def load_archive(
-    path: str | os.PathLike, *, kind: str | None = None, allow_nonfinite: bool = False
+    path: str | os.PathLike,
+    *,
+    kind: str | None = None,
+    allow_nonfinite: bool = False,
+    max_bytes: int | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Load a chainrule archive: ``(arrays, meta)``, every array read and checked now.
 
     ``meta`` is the whole metadata dict: the caller's keys as saved, plus ``format``,
-    ``format_version``, ``kind`` and ``arrays``. Arrays are read eagerly, so a truncated or
-    corrupted file fails here and not at first use.
+    ``format_version``, ``kind`` and ``arrays``. The file is read member by member without
+    trusting it: the metadata first, then each member's ``.npy`` header, compared with what the
+    metadata declares *before* its data is read; at most the declared number of bytes is ever
+    decompressed from a member, and the declared total may not exceed ``max_bytes``. Arrays are
+    read eagerly, so a truncated or corrupted file fails here and not at first use.
 
     Parameters
     ----------
     path : the archive.
-    kind : when given, the archive's kind must equal it.
+    kind : when given, the archive's kind must equal it, and the metadata must follow that
+        kind's schema (:data:`SCHEMAS`), which is checked field by field.
     allow_nonfinite : accept NaN and infinities in float and complex arrays (refused by default:
         weights that hold them are the remains of a diverged run, not a model).
+    max_bytes : the most bytes of array data the file may declare (default
+        :func:`max_archive_bytes`, 8 GiB).
 
     Raises
     ------
     FileNotFoundError : no file at ``path``.
     FormatError : not a chainrule archive (not a zip, truncated, garbled, no or bad metadata), a
-        newer format version, another kind, or arrays that differ from what the metadata declares.
+        newer format version, another kind, metadata that breaks the kind's schema, arrays that
+        differ from what the metadata declares, or more data than ``max_bytes``.
     """
     path = Path(path)
+    limit = max_archive_bytes() if max_bytes is None else int(max_bytes)
     with open(path, "rb") as file:
         try:
-            npz = np.load(file, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise _invalid(path, _reason(exc)) from exc
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise _invalid(path, "it holds a single .npy array, not an .npz archive")
-        with npz:
-            meta = _read_meta(path, npz)
+            archive = zipfile.ZipFile(file)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+            raise _invalid(path, _not_a_zip(file, exc)) from exc
+        with archive:
+            members = _members(path, archive)
+            meta = _read_meta(path, archive, members)
             _check_header(path, meta, kind)
             declared = meta["arrays"]
-            present = [name for name in npz.files if name != META_MEMBER]
+            present = [name for name in members if name != META_MEMBER]
             missing = [name for name in declared if name not in present]
             extra = [name for name in present if name not in declared]
             if missing:
                 raise _invalid(path, f"declared array(s) missing: {', '.join(missing)}")
             if extra:
                 raise _invalid(path, f"undeclared member(s): {', '.join(extra)}")
-            arrays = {name: _read_member(path, npz, name) for name in declared}
+            total = sum(_declared_nbytes(path, name, spec) for name, spec in declared.items())
+            if total > limit:
+                raise _invalid(
+                    path,
+                    f"its arrays declare {format_bytes(total)} ({total} bytes), more than the "
+                    f"limit of {format_bytes(limit)} (raise it with max_bytes= or the "
+                    "CHAINRULE_MAX_ARCHIVE_BYTES environment variable to load it on purpose)",
+                )
+            if kind is not None and kind in SCHEMAS:
+                SCHEMAS[kind].check(meta, f"{path} is not a valid chainrule archive")
+            arrays = {
+                name: _read_member(path, archive, members[name], name, declared[name])
+                for name in declared
+            }
     for name, array in arrays.items():
         _check_array(path, name, array, declared[name], allow_nonfinite)
     return arrays, meta
@@ -355,42 +567,137 @@ def _invalid(path: Path, reason: str) -> FormatError:
     return FormatError(f"{path} is not a valid chainrule archive: {reason}")
 
 
+def _not_a_zip(file: IO[bytes], exc: BaseException) -> str:
+    """Why a file that zipfile cannot open is not an archive, from its first bytes."""
+    from chainrule.data.formats import not_a_zip_reason
+
+    with contextlib.suppress(OSError):
+        file.seek(0)
+        if file.read(2) == b"PK":
+            return f"damaged or truncated zip ({exc})"
+    return not_a_zip_reason(file)
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, zipfile.BadZipFile):
         return f"damaged or truncated zip ({exc})"
     if isinstance(exc, EOFError):
-        return "the file is empty"
-    if isinstance(exc, ValueError) and "pickled data" in str(exc):
-        return "not a zip archive"
+        return "the member ends early (truncated)"
     return f"{type(exc).__name__}: {exc}"
 
 
-def _read_member(path: Path, npz: np.lib.npyio.NpzFile, name: str) -> np.ndarray:
+def _members(path: Path, archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """The archive's members by array name (``w`` for ``w.npy``; other names as they are)."""
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in archive.infolist():
+        name = info.filename[: -len(".npy")] if info.filename.endswith(".npy") else info.filename
+        if name in members:
+            raise _invalid(path, f"the member {name!r} appears twice")
+        members[name] = info
+    return members
+
+
+def _declared_nbytes(path: Path, name: str, spec: dict[str, Any]) -> int:
     try:
-        value = npz[name]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        dtype = np.dtype(spec["dtype"])
+    except (TypeError, ValueError, SyntaxError) as exc:
+        raise _invalid(path, f"array {name!r} declares an unknown dtype {spec['dtype']!r}") from exc
+    if dtype.hasobject:
+        raise _invalid(
+            path, f"array {name!r} declares Python objects, which cannot be read without pickle"
+        )
+    if dtype.kind not in _STORABLE_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise _invalid(path, f"array {name!r} declares dtype {spec['dtype']!r}, which is not allowed")
+    return math.prod(spec["shape"]) * dtype.itemsize
+
+
+def _read_npy_header(path: Path, stream: IO[bytes], name: str) -> tuple[tuple, bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` from a member's .npy header; nothing else is read."""
+    try:
+        version = np.lib.format.read_magic(stream)
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+        else:
+            raise ValueError(f".npy format version {version} is not one chainrule writes")
+    except (ValueError, OSError, EOFError, SyntaxError, zipfile.BadZipFile) as exc:
         raise _invalid(path, f"cannot read {name!r}: {_reason(exc)}") from exc
-    if not isinstance(value, np.ndarray):
-        # NpzFile hands back raw bytes for a member that is not an .npy array.
+    if dtype.hasobject:
+        raise _invalid(
+            path, f"array {name!r} holds Python objects, which cannot be read without pickle"
+        )
+    return shape, fortran, dtype
+
+
+def _read_member(
+    path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, spec: dict | None
+) -> np.ndarray:
+    """Read one member, refusing it when its header disagrees with ``spec`` before its data."""
+    if not info.filename.endswith(".npy"):
         raise _invalid(path, f"member {name!r} is not a .npy array")
-    return value
+    try:
+        stream = archive.open(info)
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+        raise _invalid(path, f"cannot read {name!r}: {_reason(exc)}") from exc
+    with stream:
+        shape, fortran, dtype = _read_npy_header(path, stream, name)
+        if spec is not None:
+            declared = tuple(spec["shape"])
+            if shape != declared:
+                raise _invalid(path, f"array {name!r} has shape {shape}, declared {declared}")
+            if dtype != np.dtype(spec["dtype"]):
+                raise _invalid(
+                    path, f"array {name!r} has dtype {_dtype_label(dtype)}, declared {spec['dtype']}"
+                )
+        elif math.prod(shape) * dtype.itemsize > MAX_META_BYTES:
+            raise _invalid(path, f"{name} declares more than {format_bytes(MAX_META_BYTES)}")
+        array = np.empty(shape, dtype=dtype, order="F" if fortran else "C")
+        buffer = memoryview(array.reshape(-1, order="A").view(np.uint8)) if array.size else None
+        try:
+            # Never more than the declared bytes, whatever the zip's directory claims: a member
+            # that would inflate further is cut off and refused below.
+            got = _read_into(stream, buffer) if buffer is not None else 0
+            trailing = stream.read(1)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, zlib_error) as exc:
+            raise _invalid(path, f"cannot read {name!r}: {_reason(exc)}") from exc
+        if buffer is not None and got < len(buffer):
+            raise _invalid(path, f"cannot read {name!r}: its data ends early (truncated)")
+        if trailing:
+            raise _invalid(path, f"array {name!r} holds more data than its shape {shape}")
+    return array
 
 
-def _read_meta(path: Path, npz: np.lib.npyio.NpzFile) -> dict[str, Any]:
-    if META_MEMBER not in npz.files:
+def _read_into(stream: IO[bytes], buffer: memoryview) -> int:
+    got, chunk = 0, 1 << 24
+    while got < len(buffer):
+        n = stream.readinto(buffer[got : got + chunk])
+        if not n:
+            break
+        got += n
+    return got
+
+
+def _read_meta(path: Path, archive: zipfile.ZipFile, members: dict) -> dict[str, Any]:
+    if META_MEMBER not in members:
         raise _invalid(path, f"no {META_MEMBER} member (a plain .npz, not a chainrule archive)")
-    raw = _read_member(path, npz, META_MEMBER)
+    raw = _read_member(path, archive, members[META_MEMBER], META_MEMBER, None)
     if raw.dtype != np.uint8 or raw.ndim != 1:
         raise _invalid(
             path, f"{META_MEMBER} must be a 1-d uint8 array, found {raw.dtype} {raw.shape}"
         )
     try:
-        meta = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        meta = json.loads(raw.tobytes().decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise _invalid(path, f"{META_MEMBER} is not UTF-8 JSON ({exc})") from exc
     if not isinstance(meta, dict):
         raise _invalid(path, f"{META_MEMBER} must be a JSON object, found {type(meta).__name__}")
     return meta
+
+
+def _no_constant(name: str):
+    # NaN / Infinity are not JSON; a file holding them was not written by chainrule.
+    raise ValueError(f"{name} is not a JSON value")
 
 
 def _check_header(path: Path, meta: dict[str, Any], kind: str | None) -> None:
@@ -450,6 +757,323 @@ def _check_array(
 
 
 # --------------------------------------------------------------------------------------------
+# schemas: what each kind of file holds, checked field by field on load
+# --------------------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    kind = {dict: "an object", list: "a list", str: "the string", bool: "the boolean",
+            type(None): "null"}.get(type(value), "the number")
+    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return kind if kind == "null" else f"{kind} {text}"
+
+
+class _Check:
+    """One field's rule: ``check(value, field)`` returns a problem (str) or None."""
+
+    expected = "a value"
+
+    def problem(self, value: Any, field: str) -> str | None:
+        raise NotImplementedError
+
+    def __or__(self, other: "_Check") -> "_Check":
+        return _Either(self, other)
+
+
+class _Either(_Check):
+    def __init__(self, *options: _Check):
+        self.options = options
+        self.expected = " or ".join(o.expected for o in options)
+
+    def problem(self, value, field):
+        problems = [o.problem(value, field) for o in self.options]
+        if all(problems):
+            # The option of the right type explains best (a list for a list, ...).
+            typed = [p for p in problems if not p.endswith(_show(value))]
+            return typed[0] if typed else f"the field {field!r} must be {self.expected}, got {_show(value)}"
+        return None
+
+
+class _Type(_Check):
+    def __init__(self, types: tuple, expected: str):
+        self.types, self.expected = types, expected
+
+    def problem(self, value, field):
+        if isinstance(value, bool) and bool not in self.types:
+            return f"the field {field!r} must be {self.expected}, got {_show(value)}"
+        if not isinstance(value, self.types):
+            return f"the field {field!r} must be {self.expected}, got {_show(value)}"
+        return None
+
+
+class Null(_Check):
+    expected = "null"
+
+    def problem(self, value, field):
+        return None if value is None else f"the field {field!r} must be null, got {_show(value)}"
+
+
+class Bool(_Type):
+    def __init__(self):
+        super().__init__((bool,), "true or false")
+
+
+class Str(_Type):
+    """A string, optionally one of ``choices`` (a tuple, or a function giving them lazily)."""
+
+    def __init__(self, choices=None, *, nonempty: bool = False, max_len: int = 100_000):
+        super().__init__((str,), "a string")
+        self.choices, self.nonempty, self.max_len = choices, nonempty, max_len
+        if isinstance(choices, (tuple, list)):
+            self.expected = "one of " + ", ".join(map(repr, choices))
+
+    def problem(self, value, field):
+        bad = super().problem(value, field)
+        if bad:
+            return bad
+        if self.nonempty and not value:
+            return f"the field {field!r} must be a non-empty string"
+        if len(value) > self.max_len:
+            return f"the field {field!r} is a string of {len(value)} characters, more than {self.max_len}"
+        choices = self.choices() if callable(self.choices) else self.choices
+        if choices is not None and value not in choices:
+            return f"the field {field!r} is {value!r}; expected one of {', '.join(map(repr, choices))}"
+        return None
+
+
+class Int(_Type):
+    def __init__(self, minimum: int | None = None, maximum: int | None = None):
+        super().__init__((int,), "a whole number")
+        self.minimum, self.maximum = minimum, maximum
+        if minimum is not None:
+            self.expected = f"a whole number >= {minimum}"
+
+    def problem(self, value, field):
+        bad = super().problem(value, field)
+        if bad:
+            return bad
+        if self.minimum is not None and value < self.minimum:
+            return f"the field {field!r} is {value}, expected a whole number >= {self.minimum}"
+        if self.maximum is not None and value > self.maximum:
+            return f"the field {field!r} is {value}, expected at most {self.maximum}"
+        return None
+
+
+class Number(_Type):
+    """A finite number in ``[minimum, maximum]`` (``below``: strictly less than it)."""
+
+    def __init__(self, minimum=None, *, below=None, positive: bool = False):
+        super().__init__((int, float), "a number")
+        self.minimum, self.below, self.positive = minimum, below, positive
+
+    def problem(self, value, field):
+        bad = super().problem(value, field)
+        if bad:
+            return bad
+        if not math.isfinite(value):
+            return f"the field {field!r} is {value}, expected a finite number"
+        if self.positive and not value > 0:
+            return f"the field {field!r} is {value}, expected a number > 0"
+        if self.minimum is not None and value < self.minimum:
+            return f"the field {field!r} is {value}, expected a number >= {self.minimum}"
+        if self.below is not None and not value < self.below:
+            return f"the field {field!r} is {value}, expected a number < {self.below}"
+        return None
+
+
+class List(_Type):
+    def __init__(self, item: _Check, *, min_len: int = 0, max_len: int = 10_000_000):
+        super().__init__((list,), f"a list of {item.expected.removeprefix('a ').removeprefix('an ')}s")
+        self.item, self.min_len, self.max_len = item, min_len, max_len
+
+    def problem(self, value, field):
+        bad = super().problem(value, field)
+        if bad:
+            return bad
+        if not self.min_len <= len(value) <= self.max_len:
+            return (f"the field {field!r} has {len(value)} items, expected "
+                    f"{self.min_len} to {self.max_len}")
+        for i, item in enumerate(value):
+            bad = self.item.problem(item, f"{field}[{i}]")
+            if bad:
+                return bad
+        return None
+
+
+class Obj(_Type):
+    """A JSON object: ``required`` and ``optional`` keys, each with its rule; others allowed
+    unless ``closed``."""
+
+    def __init__(self, required: dict | None = None, optional: dict | None = None, *,
+                 closed: bool = False):
+        super().__init__((dict,), "an object")
+        self.required, self.optional, self.closed = required or {}, optional or {}, closed
+
+    def problem(self, value, field):
+        bad = super().problem(value, field)
+        if bad:
+            return bad
+        prefix = f"{field}." if field else ""
+        for key, rule in self.required.items():
+            if key not in value:
+                return f"the field {prefix + key!r} is missing"
+        for key, item in value.items():
+            rule = self.required.get(key) or self.optional.get(key)
+            if rule is None:
+                if self.closed:
+                    return f"the field {prefix + key!r} is not one this file may have"
+                continue
+            bad = rule.problem(item, prefix + key)
+            if bad:
+                return bad
+        return None
+
+
+class Schema:
+    """What one kind of chainrule file holds, version by version, checked field by field.
+
+    ``versions`` maps a format version to the :class:`Obj` rule of the whole document. A file
+    of a version the schema does not know is refused; every field's type and value is checked
+    and a problem is reported with the file's name and the field's dotted path.
+
+    >>> schema = Schema("example", {1: Obj({"epoch": Int(0)})})
+    >>> schema.check({"format_version": 1, "epoch": 3}, "run.json")
+    >>> schema.check({"format_version": 1, "epoch": "3"}, "run.json")
+    Traceback (most recent call last):
+    ...
+    chainrule.io.FormatError: run.json: the field 'epoch' must be a whole number >= 0, got the string "3"
+    """
+
+    def __init__(self, kind: str, versions: dict[int, Obj], *, version_key: str = "format_version"):
+        self.kind, self.versions, self.version_key = kind, versions, version_key
+
+    @property
+    def version(self) -> int:
+        """The newest version: the one chainrule writes."""
+        return max(self.versions)
+
+    def check(self, document: Any, where: str) -> None:
+        """Raise FormatError naming ``where`` and the field when ``document`` breaks the schema."""
+        if not isinstance(document, dict):
+            raise FormatError(f"{where}: expected a JSON object, got {_show(document)}")
+        version = document.get(self.version_key)
+        if isinstance(version, bool) or not isinstance(version, int) or version not in self.versions:
+            known = ", ".join(map(str, sorted(self.versions)))
+            newer = (" (newer than this chainrule reads; upgrade chainrule)"
+                     if isinstance(version, int) and not isinstance(version, bool)
+                     and version > self.version else "")
+            raise FormatError(
+                f"{where}: the field {self.version_key!r} is {_show(version)}; a {self.kind} file "
+                f"of this chainrule has version {known}{newer}"
+            )
+        bad = self.versions[version].problem(document, "")
+        if bad:
+            raise FormatError(f"{where}: {bad}")
+
+
+def _loss_names() -> list[str]:
+    from chainrule.nn import functional
+
+    # The perceptron is trained by its own rule and saved under that name.
+    return sorted({*functional.LOSSES, "perceptron"})
+
+
+def _preprocessing_kinds() -> tuple[str, ...]:
+    from chainrule.data import PREPROCESSING
+
+    return PREPROCESSING
+
+
+_NUMBERS = List(Number())
+_SIZE = Int(1)
+
+#: The schema of every kind of file chainrule writes, by kind; the archives' ``format_version``
+#: is their schema version.
+SCHEMAS: dict[str, Schema] = {
+    "model": Schema("model", {1: Obj(
+        {"model": Obj({"class": Str(nonempty=True), "config": Obj()})},
+        {
+            "chainrule_version": Str(),
+            "task": Str(("classification", "regression")),
+            "loss": Str(_loss_names),
+            "classes": List(Str(max_len=1000)),
+            "feature_names": Null() | List(Str(max_len=1000)),
+            "image_shape": Null() | List(_SIZE, min_len=2, max_len=3),
+            "preprocess": Obj({"kind": Str(_preprocessing_kinds)},
+                              {"mean": _NUMBERS, "scale": List(Number(positive=True))}),
+            "data": Obj(optional={
+                "data": Str(nonempty=True), "n_samples": Null() | _SIZE,
+                "noise": Null() | Number(0), "label_column": Null() | Str(nonempty=True),
+                "data_dir": Null() | Str(nonempty=True), "seed": Int(0),
+                "test_size": Number(0, below=1), "val_size": Number(0, below=1),
+            }),
+            "name": Str(),
+        },
+    )}),
+    "checkpoint": Schema("checkpoint", {1: Obj(
+        {"epoch": Int(0), "history": List(Obj(optional={"epoch": Int(1)}))},
+        {
+            "evaluations": Int(0), "config": Obj(), "optimizer": Null() | Obj(),
+            "schedule": Null() | Obj(), "trainer": Str(), "settings": Obj(),
+            "rng": Obj({"bit_generator": Str(nonempty=True), "state": Obj()}),
+        },
+    )}),
+}
+
+
+def load_json(path: str | os.PathLike, schema: Schema | None = None, *,
+              max_bytes: int = MAX_META_BYTES) -> Any:
+    """Read a JSON file strictly (no NaN / Infinity, at most ``max_bytes``), checked by ``schema``.
+
+    >>> import tempfile, pathlib
+    >>> p = write_json_atomic(pathlib.Path(tempfile.mkdtemp()) / "c.json", {"format": 1, "n": 2})
+    >>> load_json(p, Schema("example", {1: Obj({"n": Int(1)})}, version_key="format"))
+    {'format': 1, 'n': 2}
+    """
+    path = Path(path)
+    with open(path, "rb") as file:
+        data = file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FormatError(f"{path}: larger than {format_bytes(max_bytes)}; not a chainrule file")
+    try:
+        document = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormatError(f"{path}: not valid UTF-8 JSON ({' '.join(str(exc).split())})") from None
+    if schema is not None:
+        schema.check(document, str(path))
+    return document
+
+
+def dumps_strict(obj: Any, **kwargs: Any) -> str:
+    """``json.dumps`` that always gives standard JSON: NaN and infinities become ``null``.
+
+    Python's json module writes ``NaN`` and ``Infinity``, which ``jq``, ``JSON.parse`` and most
+    other readers reject. Every ``--json`` output of the CLI goes through this function; NumPy
+    scalars and arrays become numbers and lists, paths strings.
+
+    >>> dumps_strict({"loss": float("nan"), "acc": [0.5, float("inf")]})
+    '{"loss": null, "acc": [0.5, null]}'
+    """
+    return json.dumps(_strict(obj), allow_nan=False, **kwargs)
+
+
+def _strict(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, (np.generic, np.ndarray)):
+        return _strict(obj.tolist())
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, Mapping):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    return obj
+
+
+# --------------------------------------------------------------------------------------------
 # models
 # --------------------------------------------------------------------------------------------
 
@@ -501,20 +1125,68 @@ def save_model(path: str | os.PathLike, model, meta: Mapping[str, Any] | None = 
     return save_archive(path, model.state_dict(), header, kind="model")
 
 
-def load_model(path: str | os.PathLike, device=None):
-    """Load a model saved by :func:`save_model`: ``(model, meta)``, shapes and dtypes checked.
+def model_widths(model) -> tuple[int, int]:
+    """``(inputs, outputs)`` of a model: its first weight matrix's columns, its last parameter's rows.
+
+    >>> import chainrule as cr
+    >>> model_widths(cr.nn.MLP(3, [4], 2))
+    (3, 2)
+    """
+    return _widths({name: tuple(p.shape) for name, p in model.named_parameters()})
+
+
+def _widths(shapes: Mapping[str, tuple]) -> tuple[int, int]:
+    matrices = [s for s in shapes.values() if len(s) == 2]
+    if not matrices:
+        raise ValueError("the model has no weight matrix, so its input width is unknown")
+    return int(matrices[0][1]), int(list(shapes.values())[-1][0])
+
+
+def load_model(path: str | os.PathLike, device=None, *, max_bytes: int | None = None):
+    """Load a model saved by :func:`save_model`: ``(model, meta)``, everything checked first.
+
+    The metadata follows the ``"model"`` schema (:data:`SCHEMAS`); the class's
+    ``parameter_shapes(config)`` must equal the arrays the file declares *before* the model is
+    built, so a small file cannot make chainrule allocate a huge network (a class without
+    ``parameter_shapes``, such as ``nn.CNN`` or a registered class, is built first and its
+    parameters' shapes compared then); and what the
+    metadata says about the model must fit it: as many class names as outputs (two for one
+    output), feature names, image shape and preprocessing statistics as wide as its input.
+    ``max_bytes`` is :func:`load_archive`'s limit.
 
     The file holds host arrays whatever device the model was trained on; the model is built on
     the CPU, or moved to ``device`` ("cuda", "cuda:N", a Device) when one is given.
     """
     path = Path(path)
-    arrays, meta = load_archive(path, kind="model")
-    spec = meta.get("model")
+    arrays, meta = load_archive(path, kind="model", max_bytes=max_bytes)
+    spec = meta["model"]
     classes = _model_classes()
-    if not isinstance(spec, dict) or spec.get("class") not in classes or not isinstance(spec.get("config"), dict):
-        raise _invalid(path, f"its 'model' entry {spec!r} does not name one of {sorted(classes)} with a config")
+    cls = classes.get(spec["class"])
+    if cls is None:
+        raise _invalid(path, f"the field 'model.class' is {spec['class']!r}; expected one of "
+                             f"{sorted(classes)}")
+    declared = {name: tuple(d["shape"]) for name, d in meta["arrays"].items()}
+    model = None
     try:
-        model = classes[spec["class"]](**spec["config"])
+        if hasattr(cls, "parameter_shapes"):
+            shapes = {name: tuple(shape) for name, shape in cls.parameter_shapes(spec["config"]).items()}
+        else:  # a class that cannot tell its shapes unbuilt (nn.CNN, a registered class) is built first
+            model = cls(**spec["config"])
+            shapes = {name: tuple(np.shape(a)) for name, a in model.state_dict().items()}
+    except (TypeError, ValueError, KeyError) as exc:
+        raise _invalid(path, f"the {spec['class']} config {spec['config']} is invalid: {exc}") from exc
+    if shapes != declared:
+        wrong = next((n for n in shapes if shapes[n] != declared.get(n)), None)
+        detail = (f"'{wrong}' of shape {shapes[wrong]}, but the file holds "
+                  f"{declared[wrong] if wrong in declared else 'no such array'}") if wrong else \
+            f"the parameters {sorted(shapes)}, but the file holds {sorted(declared)}"
+        raise _invalid(path, f"its model config {spec['config']} builds {detail}")
+    # The metadata must fit the widths where the shapes tell them (a dense first layer; a CNN's
+    # input is an image and a registered class's unknown, so those are not checked here).
+    if model is None and any(len(shape) == 2 for shape in shapes.values()):
+        _check_model_meta(path, meta, *_widths(shapes))
+    try:
+        model = cls(**spec["config"]) if model is None else model
     except (TypeError, ValueError) as exc:
         raise _invalid(path, f"the {spec['class']} config {spec['config']} is invalid: {exc}") from exc
     expected = {name: p for name, p in model.named_parameters()}
@@ -529,3 +1201,37 @@ def load_model(path: str | os.PathLike, device=None):
     if device is not None:
         model.to(device)
     return model, meta
+
+
+def _check_model_meta(path: Path, meta: dict, inputs: int, outputs: int) -> None:
+    """What the metadata says about the model must fit its input and output widths."""
+    loss, task = meta.get("loss"), meta.get("task")
+    if loss is not None and task is not None and (loss == "mse") != (task == "regression"):
+        raise _invalid(path, f"the field 'loss' is {loss!r} but the field 'task' is {task!r}")
+    names = meta.get("classes")
+    if names is not None:
+        regression = task == "regression" or loss == "mse"
+        wanted = 0 if regression else (2 if outputs == 1 else outputs)
+        if len(names) != wanted and not (regression and not names):
+            what = "a regression model has none" if regression else \
+                f"a model with {outputs} output(s) has {wanted}"
+            raise _invalid(path, f"the field 'classes' names {len(names)} class(es); {what}")
+        if len(set(names)) != len(names):
+            raise _invalid(path, f"the field 'classes' repeats a name: {names[:10]}")
+    features = meta.get("feature_names")
+    if features is not None and len(features) != inputs:
+        raise _invalid(path, f"the field 'feature_names' names {len(features)} feature(s); "
+                             f"the model takes {inputs}")
+    image = meta.get("image_shape")
+    if image is not None and math.prod(image) != inputs:
+        raise _invalid(path, f"the field 'image_shape' {image} holds {math.prod(image)} values; "
+                             f"the model takes {inputs}")
+    pre = meta.get("preprocess")
+    if pre is not None:
+        needed = {"standardize": ("mean", "scale"), "mean-image": ("mean",)}.get(pre["kind"], ())
+        for key in needed:
+            if key not in pre:
+                raise _invalid(path, f"the field 'preprocess.{key}' is missing ({pre['kind']} needs it)")
+            if len(pre[key]) != inputs:
+                raise _invalid(path, f"the field 'preprocess.{key}' has {len(pre[key])} values; "
+                                     f"the model takes {inputs} features")

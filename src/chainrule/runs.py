@@ -286,6 +286,8 @@ def build_model(settings: RunSettings, ds):
         if settings.loss not in (None, "mse"):
             raise ValueError(f"{ds.name} has numeric targets (regression); use --loss mse, "
                              f"not --loss {settings.loss}")
+        check_network_size(nn.MLP.parameter_shapes({"in_features": D, "hidden_sizes": settings.hidden,
+                                                     "out_features": 1}))
         return nn.MLP(D, settings.hidden, 1, activation=settings.activation, rng=seed), "mse"
     K = ds.n_classes
     present = len(np.unique(ds.y))
@@ -303,6 +305,8 @@ def build_model(settings: RunSettings, ds):
     reg = settings.reg or 0.0
     if model_name == "mlp":
         out = 1 if binary else K
+        check_network_size(nn.MLP.parameter_shapes({"in_features": D, "hidden_sizes": settings.hidden,
+                                                     "out_features": out}))
         return nn.MLP(D, settings.hidden, out, activation=settings.activation, rng=seed), loss
     if model_name in ("softmax", "svm"):
         return models.LinearClassifier(D, K, loss=model_name, reg=reg, seed=seed), loss
@@ -311,6 +315,39 @@ def build_model(settings: RunSettings, ds):
     if model_name == "binary-svm":
         return models.BinarySVM(D, reg=reg, seed=seed), loss
     return models.Perceptron(D, K, lr=settings.lr, epochs=settings.epochs, seed=seed), "perceptron"
+
+
+def check_network_size(shapes: dict) -> None:
+    """Refuse, before allocating, a network larger than a model file may hold (io's limit) or
+    than this machine can train: about six float32 copies of the weights (the weights, their
+    gradients, two optimizer buffers, the checkpoint's copy and a temporary). ValueError."""
+    from chainrule import io
+
+    n = sum(math.prod(shape) for shape in shapes.values())
+    hidden = [shape[0] for name, shape in shapes.items() if name.endswith("weight")][:-1]
+    what = (f"--hidden {' '.join(map(str, hidden))} makes a network of {n} parameters "
+            f"({io.format_bytes(4 * n)} as float32)")
+    limit = io.max_archive_bytes()
+    if 4 * n > limit:
+        raise ValueError(f"{what}, more than the {io.format_bytes(limit)} a model file may hold; use smaller "
+                         "layers (or raise CHAINRULE_MAX_ARCHIVE_BYTES)")
+    available = _available_memory()
+    if available is not None and 24 * n > available:
+        raise ValueError(f"{what}; training it needs about {io.format_bytes(24 * n)} (weights, gradients, "
+                         f"optimizer state), more than the {io.format_bytes(available)} of memory available; "
+                         "use smaller layers")
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available now (Linux's MemAvailable), or None where it cannot be told."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def model_meta(settings: RunSettings, ds, loss: str, preprocess: dict) -> dict:
@@ -565,15 +602,113 @@ RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "metr
 CONFIG_FORMAT = 2
 
 
-def write_config(folder, settings: RunSettings) -> Path:
-    """Write the run folder's ``config.json`` (the settings ``--resume`` reads back)."""
+def config_schema():
+    """The schema of a run's ``config.json``: its frame (format, command, the recorded data's
+    SHA-256); the settings' values are :class:`RunSettings`'s to check (one place)."""
+    from chainrule import io
+
+    frame = {"command": io.Str(("train",)), "settings": io.Obj()}
+    optional = {"chainrule_version": io.Str(), "created": io.Str(), "data_sha256": io.Str()}
+    return io.Schema("run configuration", {1: io.Obj(frame, optional), CONFIG_FORMAT: io.Obj(frame, optional)},
+                     version_key="format")
+
+
+def write_config(folder, settings: RunSettings, *, data_sha256: str | None = None) -> Path:
+    """Write the run folder's ``config.json`` (the settings ``--resume`` reads back, and the
+    SHA-256 of the data the run started on: :meth:`chainrule.data.Dataset.fingerprint`)."""
     from datetime import datetime
 
     from chainrule import __version__, io
 
     config = {"format": CONFIG_FORMAT, "command": "train", "chainrule_version": __version__,
               "created": datetime.now().isoformat(timespec="seconds"), "settings": settings.to_dict()}
+    if data_sha256 is not None:
+        config["data_sha256"] = data_sha256
     return io.write_json_atomic(Path(folder) / "config.json", config)
+
+
+def read_config(folder, changes=None) -> tuple[RunSettings, str | None]:
+    """``(settings, data_sha256)`` from a run folder's ``config.json``, every field checked
+    (:func:`config_schema`, then :class:`RunSettings`), with ``changes`` (of :data:`RUN_ONLY`)
+    applied; ValueError naming the file otherwise (or the option, for a bad change)."""
+    from chainrule import io
+
+    folder = Path(folder)
+    path = folder / "config.json"
+    if not path.is_file():
+        if list(folder.glob(".config.json.*.tmp")):
+            raise ValueError(f"{folder} holds no config.json: its run was stopped while it started; "
+                             f"start it again with chainrule train --out {folder} (and the same options)")
+        raise ValueError(f"{folder} holds no config.json; it is not a chainrule run folder")
+    config = io.load_json(path, config_schema())
+    settings = config["settings"]
+    if config["format"] == 1 and settings.get("batch_size") is None and settings.get("model") != "perceptron":
+        settings = {**settings, "batch_size": "full"}  # format 1 wrote the full batch as null
+    changes = changes or {}
+    try:
+        return RunSettings.from_dict({**settings, **changes}), config.get("data_sha256")
+    except (TypeError, ValueError) as exc:
+        if any(str(exc).startswith(option_name(k)) for k in changes):
+            raise ValueError(str(exc)) from None  # an option given now (--device cuda), not the file
+        raise ValueError(f"{path} is not the configuration of a chainrule training run ({exc})") from None
+
+
+def check_same_data(folder, recorded: str | None, ds, *, allow_changed_data: bool = False) -> None:
+    """Refuse to resume the run in ``folder`` on data other than what it started on (its
+    recorded SHA-256), unless ``allow_changed_data``; ValueError naming both fingerprints."""
+    fingerprint = ds.fingerprint()
+    if recorded is None or recorded == fingerprint or allow_changed_data:
+        return
+    raise ValueError(f"--resume {folder}: the training data {ds.name} changed since the run started "
+                     f"(SHA-256 {fingerprint[:12]}..., the run recorded {recorded[:12]}...); restore it, "
+                     "start a new run, or pass --allow-changed-data to continue on the new data")
+
+
+def leftovers(folder) -> set:
+    """What a run killed while it wrote leaves in ``folder``: temporaries of its files, its lock file."""
+    from chainrule import io
+
+    folder = Path(folder)
+    found = {p for name in RUN_FILES for p in folder.glob(f".{name}.*.tmp")}
+    lock = folder / io.FolderLock.NAME
+    return found | ({lock} if lock.exists() else set())
+
+
+def remove_stale_temporaries(folder) -> None:
+    """Remove the temporary files of writes a killed run never finished (its lock holder only)."""
+    for name in RUN_FILES:
+        for tmp in Path(folder).glob(f".{name}.*.tmp"):
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+
+
+def check_new_folder(folder) -> None:
+    """A folder a new run may use: missing, empty, or holding only :func:`leftovers`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    others = [p for p in folder.iterdir() if p not in leftovers(folder)]
+    if others:
+        if (folder / "config.json").exists():
+            raise ValueError(f"--out {folder} already holds a run; continue it with "
+                             f"--resume {folder}, or choose another --out")
+        raise ValueError(f"--out {folder} is a folder that is not empty; choose another --out")
+
+
+def lock_folder(folder, *, how: str = "--out"):
+    """Take the run folder's :class:`chainrule.io.FolderLock` (held for the run's life); a folder
+    another live chainrule holds is a FolderInUseError (a ValueError) saying which process."""
+    from chainrule import io
+
+    lock = io.FolderLock(folder)
+    try:
+        return lock.acquire()
+    except io.FolderInUseError as exc:
+        raise io.FolderInUseError(
+            f"{how} {folder}: the run folder is in use by another chainrule (process {exc.pid}, lock "
+            f"file {lock.path}); wait for it to end, or choose another --out", exc.pid) from None
 
 
 def write_run(folder, result: RunResult, *, plots: bool = True) -> dict:

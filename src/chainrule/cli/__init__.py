@@ -24,12 +24,15 @@ and moved into place, and a command that fails on its input writes nothing at al
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import signal
 import sys
 
-from chainrule._version import __version__
-from chainrule.cli import compare, datasets, evaluate, graph, playground, predict, summary, sweep, train
-from chainrule.cli.common import Formatter, Parser, UsageError, one_line, stderr_line
+
+from chainrule._version import __version__  # noqa: E402
+from chainrule.cli import compare, datasets, evaluate, graph, playground, predict, summary, sweep, train  # noqa: E402
+from chainrule.cli.common import Formatter, Parser, UsageError, one_line, stderr_line  # noqa: E402
 
 __all__ = ["main", "build_parser", "COMMANDS", "UsageError"]
 
@@ -53,12 +56,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for command in COMMANDS:
         command.add_parser(sub)
+    parser.commands = sub.choices  # name -> subparser, for errors found after the subcommand parsed
     return parser
 
 
 # ====================================================================== main
 def main(argv=None) -> int:
     """Run the ``chainrule`` command line; returns the exit code (the console-script entry point)."""
+    from chainrule._startup import interrupted_while_starting
+
+    if signal.getsignal(signal.SIGINT) is interrupted_while_starting:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here KeyboardInterrupt is caught
     try:
         return _run(argv)
     except SystemExit as exc:  # --help and --version
@@ -71,7 +79,12 @@ def _run(argv) -> int:
     debug = bool(os.environ.get("CHAINRULE_DEBUG"))
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:
+            # argparse reports an unknown option from the top-level parser; point to the help
+            # of the subcommand it was given to.
+            target = parser.commands.get(args.command, parser)
+            target.error(f"unrecognized arguments: {' '.join(extra)}")
         if args.command is None:
             parser.print_help()
             return 0
@@ -88,10 +101,16 @@ def _run(argv) -> int:
         return _fail(exc, 130, debug)
     except KeyboardInterrupt:
         return _fail("interrupted", 130, debug)
+    except MemoryError as exc:
+        # NumPy's message names the size ("Unable to allocate 74.5 GiB for an array with ...").
+        detail = f": {exc}" if str(exc) else ""
+        return _fail(f"not enough memory for what was asked{detail}; ask for less (smaller layers, "
+                     "--n-samples, a smaller --batch-size)", 2, debug)
     except (ValueError, TypeError, OSError, LookupError) as exc:
-        # FormatError, ExpressionError (ValueErrors), DownloadError, MissingFileError (OSErrors):
-        # the input was wrong, and the message says how.
-        if _is_divergence(exc):
+        # FormatError, ExpressionError (ValueErrors), MissingFileError, a path that cannot be
+        # read or written (OSErrors): the input was wrong, and the message says how. A full
+        # disk, an I/O error or a failed download is the machine's failure: exit 1.
+        if _is_divergence(exc) or _is_environment_failure(exc):
             return _fail(exc, 1, debug)
         return _fail(exc, 2, debug)
     except Exception as exc:  # TrainingDiverged (a FloatingPointError), and anything unexpected
@@ -102,6 +121,17 @@ def _run(argv) -> int:
 
 def _is_divergence(exc) -> bool:
     return isinstance(exc, FloatingPointError)
+
+
+# No space, over quota, a file larger than the system allows, an I/O error: the machine's
+# failure while running, not something the user typed.
+_ENVIRONMENT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO}
+
+
+def _is_environment_failure(exc) -> bool:
+    from chainrule.data import DownloadError
+
+    return isinstance(exc, DownloadError) or (isinstance(exc, OSError) and exc.errno in _ENVIRONMENT_ERRNOS)
 
 
 def _fail(exc, code: int, debug: bool) -> int:

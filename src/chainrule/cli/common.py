@@ -7,13 +7,14 @@ fail on their arguments answer quickly.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from chainrule.io import dumps_strict
 
 
 class UsageError(Exception):
@@ -77,6 +78,15 @@ def int_at_least(minimum):
 
 positive_int = int_at_least(1)
 nonnegative_int = int_at_least(0)
+MAX_SEED = 2**32 - 1  # NumPy's and scikit-learn's seeds are 32-bit
+
+
+def seed_arg(text):
+    """A seed: a whole number from 0 to 2**32 - 1, checked before anything runs."""
+    value = nonnegative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_SEED}, got {text!r}")
+    return value
 
 
 def batch_size_arg(text):
@@ -164,7 +174,7 @@ def add_training_options(p) -> None:
     g.add_argument("--patience", type=positive_int, metavar="N",
                    help="stop after N epochs without a better validation loss, keeping the best weights "
                         "(default: train every epoch)")
-    g.add_argument("--seed", type=nonnegative_int,
+    g.add_argument("--seed", type=seed_arg,
                    help="seeds the data (synthetic sets, subsets, split), the initial weights and the "
                         "order of the batches (default: 0)")
     g.add_argument("--device", metavar="auto|cpu|cuda|cuda:N",
@@ -183,16 +193,11 @@ def say(*parts, quiet: bool = False) -> None:
 
 
 def emit_json(obj) -> None:
-    """Print one JSON object on stdout: the whole machine-readable answer of a command."""
-    print(json.dumps(obj, indent=2, default=_json_default), flush=True)
+    """Print one JSON object on stdout: the whole machine-readable answer of a command.
 
-
-def _json_default(value):
-    if isinstance(value, (np.generic, np.ndarray)):
-        return value.tolist()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+    Standard JSON only (``io.dumps_strict``): a NaN or infinite number is printed as ``null``.
+    """
+    print(dumps_strict(obj, indent=2), flush=True)
 
 
 def one_line(text: str) -> str:
@@ -343,13 +348,25 @@ class SavedModel:
         self.data = meta.get("data") or {}
         self.head = Head(self.model, self.loss, self.classes)
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X, what: str = "the data") -> np.ndarray:
+        """The model's input: ``X`` preprocessed, in float32, checked finite after the conversion."""
         from chainrule.data import apply_preprocess
 
-        X = np.asarray(X, dtype=np.float32)
+        X = np.asarray(X)
         if X.shape[1] != self.n_features:
             raise UsageError(f"the model expects {self.n_features} features per example; the data has {X.shape[1]}")
-        return apply_preprocess(self.preprocess, X)
+        return apply_preprocess(self.preprocess, X, what=what)
+
+
+def the_model(args, command: str) -> str:
+    """The model a command was given, as its argument (``chainrule COMMAND RUN_DIR``) or with
+    ``--model``: evaluate and predict take it the same way."""
+    given = [m for m in (args.model_arg, args.model) if m is not None]
+    if not given:
+        raise UsageError(f"give the model: chainrule {command} RUN_DIR (or MODEL.npz, or --model FILE|RUN_DIR)")
+    if len(given) == 2 and given[0] != given[1]:
+        raise UsageError(f"two models given ({given[0]} and --model {given[1]}); give one")
+    return given[0]
 
 
 def model_path(text) -> Path:

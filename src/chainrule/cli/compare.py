@@ -23,6 +23,8 @@ import numpy as np
 
 from chainrule.optim.strategies import BY_NAME, STRATEGIES, Strategy
 from chainrule.cli.common import (
+    batch_size_arg,
+    seed_arg,
     Formatter, UsageError, check_output_dir, data_label, emit_json, load_data, nonnegative_float,
     nonnegative_int, positive_int, say, strategy_step,
 )
@@ -54,15 +56,16 @@ def add_parser(sub) -> None:
     p.add_argument("--hidden", type=positive_int, nargs="+", default=[100], metavar="N",
                    help="mlp: hidden layer sizes (default: 100)")
     p.add_argument("--budget", type=positive_int, default=300, help="loss evaluations per strategy (default: 300)")
-    p.add_argument("--batch-size", type=positive_int, default=32, metavar="N",
-                   help="the mini-batch size of mini-batch GD, momentum and Adam (default: 32)")
+    p.add_argument("--batch-size", type=batch_size_arg, default=32, metavar="full|N",
+                   help="the mini-batch size of mini-batch GD, momentum and Adam: N, or 'full' as for "
+                        "train (default: 32)")
     p.add_argument("--reg", type=nonnegative_float, default=1e-3, help="L2 strength (default: 0.001)")
     p.add_argument("--strategies", nargs="+", metavar="NAME", help="a subset of the strategies (default: all)")
     p.add_argument("--lr", action="append", type=strategy_step, metavar="STRATEGY=VALUE",
                    help="change one strategy's step: the learning rate, or for the searches the scale of "
                         "the draws / the step size; e.g. --lr sgd=0.01 (repeatable)")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="default: 0")
-    p.add_argument("--out", metavar="DIR", help="where to write compare.json and compare.png "
+    p.add_argument("--seed", type=seed_arg, default=0, help="default: 0")
+    p.add_argument("-o", "--out", metavar="DIR", help="where to write compare.json and compare.png "
                                                 "(default: runs/compare-DATA-MODEL-YYYYmmdd-HHMMSS)")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.set_defaults(func=run)
@@ -105,7 +108,8 @@ def run(args) -> int:
         if name in steps:
             strategy = replace(strategy, step=steps[name])
         results.append(run_strategy(strategy, make_model, splits, loss_name, reg=args.reg,
-                                    budget=args.budget, batch_size=args.batch_size, seed=args.seed))
+                                    budget=args.budget, batch_size=None if args.batch_size == "full" else args.batch_size,
+                                    seed=args.seed))
     summary = {
         "data": ds.name, "model": args.model, "loss": loss_name, "budget": args.budget,
         "batch_size": args.batch_size, "reg": args.reg, "seed": args.seed,
@@ -116,7 +120,8 @@ def run(args) -> int:
 
     json_path = io.write_json_atomic(out / "compare.json", summary)
     curves = {r["strategy"]: (r["curve"]["evaluations"], r["curve"]["loss"]) for r in results}
-    png_path = viz.plot_loss_curves(curves, out / "compare.png", xlabel="loss evaluations")
+    png_path = viz.plot_loss_curves(curves, out / "compare.png", xlabel="loss evaluations", best=True,
+                                    title=f"best loss so far per strategy, {args.budget:,} loss evaluations each")
     summary["files"] = {"json": str(json_path), "png": str(png_path)}
     if args.json:
         emit_json(summary)

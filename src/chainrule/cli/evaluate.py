@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.cli.common import (
-    Formatter, SavedModel, UsageError, check_output_dir, emit_json, load_data, model_path, nonnegative_int,
-    positive_int, say,
+    Formatter, SavedModel, UsageError, check_output_dir, emit_json, load_data, model_path,
+    positive_int, say, seed_arg, the_model,
 )
 from chainrule.metrics import classification_metrics, format_metrics_table, regression_metrics
 
@@ -31,16 +31,16 @@ def add_parser(sub) -> None:
         epilog="examples:\n  chainrule evaluate runs/my-run\n"
                "  chainrule evaluate --model runs/my-run/model.npz --data digits --split all --json\n"
                "  chainrule evaluate --model model.npz --data new.csv --label-column species")
-    p.add_argument("run", nargs="?", metavar="RUN_DIR", help="a run folder written by chainrule train")
-    p.add_argument("--model", metavar="FILE", help="a model file (model.npz) instead of a run folder")
+    p.add_argument("model_arg", nargs="?", metavar="MODEL", help="a run folder or a model file (model.npz)")
+    p.add_argument("--model", metavar="FILE|RUN_DIR", help="the same, as an option")
     p.add_argument("--data", metavar="NAME|FILE", help="the data to evaluate on (default: the training data)")
     p.add_argument("--label-column", metavar="NAME", help="CSV only: the label column")
     p.add_argument("--n-samples", type=positive_int, metavar="N", help="evaluate on a seeded random subset")
-    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed for --n-samples on other data (default: 0)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed for --n-samples on other data (default: 0)")
     p.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets are kept")
     p.add_argument("--split", choices=SPLITS,
                    help="which part: test (default on the training data), val, train, or all (default on other data)")
-    p.add_argument("--out", metavar="DIR", help="where to write confusion.png (default: the model's folder)")
+    p.add_argument("-o", "--out", metavar="DIR", help="where to write confusion.png (default: the model's folder)")
     p.add_argument("--no-plot", action="store_true", help="do not write confusion.png")
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.set_defaults(func=run)
@@ -49,10 +49,7 @@ def add_parser(sub) -> None:
 # ====================================================================== evaluate
 def run(args) -> int:
     """``chainrule evaluate``: accuracy, per-class precision and recall, confusion matrix."""
-    if (args.run is None) == (args.model is None):
-        raise UsageError("give a run folder (chainrule evaluate RUN_DIR) or --model FILE, not both")
-    source = args.run if args.run is not None else args.model
-    path = model_path(source)
+    path = model_path(the_model(args, "evaluate"))
     out_dir = Path(args.out) if args.out else path.parent
     check_output_dir(out_dir)
     saved = SavedModel(path)

@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
     p.add_argument("expression", metavar="EXPR", help="the expression, quoted")
     p.add_argument("--var", action="append", type=parse_var, metavar="NAME=VALUE",
                    help="a variable's value; one --var per variable")
-    p.add_argument("--out", default="circuit.svg", metavar="FILE",
+    p.add_argument("-o", "--out", default="circuit.svg", metavar="FILE",
                    help="the drawing: .svg, .png, .pdf or .dot; FILE.dot is written too (default: circuit.svg)")
     p.add_argument("--engine", choices=("auto", "graphviz", "matplotlib"), default="auto",
                    help="renderer (default: auto = Graphviz if installed, else matplotlib)")

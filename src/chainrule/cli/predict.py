@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import csv
 import io as _io
-import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from chainrule.cli.common import Formatter, SavedModel, UsageError, check_output_file, model_path
+from chainrule.cli.common import Formatter, SavedModel, UsageError, check_output_file, model_path, the_model
+from chainrule.io import dumps_strict
 
 
 def add_parser(sub) -> None:
@@ -29,9 +29,10 @@ def add_parser(sub) -> None:
                     "binary SVMs (positive means B). Regression models give one 'prediction' column.",
         epilog="examples:\n  chainrule predict --model runs/my-run --input new.csv\n"
                "  chainrule predict --model model.npz --input new.csv --output predictions.json")
-    p.add_argument("--model", required=True, metavar="FILE|RUN_DIR", help="a model file or a run folder")
+    p.add_argument("model_arg", nargs="?", metavar="MODEL", help="a run folder or a model file (model.npz)")
+    p.add_argument("--model", metavar="FILE|RUN_DIR", help="the same, as an option")
     p.add_argument("--input", required=True, metavar="CSV", help="the examples, one per row ('-': standard input)")
-    p.add_argument("--output", metavar="FILE", help="write here instead of stdout (written whole or not at all)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout (written whole or not at all)")
     p.add_argument("--format", choices=("csv", "json"),
                    help="default: json for an --output ending in .json, else csv")
     p.set_defaults(func=run)
@@ -40,7 +41,7 @@ def add_parser(sub) -> None:
 # ====================================================================== predict
 def run(args) -> int:
     """``chainrule predict``: classes and probabilities (or scores) for the rows of a CSV file."""
-    path = model_path(args.model)
+    path = model_path(the_model(args, "predict"))
     fmt = args.format or ("json" if args.output and str(args.output).lower().endswith(".json") else "csv")
     if args.output is not None:
         check_output_file(args.output)
@@ -48,15 +49,15 @@ def run(args) -> int:
         raise UsageError(f"--input {args.input}: no such file")
     saved = SavedModel(path)
     X = read_feature_csv(args.input, saved)
-    names, values, labels = saved.head.columns(saved.transform(X))
+    names, values, labels = saved.head.columns(saved.transform(X, what=f"--input {args.input}"))
     if saved.task == "regression":
         rows = [{"prediction": float(v[0])} for v in values]
     else:
         rows = [{"class": saved.classes[int(k)], **{n: float(x) for n, x in zip(names, v)}}
                 for k, v in zip(labels, values)]
     if fmt == "json":
-        text = json.dumps({"model": str(path), "output": saved.head.output, "columns": names,
-                           "predictions": rows}, indent=2) + "\n"
+        text = dumps_strict({"model": str(path), "output": saved.head.output, "columns": names,
+                             "predictions": rows}, indent=2) + "\n"
     else:
         text = _rows_csv(rows)
     if args.output is None:

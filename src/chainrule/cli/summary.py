@@ -26,20 +26,24 @@ def run(args) -> int:
     """Neurons and learnable parameters per layer, counted the lecture's way."""
     from chainrule import nn
 
-    if (args.layers is None) == (args.model is None):
-        raise UsageError("give --layers IN HIDDEN... OUT or --model FILE, not both")
+    if args.layers is None and args.model is None:
+        raise UsageError("give the layer sizes (--layers 3 4 2) or a saved model (--model FILE|RUN_DIR)")
+    if args.layers is not None and args.model is not None:
+        raise UsageError("give --layers or --model, not both")
     if args.model is not None:
         from chainrule import io
 
         model, _ = io.load_model(model_path(args.model))
         title = f"{type(model).__name__} from {args.model}"
+        s = nn.summary(model)
     else:
         sizes = args.layers
         if len(sizes) < 2:
             raise UsageError("--layers needs at least two sizes: the inputs and the outputs, e.g. --layers 3 4 2")
-        model = nn.MLP(sizes[0], sizes[1:-1], sizes[-1], activation=args.activation)
+        # Counted from the sizes: --layers 100000 100000 10 allocates nothing.
+        s = nn.summary_from_shapes(nn.MLP.parameter_shapes(
+            {"in_features": sizes[0], "hidden_sizes": sizes[1:-1], "out_features": sizes[-1]}))
         title = f"MLP {' -> '.join(map(str, sizes))} ({args.activation})"
-    s = nn.summary(model)
     if args.json:
         emit_json({"model": title, **s.to_dict()})
         return 0

@@ -20,13 +20,14 @@ run whose loss diverges writes no model and no checkpoint of the diverged state,
 from __future__ import annotations
 
 import dataclasses
+import sys
 from pathlib import Path
 
 from chainrule.cli.common import (  # noqa: F401  (Interrupted: cli's main catches it from here)
     Formatter, Interrupted, MadeDirs, UsageError, add_training_options, batch_size_arg, check_output_dir,
-    emit_json, new_folder, nonnegative_float, nonnegative_int, positive_float, positive_int, registry_names, say,
+    emit_json, new_folder, nonnegative_float, positive_float, positive_int, registry_names, say,
 )
-from chainrule.runs import RUN_FILES, RUN_ONLY, RunSettings, option_name
+from chainrule.runs import RUN_ONLY, RunSettings, option_name
 
 SETTINGS = tuple(f.name for f in dataclasses.fields(RunSettings))
 
@@ -66,10 +67,15 @@ def add_parser(sub) -> None:
                        epilog=TRAIN_EXAMPLES, formatter_class=Formatter)
     add_training_options(p)
     g = p.add_argument_group("output")
-    g.add_argument("--out", metavar="DIR",
+    g.add_argument("-o", "--out", metavar="DIR",
                    help="the run folder, new or empty (default: runs/DATA-MODEL-YYYYmmdd-HHMMSS)")
     g.add_argument("--resume", nargs="?", const="", metavar="RUN_DIR",
                    help="continue the run in RUN_DIR (or --out) from its checkpoint, with its saved settings")
+    g.add_argument("--allow-changed-data", action="store_true",
+                   help="with --resume: continue even if the training data differs from what the run "
+                        "started on (its SHA-256 is recorded in config.json)")
+    g.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress: neither the bar nor the line per epoch (the start and the result are printed)")
     g.add_argument("--json", action="store_true",
                    help="print one JSON object with the results on stdout instead of the progress bar and text")
     p.set_defaults(func=run)
@@ -81,7 +87,7 @@ def resolve_settings(args) -> tuple[RunSettings, Path, bool]:
     given = {k: getattr(args, k) for k in SETTINGS if getattr(args, k, None) is not None}
     if args.resume is not None:
         run_dir = _resume_dir(args)
-        saved = read_config(run_dir, {k: v for k, v in given.items() if k in RUN_ONLY})
+        saved = read_config(run_dir, {k: v for k, v in given.items() if k in RUN_ONLY})[0]
         now = saved.to_dict()
         clashes = [f"{option_name(k)} {_show(v)} (the run has {_show(now.get(k))})"
                    for k, v in given.items() if k not in RUN_ONLY and _normal(k, v) != now.get(k)]
@@ -91,6 +97,8 @@ def resolve_settings(args) -> tuple[RunSettings, Path, bool]:
                 f"{'; '.join(clashes)}. Drop them, or start a new run with another --out"
             )
         return saved, run_dir, True
+    if getattr(args, "allow_changed_data", False):
+        raise UsageError("--allow-changed-data applies to --resume only")
     try:
         settings = RunSettings(**given)
     except ValueError as exc:
@@ -129,38 +137,25 @@ def _resume_dir(args) -> Path:
     return run_dir
 
 
-def read_config(run_dir: Path, changes=None) -> RunSettings:
-    """The settings saved in a run folder's config.json, with ``changes`` (of :data:`RUN_ONLY`) applied."""
-    import json
+def read_config(run_dir: Path, changes=None) -> tuple[RunSettings, str | None]:
+    """``runs.read_config``: the run folder's settings (``changes`` of :data:`RUN_ONLY` applied)
+    and data fingerprint; UsageError when bad."""
+    from chainrule import runs
 
-    path = run_dir / "config.json"
-    if not path.is_file():
-        raise UsageError(f"{run_dir} holds no config.json; it is not a chainrule run folder")
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path} is not valid JSON ({exc})") from None
-    settings = config.get("settings") if isinstance(config, dict) else None
-    if not isinstance(settings, dict) or config.get("command") != "train" or config.get("format") not in (1, 2):
-        raise UsageError(f"{path} is not the configuration of a chainrule training run")
-    if config["format"] == 1 and settings.get("batch_size") is None and settings.get("model") != "perceptron":
-        settings = {**settings, "batch_size": "full"}  # format 1 wrote the full batch as null
-    changes = changes or {}
-    try:
-        return RunSettings.from_dict({**settings, **changes})
-    except (TypeError, ValueError) as exc:
-        if any(str(exc).startswith(option_name(k)) for k in changes):
-            raise UsageError(str(exc)) from None  # an option given now (--device cuda), not the file
-        raise UsageError(f"{path} is not the configuration of a chainrule training run ({exc})") from None
+        return runs.read_config(run_dir, changes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def check_new_run_dir(run_dir: Path) -> None:
+    from chainrule import runs
+
     check_output_dir(run_dir)
-    if run_dir.is_dir() and any(run_dir.iterdir()):
-        if (run_dir / "config.json").exists():
-            raise UsageError(f"--out {run_dir} already holds a run; continue it with "
-                             f"--resume {run_dir}, or choose another --out")
-        raise UsageError(f"--out {run_dir} is a folder that is not empty; choose another --out")
+    try:
+        runs.check_new_folder(run_dir)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _default_run_dir(settings: RunSettings) -> Path:
@@ -175,23 +170,36 @@ def run(args) -> int:
 
     settings, run_dir, resuming = resolve_settings(args)
     quiet = bool(args.json)
+    # The progress: a live bar on a terminal; one line per epoch into a log or a pipe; nothing
+    # with --quiet (or --json, whose stdout is the JSON object).
+    progress = [] if quiet or args.quiet else [_live_bar() if sys.stderr.isatty() else _epoch_lines()]
     checkpoint = run_dir / "checkpoint.npz"
     state = None
-    if resuming:
-        _remove_stale_temporaries(run_dir)
-        if checkpoint.exists():
-            state = runs.read_checkpoint(checkpoint)
-    try:
-        prepared = runs.prepare_run(settings)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    lock = None
     dirs = MadeDirs()
     try:
-        if not resuming:
-            dirs.make(run_dir)
-            dirs.wrote(runs.write_config(run_dir, settings))
+        try:
+            if resuming and checkpoint.exists():
+                state = runs.read_checkpoint(checkpoint)
+            prepared = runs.prepare_run(settings)
+            fingerprint = prepared.dataset.fingerprint()
+            if resuming:
+                runs.check_same_data(run_dir, read_config(run_dir)[1], prepared.dataset,
+                                     allow_changed_data=args.allow_changed_data)
+                # Everything was read (run files are written atomically); a refused resume never
+                # touched the folder. From here the folder is this process's (runs.lock_folder).
+                lock = runs.lock_folder(run_dir, how="--resume")
+                runs.remove_stale_temporaries(run_dir)
+            else:
+                dirs.make(run_dir)
+                lock = runs.lock_folder(run_dir)
+                runs.check_new_folder(run_dir)  # again, now that no other run can start here
+                runs.remove_stale_temporaries(run_dir)
+                dirs.wrote(runs.write_config(run_dir, settings, data_sha256=fingerprint))
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         say(_banner(settings, prepared, run_dir, state is not None), quiet=quiet)
-        callbacks = ([] if quiet else [_live_bar()]) + [Checkpoint(checkpoint, every=1.0)]
+        callbacks = progress + [Checkpoint(checkpoint, every=1.0)]
         try:
             result = runs.train_run(settings, callbacks=callbacks, resume=state, prepared=prepared)
         except ValueError as exc:
@@ -210,9 +218,14 @@ def run(args) -> int:
     except BaseException:
         # A run that failed before its first checkpoint leaves nothing behind (a resumed run's
         # folder is not this command's to remove: `dirs` is empty then).
-        if not checkpoint.exists():
+        if not checkpoint.exists() and dirs.created + dirs.files:
+            if lock is not None:
+                lock.release()
             dirs.undo()
         raise
+    finally:
+        if lock is not None:
+            lock.release()
 
 
 def _banner(settings: RunSettings, prepared, run_dir, resuming) -> str:
@@ -229,6 +242,17 @@ def _banner(settings: RunSettings, prepared, run_dir, resuming) -> str:
         parts.append(f"; {settings.optimizer} lr {settings.lr:g}, {batch}, {settings.epochs} epochs")
     parts.append(f"; {model.num_parameters()} parameters -> {run_dir}")
     return "".join(parts)
+
+
+def _epoch_lines():
+    """One line per epoch on stdout and nothing else: the progress where stderr is no terminal."""
+    from chainrule.train import Callback, format_record
+
+    class EpochLines(Callback):
+        def on_epoch_end(self, trainer, record):
+            say(format_record(record, trainer.config.epochs))
+
+    return EpochLines()
 
 
 def _live_bar():
@@ -251,16 +275,6 @@ def _live_bar():
             return super().on_epoch_end(trainer, record)
 
     return LiveBar()
-
-
-def _remove_stale_temporaries(run_dir: Path) -> None:
-    # A run killed while it wrote a file leaves the temporary file of that write behind.
-    for name in RUN_FILES:
-        for tmp in run_dir.glob(f".{name}.*.tmp"):
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
 
 
 def _checkpoint_epoch(path: Path):

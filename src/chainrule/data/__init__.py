@@ -14,7 +14,7 @@ Examples
 """
 
 from .augment import Augment, horizontal_flip, random_crop
-from .dataset import Dataset
+from .dataset import Dataset, as_model_dtype
 from .datasets import DATASETS, DatasetSpec, load_dataset
 from .download import DownloadError, cache_dir, fetch, sha256_file
 from .formats import MissingFileError, read_cifar_binary, read_csv, read_idx, read_npz
@@ -37,8 +37,10 @@ __all__ = [
     "DownloadError",
     "MeanImage",
     "MissingFileError",
+    "PREPROCESSING",
     "Split",
     "Standardizer",
+    "as_model_dtype",
     "horizontal_flip",
     "random_crop",
     "batches",
@@ -47,6 +49,7 @@ __all__ = [
     "cache_dir",
     "circles",
     "fetch",
+    "fit_preprocess",
     "gaussians",
     "load_dataset",
     "moons",

@@ -64,8 +64,7 @@ class Dataset:
             )
         if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool):
             raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
-        X = X.astype(np.float32, copy=False)
-        check_finite(X, what=f"X of dataset {self.name!r}")
+        X = as_model_dtype(X, what=f"X of dataset {self.name!r}")
         y = np.asarray(self.y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D (n_samples,), got shape {y.shape}")
@@ -123,6 +122,26 @@ class Dataset:
     def n_features(self) -> int:
         """Number of features per example (pixels for an image set)."""
         return int(self.X.shape[1])
+
+    def fingerprint(self) -> str:
+        """The SHA-256 of the examples: X and y, their shapes and dtypes, in hex.
+
+        Two datasets with the same fingerprint hold the same numbers; a run records it, so
+        that resuming on data that changed meanwhile is noticed.
+
+        >>> a = Dataset(np.zeros((2, 2)), np.array([0, 1]))
+        >>> b = Dataset(np.zeros((2, 2)), np.array([1, 0]))
+        >>> a.fingerprint() == Dataset(np.zeros((2, 2)), np.array([0, 1])).fingerprint(), a.fingerprint() == b.fingerprint()
+        (True, False)
+        """
+        import hashlib
+
+        digest = hashlib.sha256()
+        for array in (self.X, self.y):
+            a = np.ascontiguousarray(array)
+            digest.update(f"{a.dtype.str}{a.shape};".encode())
+            digest.update(a.tobytes())
+        return digest.hexdigest()
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -182,6 +201,33 @@ class Dataset:
             )
         is_test = self.split == "test"
         return self.subset(~is_test), self.subset(is_test)
+
+
+def as_model_dtype(X, *, what: str, dtype=np.float32) -> np.ndarray:
+    """``X`` converted to the models' dtype, refused if a value is not finite *after* the conversion.
+
+    A value such as 1e39 is finite in float64 but becomes infinity in float32; it is named here
+    rather than turning into NaN predictions later.
+
+    >>> as_model_dtype([[1.0, 2.0]], what="X").dtype
+    dtype('float32')
+    >>> as_model_dtype([[1.0, 1e39]], what="X")
+    Traceback (most recent call last):
+    ...
+    ValueError: X: the value 1e+39 at row 0, column 1 does not fit in float32 (its largest finite value is 3.4e+38)
+    """
+    raw = np.asarray(X)
+    out = raw.astype(dtype, copy=False)
+    if out.size and not np.isfinite(out).all():
+        if raw.dtype.kind in "fc":
+            check_finite(raw, what=what)
+        first = tuple(int(i) for i in np.argwhere(~np.isfinite(out))[0])
+        where = f"row {first[0]}, column {first[1]}" if len(first) == 2 else f"index {first}"
+        raise ValueError(
+            f"{what}: the value {raw[first].item():g} at {where} does not fit in "
+            f"{np.dtype(dtype).name} (its largest finite value is {float(np.finfo(dtype).max):.2g})"
+        )
+    return out
 
 
 def check_finite(a: np.ndarray, *, what: str) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import synthetic
 from .dataset import Dataset
-from .download import cache_dir, fetch
+from .download import DownloadError, cache_dir, fetch, sha256_file
 from .formats import (
     CIFAR_IMAGE_SHAPE,
     MissingFileError,
@@ -114,8 +114,21 @@ def _load_synthetic(spec: DatasetSpec, *, seed, n_samples, noise, data_dir) -> D
 
 
 def _fetch(spec: DatasetSpec, filename: str, data_dir) -> Path:
+    """One file of ``spec``; when it cannot be downloaded, a DownloadError that lists *every*
+    file of the set still missing, each with its URL and SHA-256, and the folder to put it in."""
     folder = (Path(data_dir).expanduser() if data_dir is not None else cache_dir()) / spec.name
-    return fetch([m + filename for m in spec.mirrors], filename, spec.files[filename], folder)
+    try:
+        return fetch([m + filename for m in spec.mirrors], filename, spec.files[filename], folder)
+    except DownloadError as exc:
+        missing = [name for name, digest in spec.files.items()
+                   if not ((folder / name).is_file() and sha256_file(folder / name) == digest)]
+        listing = "; ".join(f"{name} from {spec.mirrors[0]}{name} (SHA-256 {spec.files[name]})"
+                            for name in missing)
+        raise DownloadError(
+            f"could not download {spec.name} ({exc.reason}); download these {len(missing)} file(s) "
+            f"by hand and put them in {folder}: {listing}",
+            reason=exc.reason, files=missing, folder=folder,
+        ) from None
 
 
 def _load_idx_set(spec: DatasetSpec, *, seed, n_samples, noise, data_dir) -> Dataset:

@@ -10,6 +10,7 @@ or by passing ``opener=`` to `fetch`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import logging
@@ -33,10 +34,17 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class DownloadError(OSError):
-    """A file could not be downloaded (offline, HTTP error, timeout).
+    """A file could not be downloaded (offline, HTTP error, timeout): the machine's or the
+    network's failure, not the user's input (the CLI exits with 1).
 
-    The message names the URL(s) tried and the path where the file can be placed by hand.
+    The message names the URL(s) tried and the path where the file can be placed by hand;
+    ``reason`` is why the first URL failed, ``files`` the file names still missing and
+    ``folder`` where they belong.
     """
+
+    def __init__(self, message: str, *, reason: str = "", files=(), folder=None):
+        super().__init__(message)
+        self.reason, self.files, self.folder = reason or message, list(files), folder
 
 
 def cache_dir() -> Path:
@@ -157,6 +165,7 @@ def fetch(
         logger.warning(
             "%s has SHA-256 %s, expected %s; downloading it again", target, actual, expected
         )
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
     open_url = opener if opener is not None else urlopen
     failures = []
@@ -182,9 +191,13 @@ def fetch(
             return target
         finally:
             tmp.unlink(missing_ok=True)
+    for made in created:  # a failed download leaves no empty folders behind (deepest first)
+        with contextlib.suppress(OSError):
+            made.rmdir()
     raise DownloadError(
         f"could not download {filename} from {', '.join(failures)}; download it by hand "
-        f"and place it at {target}"
+        f"and place it at {target}",
+        reason=", ".join(failures), files=[filename], folder=folder,
     )
 
 

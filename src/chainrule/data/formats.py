@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -38,6 +39,32 @@ class MissingFileError(FileNotFoundError, ValueError):
     It is a ValueError too so that callers treating every bad input alike (the CLI) need
     one ``except`` clause.
     """
+
+
+def not_a_zip_reason(file) -> str:
+    """Why an open binary file that is not a zip is not an .npz archive, from its first bytes.
+
+    What the file *is not* and what it looks like, never a suggestion to load it some other way.
+
+    >>> import io
+    >>> not_a_zip_reason(io.BytesIO(b"x1,x2,label\\n1,2,a\\n"))
+    'it is not a zip file (an .npz archive is a zip of .npy arrays); it looks like a text file'
+    """
+    try:
+        file.seek(0)
+        head = file.read(512)
+    except OSError:
+        head = b""
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"\x93NUMPY"):
+        return "it holds a single .npy array, not an .npz archive"
+    try:
+        head.decode("utf-8")
+        what = "a text file"
+    except UnicodeDecodeError:
+        what = "a binary file of another kind"
+    return f"it is not a zip file (an .npz archive is a zip of .npy arrays); it looks like {what}"
 
 
 def _read_source(source, what: str) -> tuple[bytes, str]:
@@ -355,9 +382,12 @@ def read_npz(path, *, task: str | None = None, name: str | None = None) -> Datas
     path = Path(path)
     if not path.is_file():
         raise MissingFileError(2, "NPZ file not found", str(path))
+    with open(path, "rb") as fh:
+        if not zipfile.is_zipfile(fh):
+            raise ValueError(f"{path}: not a readable .npz archive: {not_a_zip_reason(fh)}")
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: not a readable .npz archive ({exc})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(
@@ -376,7 +406,9 @@ def read_npz(path, *, task: str | None = None, name: str | None = None) -> Datas
             extra = {k: archive[k] for k in optional if k in keys}
         except ValueError as exc:
             # Object arrays need pickle, which can run code; they are refused, not loaded.
-            raise ValueError(f"{path}: cannot read the arrays ({exc})") from None
+            why = ("an array holds Python objects (dtype object), which chainrule never loads; "
+                   "store numbers or fixed-width strings") if "pickle" in str(exc) else str(exc)
+            raise ValueError(f"{path}: cannot read the arrays: {why}") from None
     if X.ndim < 2:
         raise ValueError(f"{path}: X must have shape (n, d) or (n, *image_shape), got {X.shape}")
     image_shape = tuple(int(s) for s in extra["image_shape"]) if "image_shape" in extra else None

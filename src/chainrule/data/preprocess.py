@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .dataset import check_finite
+from .dataset import as_model_dtype, check_finite
 
 
 class Split(NamedTuple):
@@ -311,12 +311,16 @@ def batches(
 
 
 # ====================================================================== a dataset's run split
-#: The preprocessing a run can fit on its training part (``chainrule train --preprocess``).
+#: The preprocessing steps a run can fit on its training part and a model file can name
+#: (``chainrule train --preprocess``).
 PREPROCESSING = ("standardize", "mean-image", "none")
 
 
 def fit_preprocess(kind: str, X_train) -> dict:
     """Fit the preprocessing ``kind`` on the training part; a JSON-able description of it.
+
+    ``kind`` is one of :data:`PREPROCESSING`. The description is what a model file keeps and
+    :func:`apply_preprocess` reads.
 
     >>> fit_preprocess("standardize", np.array([[0.0, 1.0], [2.0, 3.0]]))
     {'kind': 'standardize', 'mean': [1.0, 2.0], 'scale': [1.0, 1.0]}
@@ -325,29 +329,33 @@ def fit_preprocess(kind: str, X_train) -> dict:
         s = Standardizer().fit(X_train)
         return {"kind": kind, "mean": s.mean_.tolist(), "scale": s.scale_.tolist()}
     if kind == "mean-image":
-        m = MeanImage().fit(X_train)
-        return {"kind": kind, "mean": m.mean_.tolist()}
+        return {"kind": kind, "mean": MeanImage().fit(X_train).mean_.tolist()}
     if kind == "none":
         return {"kind": "none"}
     raise ValueError(f"unknown preprocessing {kind!r}; expected one of {list(PREPROCESSING)}")
 
 
-def apply_preprocess(spec: dict | None, X) -> np.ndarray:
-    """Apply a description written by :func:`fit_preprocess` to ``X`` (float32 out).
+def apply_preprocess(spec: dict | None, X, *, what: str = "X") -> np.ndarray:
+    """Apply a description written by :func:`fit_preprocess` to ``X``, in float32.
+
+    The data is checked finite after its conversion to float32 and again after the step (a
+    huge value divided by a small scale overflows too), so a model never sees infinity.
 
     >>> spec = {"kind": "standardize", "mean": [1.0, 2.0], "scale": [1.0, 1.0]}
     >>> apply_preprocess(spec, np.array([[1.0, 4.0]])).tolist()
     [[0.0, 2.0]]
     """
-    X = np.asarray(X, dtype=np.float32)
+    X = as_model_dtype(X, what=what)
     kind = (spec or {}).get("kind", "none")
     if kind == "standardize":
-        return Standardizer.from_dict({"mean": spec["mean"], "scale": spec["scale"]}).transform(X)
-    if kind == "mean-image":
-        return MeanImage.from_dict({"mean": spec["mean"]}).transform(X)
-    if kind == "none":
+        out = Standardizer.from_dict({"mean": spec["mean"], "scale": spec["scale"]}).transform(X)
+    elif kind == "mean-image":
+        out = MeanImage.from_dict({"mean": spec["mean"]}).transform(X)
+    elif kind == "none":
         return X
-    raise ValueError(f"unknown preprocessing {kind!r} in the model file; expected one of {list(PREPROCESSING)}")
+    else:
+        raise ValueError(f"unknown preprocessing {kind!r}; expected one of {list(PREPROCESSING)}")
+    return as_model_dtype(out, what=f"{what} after {kind}")
 
 
 def split_dataset(ds, *, test_size: float = 0.25, val_size: float = 0.1, seed: int = 0) -> Split:

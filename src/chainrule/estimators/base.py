@@ -14,6 +14,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule import optim
+from chainrule.data import as_model_dtype
 from chainrule.engine import Tensor, no_grad, to_device
 from chainrule.nn import module_device
 from chainrule.train import EarlyStopping, Trainer
@@ -377,7 +378,7 @@ class EpochTrainedClassifier(ClassifierMixin, EpochTrainedEstimator):
                 f"y contains the label {y[unseen].tolist()[0]!r}, which is not one of the classes "
                 f"{self.classes_.tolist()!r}"
             )
-        return X.astype(np.float32, copy=False), np.searchsorted(self.classes_, y).astype(np.int64)
+        return as_model_dtype(X, what="X"), np.searchsorted(self.classes_, y).astype(np.int64)
 
     def _internal_score(self, X, y):
         return float(np.mean(self._predict_codes(X) == y))

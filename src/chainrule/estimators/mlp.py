@@ -11,6 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule.engine import device as as_device
 from chainrule import nn
+from chainrule.data import as_model_dtype
 from chainrule.train import TrainConfig
 from chainrule.estimators.base import (
     documented, ACTIVATION_ALIASES, check_float, check_int, draw_seed, EpochTrainedClassifier, EpochTrainedEstimator, model_scores, optimizer_options, resolve_batch_size,
@@ -209,7 +210,7 @@ class MLPRegressor(RegressorMixin, _MLP):
         y = y.reshape(len(y), -1)
         if not reset and y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {y.shape[1]} target columns but this model was fitted with {self.n_outputs_}")
-        return X.astype(np.float32, copy=False), y.astype(np.float32)
+        return as_model_dtype(X, what="X"), as_model_dtype(y, what="y")
 
     def _output_width(self, y):
         return y.shape[1]

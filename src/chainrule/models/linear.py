@@ -64,6 +64,9 @@ class LinearModel(Module):
     ([0, 1, 0, 1], 1.0)
     """
 
+    #: The loss of a configuration that does not name one (the subclasses' own).
+    default_loss = "softmax"
+
     def __init__(self, n_features, n_classes, loss="softmax", reg=0.0, margin=1.0, seed=0):
         super().__init__()
         get_loss(loss)  # an unknown name fails here, listing the valid ones
@@ -75,8 +78,7 @@ class LinearModel(Module):
         self.reg = check.nonnegative_float("reg", reg)
         self.margin = check.positive_float("margin", margin)
         self.seed = check.seed_value(seed)
-        one_output = loss in BINARY_LOSSES or (loss == "perceptron" and self.n_classes == 2)
-        self.n_outputs = 1 if one_output else self.n_classes
+        self.n_outputs = _output_count(loss, self.n_classes)
         self.weight = Parameter(np.zeros((self.n_outputs, self.n_features), dtype=np.float32))
         self.bias = Parameter(np.zeros(self.n_outputs, dtype=np.float32))
         self.reset_parameters()
@@ -104,6 +106,20 @@ class LinearModel(Module):
         """The constructor's arguments as a JSON-able dict: ``type(m)(**m.get_config())`` rebuilds it."""
         return {"n_features": self.n_features, "n_classes": self.n_classes, "loss": self.loss,
                 "reg": self.reg, "margin": self.margin, "seed": self.seed}
+
+    @classmethod
+    def parameter_shapes(cls, config):
+        """The shape of each parameter ``cls(**config)`` would have, found without building it.
+
+        What ``io.load_model`` checks against a file's arrays before it allocates anything.
+
+        >>> LinearModel.parameter_shapes({"n_features": 3, "n_classes": 4, "loss": "svm"})
+        {'weight': (4, 3), 'bias': (4,)}
+        """
+        D = check.positive_int("n_features", config.get("n_features"))
+        K = check.positive_int("n_classes", config.get("n_classes", 2), minimum=2)
+        out = _output_count(config.get("loss", cls.default_loss), K)
+        return {"weight": (out, D), "bias": (out,)}
 
     @classmethod
     def from_config(cls, config):
@@ -373,6 +389,8 @@ class LogisticRegression(LinearModel):
     ([0, 0, 1, 1], (4, 2))
     """
 
+    default_loss = "logistic"
+
     def __init__(self, n_features, reg=0.0, seed=0):
         super().__init__(n_features, 2, loss="logistic", reg=reg, seed=seed)
 
@@ -411,8 +429,16 @@ class BinarySVM(LinearModel):
     [0, 0, 1, 1]
     """
 
+    default_loss = "binary_svm"
+
     def __init__(self, n_features, reg=0.0, margin=1.0, seed=0):
         super().__init__(n_features, 2, loss="binary_svm", reg=reg, margin=margin, seed=seed)
 
     def get_config(self):
         return {"n_features": self.n_features, "reg": self.reg, "margin": self.margin, "seed": self.seed}
+
+
+def _output_count(loss, n_classes):
+    """One output for the binary losses (and a two-class perceptron), else one per class."""
+    one_output = loss in BINARY_LOSSES or (loss == "perceptron" and n_classes == 2)
+    return 1 if one_output else n_classes

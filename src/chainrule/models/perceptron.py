@@ -64,6 +64,8 @@ class Perceptron(LinearModel):
     ([1, 1, 0, 0], 1.0, 0)
     """
 
+    default_loss = "perceptron"
+
     def __init__(self, n_features, n_classes=2, lr=1.0, epochs=20, shuffle=True, seed=0):
         super().__init__(n_features, n_classes, loss="perceptron", seed=seed)
         self.lr = check.positive_float("lr", lr)

@@ -10,7 +10,7 @@ from chainrule.nn.losses import (
     MulticlassHingeLoss, NLLLoss, SmoothL1Loss,
 )
 from chainrule.nn.module import Module, Parameter, module_device
-from chainrule.nn.counting import ModelSummary, summary
+from chainrule.nn.counting import ModelSummary, summary, summary_from_shapes
 from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.cnn import CNN
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d
@@ -23,7 +23,7 @@ __all__ = [
     "Linear", "LogSoftmax", "MLP", "MSELoss", "Module", "ModelSummary", "ModuleDict", "ModuleList",
     "MulticlassHingeLoss", "NLLLoss", "Parameter", "ReLU", "Sequential", "SiLU", "Sigmoid",
     "SmoothL1Loss", "Softmax", "Softplus", "Tanh", "functional", "get_activation", "init",
-    "module_device", "summary", "utils",
+    "module_device", "summary", "summary_from_shapes", "utils",
     "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AvgPool1d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d",
     "CNN", "Conv1d", "Conv2d", "Dropout2d", "Flatten", "MaxPool1d", "MaxPool2d", "Unflatten",
 ]

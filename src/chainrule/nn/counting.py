@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -156,4 +157,30 @@ def summary(model: Module, input_shape=None) -> ModelSummary:
                 neurons = weight.shape[0] if weight is not None else biases
         result.rows.append(LayerRow(name or type(module).__name__, type(module).__name__, int(neurons),
                                     int(weights), int(biases), shape))
+    return result
+
+
+def summary_from_shapes(shapes, kind: str = "Linear") -> ModelSummary:
+    """The same counts from the parameters' shapes alone: nothing is allocated.
+
+    ``shapes`` maps dotted parameter names to shapes, as ``MLP.parameter_shapes(config)`` gives
+    them; parameters are grouped by layer (the name before the last dot). A 2-D or larger
+    parameter is a weight, the layer's neurons are its rows; the rest are biases. This is how
+    ``chainrule summary --layers 100000 100000 10`` counts a billion parameters in no memory.
+
+    >>> from chainrule.nn import MLP
+    >>> s = summary_from_shapes(MLP.parameter_shapes({"in_features": 3, "hidden_sizes": [4, 4], "out_features": 1}))
+    >>> s.neurons, s.parameters
+    (9, 41)
+    """
+    layers: dict = {}
+    for name, shape in shapes.items():
+        layers.setdefault(name.rpartition(".")[0], []).append(tuple(int(n) for n in shape))
+    result = ModelSummary()
+    for name, own in layers.items():
+        weights = sum(math.prod(s) for s in own if len(s) >= 2)
+        biases = sum(math.prod(s) for s in own if len(s) < 2)
+        weight = next((s for s in own if len(s) >= 2), None)
+        neurons = weight[0] if weight is not None else biases
+        result.rows.append(LayerRow(name or kind, kind, int(neurons), int(weights), int(biases)))
     return result

@@ -55,6 +55,16 @@ class Linear(Module):
     def get_config(self) -> dict:
         return {"in_features": self.in_features, "out_features": self.out_features, "bias": self.bias is not None}
 
+    @classmethod
+    def parameter_shapes(cls, config: dict) -> dict:
+        """The shape of each parameter ``Linear(**config)`` would have, found without building it.
+
+        >>> Linear.parameter_shapes({"in_features": 3, "out_features": 4})
+        {'weight': (4, 3), 'bias': (4,)}
+        """
+        fan_in, fan_out = (_positive_size(config.get(k), k) for k in ("in_features", "out_features"))
+        return {"weight": (fan_out, fan_in), **({"bias": (fan_out,)} if config.get("bias", True) else {})}
+
 
 class Elementwise(Module):
     """An activation that applies one registered elementwise engine op (its class attribute ``op``).
@@ -369,7 +379,34 @@ class MLP(Sequential):
         """The constructor's arguments (JSON-able), to rebuild the network when loading it."""
         return dict(self.config)
 
+    @classmethod
+    def parameter_shapes(cls, config: dict) -> dict:
+        """The shape of each parameter ``MLP(**config)`` would have, found without building it.
+
+        This is how a saved network (``io.load_model``) or ``chainrule summary --layers`` is
+        sized before anything is allocated.
+
+        >>> MLP.parameter_shapes({"in_features": 3, "hidden_sizes": [4], "out_features": 2})
+        {'0.weight': (4, 3), '0.bias': (4,), '2.weight': (2, 4), '2.bias': (2,)}
+        """
+        hidden = config.get("hidden_sizes", [])
+        hidden = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
+        sizes = [config.get("in_features"), *hidden, config.get("out_features")]
+        sizes = [_positive_size(n, "layer sizes") for n in sizes]
+        stride = 3 if config.get("dropout") else 2  # Linear, activation (, Dropout)
+        shapes = {}
+        for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            shapes[f"{i * stride}.weight"] = (fan_out, fan_in)
+            shapes[f"{i * stride}.bias"] = (fan_out,)
+        return shapes
+
 
 # The layer's own parameters are valid, so the pair skips linear_relu's argument checks.
 _MLP_FUSED = {(Linear, ReLU): lambda x, layer: fused.LinearReLU.apply(
     *((x, layer.weight) if layer.bias is None else (x, layer.weight, layer.bias)))}
+
+
+def _positive_size(value, name: str) -> int:
+    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be positive integers; got {value!r}")
+    return int(value)

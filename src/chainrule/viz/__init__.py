@@ -10,6 +10,7 @@ Example:
 """
 from .circuit import Circuit, draw, layout, to_dot
 from .plots import (
+    best_so_far,
     plot_confusion_matrix,
     plot_decision_regions,
     plot_feature_maps,
@@ -33,6 +34,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_filters",
     "plot_feature_maps",
+    "best_so_far",
     "plot_param_scores",
     "plot_param_scatter",
 ]

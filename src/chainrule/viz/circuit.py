@@ -45,6 +45,17 @@ ENGINES = ("auto", "graphviz", "matplotlib")
 
 VALUE_COLOR = "#2e7d32"  # green, as in the lecture's diagrams
 GRAD_COLOR = "#c62828"  # red
+#: What the two colours mean, written under every drawing.
+LEGEND = ("value (forward pass), above each wire", "gradient (backward pass), below each wire")
+
+
+def _has_grads(spec) -> bool:
+    return any(e.grad is not None for e in spec.edges)
+
+
+def _legend_html(grads: bool) -> str:
+    value = f'<FONT COLOR="{VALUE_COLOR}">{LEGEND[0]}</FONT>'
+    return value + (f'&nbsp;&nbsp;&nbsp;<FONT COLOR="{GRAD_COLOR}">{LEGEND[1]}</FONT>' if grads else "")
 _WIRE_COLOR = "#555555"
 _CONST_COLOR = "#666666"
 
@@ -156,7 +167,8 @@ def _quoted(text: str) -> str:
 def _spec_to_dot(spec: _Spec) -> str:
     lines = [
         "digraph circuit {",
-        '  graph [rankdir=LR, bgcolor="white", nodesep=0.35, ranksep=0.9];',
+        '  graph [rankdir=LR, bgcolor="white", nodesep=0.35, ranksep=0.9, labelloc=b, fontname="Helvetica", '
+        f'fontsize=10, label=<{_legend_html(_has_grads(spec))}>];',
         '  node [fontname="Helvetica", fontsize=12];',
         f'  edge [fontname="Helvetica", fontsize=10, arrowsize=0.7, color="{_WIRE_COLOR}"];',
     ]
@@ -460,6 +472,10 @@ def _render_matplotlib(spec: _Spec, fmt: str, dpi: int = 100) -> bytes:
             ax.annotate(e.grad, mid, xytext=(-2.5 * nx, -2.5 * ny), va="top", color=GRAD_COLOR,
                         **common)
 
+    # The legend: which colour is the forward value and which the gradient.
+    fig.text(0.01, 0.01, LEGEND[0], color=VALUE_COLOR, fontsize=8, ha="left", va="bottom")
+    if _has_grads(spec):
+        fig.text(0.99, 0.01, LEGEND[1], color=GRAD_COLOR, fontsize=8, ha="right", va="bottom")
     buf = io.BytesIO()
     metadata = {"Date": None} if fmt == "svg" else None
     fig.savefig(buf, format=fmt, facecolor="white", metadata=metadata)

@@ -29,6 +29,7 @@ __all__ = [
     "plot_confusion_matrix",
     "plot_filters",
     "plot_feature_maps",
+    "best_so_far",
     "plot_param_scores",
     "plot_param_scatter",
 ]
@@ -220,13 +221,30 @@ def _curve_xy(name, curve):
     return xs, ys
 
 
-def plot_loss_curves(curves, path, *, xlabel: str = "loss evaluations", log: bool = True) -> Path:
+def best_so_far(losses) -> np.ndarray:
+    """The running minimum of ``losses``: what a strategy has achieved after each evaluation.
+
+    NaN and infinite losses (a diverged step) do not lower it; before the first finite loss it
+    is NaN (nothing achieved yet).
+
+    >>> best_so_far([3.0, 4.0, float("nan"), 2.0, 5.0]).tolist()
+    [3.0, 3.0, 3.0, 2.0, 2.0]
+    """
+    ys = np.asarray(losses, dtype=np.float64)
+    return np.fmin.accumulate(np.where(np.isfinite(ys), ys, np.nan)) if ys.size else ys
+
+
+def plot_loss_curves(curves, path, *, xlabel: str = "loss evaluations", log: bool = True,
+                     best: bool = False, title: str | None = None) -> Path:
     """Plot several strategies' loss curves on one axis, e.g. for ``chainrule compare``.
 
     ``curves`` maps a label to its losses (x is then 1, 2, ...) or to a pair ``(xs, ys)``.
+    With ``best`` each curve is its best loss so far (:func:`best_so_far`), the fair way to
+    compare a search that keeps its best draw with a descent that may go up for a while.
     With ``log`` the y axis is logarithmic, or symmetric-logarithmic when some loss is zero or
-    negative. Non-finite losses (a diverged run) leave gaps. Raises ValueError for no curves,
-    an empty or 2-D curve, or xs and ys of different lengths.
+    negative. Non-finite losses (a diverged run) leave gaps. The legend sits beside the axes,
+    never over a curve. Raises ValueError for no curves, an empty or 2-D curve, or xs and ys
+    of different lengths.
 
     Example:
         >>> plot_loss_curves({"random search": [2.3, 2.2, 2.1],
@@ -235,8 +253,10 @@ def plot_loss_curves(curves, path, *, xlabel: str = "loss evaluations", log: boo
     if not isinstance(curves, Mapping) or not curves:
         raise ValueError("curves must be a non-empty dict of label -> losses")
     data = {str(name): _curve_xy(name, c) for name, c in curves.items()}
+    if best:
+        data = {name: (xs, best_so_far(ys)) for name, (xs, ys) in data.items()}
 
-    fig = _new_figure(7.5, 4.5)
+    fig = _new_figure(9.0, 4.8)
     ax = fig.subplots()
     for name, (xs, ys) in data.items():
         ax.plot(xs, ys, label=name, marker="o" if ys.size <= 25 else None, markersize=3)
@@ -247,9 +267,23 @@ def plot_loss_curves(curves, path, *, xlabel: str = "loss evaluations", log: boo
         elif finite.size:
             positive = np.abs(finite[finite != 0])
             ax.set_yscale("symlog", linthresh=float(positive.min()) if positive.size else 1.0)
-    ax.set(xlabel=xlabel, ylabel="loss", title="loss")
+    from matplotlib.ticker import StrMethodFormatter
+
+    ylabel = "best loss so far" if best else "loss"
+    ax.set(xlabel=xlabel, ylabel=ylabel + (" (log scale)" if log else ""),
+           title=title or (f"{ylabel} per {'strategy' if len(data) > 1 else 'run'}"))
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    if ax.get_yscale() == "log":
+        # Plain numbers (0.9, 2) rather than 9×10⁻¹; the in-between ticks get labels only when
+        # the curves span less than two decades, where they are the only ticks there are.
+        from matplotlib.ticker import FuncFormatter, NullFormatter
+
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)
+        lo, hi = ax.get_ylim()
+        ax.yaxis.set_minor_formatter(plain if hi / lo < 100 else NullFormatter())
     ax.grid(alpha=0.3, which="both")
-    ax.legend()
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), frameon=False)
     return _save(fig, path)
 
 
@@ -329,14 +363,18 @@ def plot_decision_regions(predict, X, y, path, *, resolution: int = 200, class_n
     return _save(fig, path)
 
 
-def plot_weight_images(W, image_shape, path, *, class_names=None) -> Path:
+def plot_weight_images(W, image_shape, path, *, class_names=None, title: str | None = None,
+                       total: int | None = None) -> Path:
     """Show each row of ``W`` (``K x D``) as an image, like the lecture's CIFAR-10 templates.
 
     ``image_shape`` is ``(h, w)`` for grey or ``(h, w, 3)`` for colour images, with
     ``h * w * channels == D``. Each row is min-max normalized on its own, so a template's
-    pattern shows whatever its scale. Raises ValueError for a bad ``image_shape``, a ``W`` that
-    is not 2-D or whose rows are not ``D`` long (with a hint when ``W.T`` would fit), or
-    ``class_names`` of the wrong length.
+    pattern shows whatever its scale; the colour bar says so (dark: the row's lowest weight,
+    light: its highest). The title says what is shown and how many rows: ``title`` (default
+    "weights: K rows of W as h×w images"), followed by "K of ``total``" when ``W`` is a part of
+    a larger matrix (the first units of a wide hidden layer). Raises ValueError for a bad
+    ``image_shape``, a ``W`` that is not 2-D or whose rows are not ``D`` long (with a hint when
+    ``W.T`` would fit), or ``class_names`` of the wrong length.
 
     Example:
         >>> plot_weight_images(model.W_, (32, 32, 3), "templates.png",
@@ -379,6 +417,17 @@ def plot_weight_images(W, image_shape, path, *, class_names=None) -> Path:
         ax.imshow(img, cmap="gray" if len(shape) == 2 else None, vmin=0.0, vmax=1.0,
                   interpolation="nearest")
         ax.set_title(str(class_names[k]) if class_names is not None else str(k), fontsize=9)
+    size = "×".join(map(str, shape[:2])) + (" colour" if len(shape) == 3 else "")
+    shown = f"{K} of {total}" if total is not None and total > K else f"{K}"
+    fig.suptitle(f"{title or 'weights: rows of W'} ({shown} shown, as {size} images)", fontsize=10)
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), colormaps["gray"]), ax=list(axes),
+                       ticks=[0.0, 1.0], shrink=0.8, pad=0.02, aspect=max(10, 12 * rows))
+    bar.ax.set_yticklabels(["lowest", "highest"], fontsize=8)
+    bar.set_label("weight, each image scaled\nto its own min..max", fontsize=8)
     return _save(fig, path)
 
 
