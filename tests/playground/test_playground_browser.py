@@ -157,11 +157,14 @@ def test_a_url_with_settings_restores_them(page, server):
     page.wait_for_function("location.hash.includes('hidden=6&')")
     # the server's new state (which rewrites the controls) is back before the next edit
     page.wait_for_function("window.playground.lastUpdate.weights.map(w => w.w.length).join() === '6,1'")
+    run = page.evaluate("window.playground.lastUpdate.run")
     # a refused one is shown, and the controls and the URL return to what the server kept
     page.fill("#lr", "50")
     page.dispatch_event("#lr", "change")
     page.wait_for_function("document.querySelector('#error').textContent.startsWith('lr must be between')")
     page.wait_for_function("document.querySelector('#lr').value === '0.1' && location.hash.includes('lr=0.1&')")
+    # moving to #lr fired the browser's own "change" on #hidden (same settings): nothing restarted
+    assert page.evaluate("window.playground.lastUpdate.run") == run
 
 
 def test_one_server_serves_two_pages_and_stops_a_training_when_its_page_goes_away(browser, server):

@@ -240,13 +240,23 @@ function connect() {
   const url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws";
   socket = new WebSocket(url);
   pg.socket = socket;
-  socket.addEventListener("open", () => { pg.connected = true; configure(pg.settings); });
+  socket.addEventListener("open", () => { pg.connected = true; configure(pg.settings, { force: true }); });
   socket.addEventListener("message", (ev) => onMessage(JSON.parse(ev.data)));
   socket.addEventListener("close", () => { pg.connected = false; });
 }
 function send(message) { if (socket && socket.readyState === 1) socket.send(JSON.stringify(message)); }
 
-function configure(settings) {
+// A control's "change" can fire twice for one edit (the script's, then the browser's on blur):
+// settings equal to the current ones restart nothing, so a late state cannot rewrite a control
+// the user is already editing. Reset is its own button.
+function sameSettings(a, b) {
+  if (!a || !b) return false;
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((k) => JSON.stringify(a[k]) === JSON.stringify(b[k]));
+}
+
+function configure(settings, { force = false } = {}) {
+  if (!force && sameSettings(settings, pg.settings)) return;
   pg.settings = settings;
   send({ type: "configure", settings });
   if (playing) send({ type: "play" });
