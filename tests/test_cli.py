@@ -396,7 +396,7 @@ def test_datasets_and_help_for_every_command(tmp_path):
 
 # ====================================================================== bad inputs
 # The catalogue of bad inputs (files, folders, options, expressions, memory bombs, tampered
-# metadata) is tests/test_cli_catalogue.py.
+# metadata) is tests/cli/test_catalogue.py.
 
 
 # ====================================================================== downloads, faked in-process
