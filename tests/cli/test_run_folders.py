@@ -148,7 +148,7 @@ def killed(data, reference) -> dict:
 # Every file of a run is written to .NAME.XXXX.tmp and then renamed: a kill during the write
 # leaves the temporary file and the previous version of the file (or none). These folders are
 # that state, made on purpose for each file in turn. (A kill during a later checkpoint write
-# leaves the previous checkpoint beside the temporary: tests/test_cli.py's kill -9 test resumes
+# leaves the previous checkpoint beside the temporary: tests/cli/test_train.py's kill -9 test resumes
 # from exactly that.)
 @pytest.mark.parametrize("killed_while", RUN_FILES)
 def test_a_kill_while_each_file_is_written_leaves_a_folder_that_is_finished(killed, reference, killed_while):

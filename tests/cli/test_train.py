@@ -1,6 +1,6 @@
-"""The `chainrule` command, end to end: each test runs it in a subprocess (or, where a dataset
-download has to be faked, in-process through ``cli.main``) and checks exit codes, the files it
-writes, its JSON and its pictures.
+"""`chainrule train`, end to end: each test runs the command in a subprocess (or, where a
+dataset download has to be faked, in-process through ``cli.main``) and checks its exit code, the
+run folder it writes, its JSON and its pictures; kill -9, Ctrl-C and --resume; divergence.
 """
 from __future__ import annotations
 
@@ -8,97 +8,23 @@ import csv
 import gzip
 import hashlib
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from chainrule import cli, io
-from chainrule.runs import network_losses
 from chainrule.data import DATASETS
 from chainrule.data import download as download_module
-from chainrule.train import get_task
 
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-# ====================================================================== helpers
-def cli_env(tmp: Path) -> dict:
-    env = dict(os.environ)
-    env["CHAINRULE_DATA"] = str(tmp / "cache")  # never touch the user's cache
-    env.pop("CHAINRULE_DEBUG", None)
-    env["PYTHONWARNINGS"] = "ignore"
-    return env
-
-
-def command(*args) -> list:
-    return [sys.executable, "-m", "chainrule.cli", *map(str, args)]
-
-
-def run_cli(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(command(*args), cwd=cwd, env=cli_env(Path(cwd)), capture_output=True, text=True,
-                          timeout=timeout)
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, f"exit {result.returncode}\nstdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}"
-    assert "Traceback" not in result.stderr
-    return result
-
-
-def assert_png(path: Path, min_width: int = 200, min_height: int = 150) -> np.ndarray:
-    """A real PNG picture: its signature, decodable, big enough and not one flat colour."""
-    import matplotlib.image
-
-    path = Path(path)
-    assert path.read_bytes()[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
-    image = matplotlib.image.imread(path)
-    assert image.ndim == 3 and image.shape[0] >= min_height and image.shape[1] >= min_width, image.shape
-    assert float(image[..., :3].std()) > 0.01, f"{path} is blank"
-    return image
-
-
-def load_weights(path: Path) -> dict:
-    model, _ = io.load_model(path)
-    return model.state_dict()
-
-
-def write_csv(path: Path, header, rows) -> Path:
-    with path.open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        if header is not None:
-            writer.writerow(header)
-        writer.writerows(rows)
-    return path
-
-
-def three_class_rows(n_per_class=20, seed=0):
-    rng = np.random.default_rng(seed)
-    rows = []
-    for k, (name, centre) in enumerate([("setosa", (-2, 0)), ("versicolor", (2, 0)), ("virginica", (0, 3))]):
-        for x in rng.normal(centre, 0.6, size=(n_per_class, 2)):
-            rows.append([f"{x[0]:.4f}", f"{x[1]:.4f}", name])
-    return rows
+from cli_helpers import assert_png, cli_env, command, load_weights, ok, run_cli, three_class_rows, write_csv
 
 
 # ====================================================================== the main job
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    """`chainrule train` with every default: the README's main-job command (MLP on digits)."""
-    cwd = tmp_path_factory.mktemp("default")
-    began = time.perf_counter()
-    result = ok(run_cli("train", "--out", "runs/default", "--json", cwd=cwd))
-    seconds = time.perf_counter() - began
-    return cwd / "runs" / "default", json.loads(result.stdout), seconds
-
-
 def test_default_train_reaches_97_percent_and_writes_the_run_folder(default_run):
     run_dir, out, seconds = default_run
     assert seconds < 60
@@ -130,47 +56,6 @@ def test_default_train_reaches_97_percent_and_writes_the_run_folder(default_run)
     assert_png(run_dir / "weights.png")
     _, ckpt = io.load_archive(run_dir / "checkpoint.npz", kind="checkpoint")
     assert ckpt["epoch"] == 30
-
-
-def test_evaluate_a_run_folder_recreates_its_test_split(default_run):
-    run_dir, out, _ = default_run
-    result = json.loads(ok(run_cli("evaluate", run_dir, "--json", cwd=run_dir.parent)).stdout)
-    assert result["split"] == "test" and result["n"] == 450
-    assert result["accuracy"] == pytest.approx(out["test"]["accuracy"])
-    cm = np.array(result["confusion_matrix"])
-    assert cm.shape == (10, 10) and cm.sum() == 450 and np.trace(cm) == round(result["accuracy"] * 450)
-    row = result["per_class"][3]
-    assert row["class"] == "3" and row["support"] == cm[3].sum()
-    assert row["recall"] == pytest.approx(cm[3, 3] / cm[3].sum())
-    assert row["precision"] == pytest.approx(cm[3, 3] / cm[:, 3].sum())
-    assert_png(run_dir / "confusion.png")
-    text = ok(run_cli("evaluate", "--model", run_dir / "model.npz", "--data", "digits", "--split", "all",
-                      "--no-plot", cwd=run_dir.parent)).stdout
-    assert "1797 examples" in text and "confusion matrix" in text and "precision" in text
-
-
-def test_predict_gives_classes_and_softmax_probabilities(default_run, tmp_path):
-    from sklearn.datasets import load_digits
-
-    run_dir, _, _ = default_run
-    digits = load_digits()
-    header = [f"pixel{i}" for i in range(64)] + ["label"]
-    write_csv(tmp_path / "with_header.csv", header,
-              [list(map(int, x)) + [int(t)] for x, t in zip(digits.data[:40], digits.target[:40])])
-    write_csv(tmp_path / "bare.csv", None, [list(map(int, x)) for x in digits.data[:40]])
-    result = ok(run_cli("predict", "--model", run_dir, "--input", tmp_path / "with_header.csv", cwd=tmp_path))
-    rows = list(csv.reader(result.stdout.splitlines()))
-    assert rows[0] == ["class"] + [f"p({k})" for k in range(10)] and len(rows) == 41
-    probabilities = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
-    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
-    predicted = [int(r[0]) for r in rows[1:]]
-    assert predicted == probabilities.argmax(axis=1).tolist()
-    assert np.mean(np.array(predicted) == digits.target[:40]) >= 0.9
-    ok(run_cli("predict", "--model", run_dir / "model.npz", "--input", tmp_path / "bare.csv",
-               "--output", tmp_path / "out.json", cwd=tmp_path))
-    out = json.loads((tmp_path / "out.json").read_text())
-    assert out["output"] == "softmax" and len(out["predictions"]) == 40
-    assert [int(p["class"]) for p in out["predictions"]] == predicted
 
 
 # ====================================================================== other models and data
@@ -313,90 +198,6 @@ def test_divergence_is_exit_1_with_one_line_and_no_folder(tmp_path):
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("chainrule: error: the loss became") and result.stderr.count("\n") == 1
     assert not (tmp_path / "d").exists()  # no epoch finished: nothing worth keeping
-
-
-# ====================================================================== compare
-def test_compare_gives_every_strategy_the_same_budget(tmp_path):
-    out = json.loads(ok(run_cli("compare", "--data", "spiral", "--budget", "300", "--out", "cmp", "--json",
-                                cwd=tmp_path)).stdout)
-    results = {r["strategy"]: r for r in out["results"]}
-    assert list(results) == ["random-search", "random-local-search", "full-batch-gd", "mini-batch-gd", "sgd",
-                             "momentum", "adam"]
-    for r in results.values():
-        assert r["evaluations"] == 300 and r["curve"]["evaluations"][-1] == 300
-        assert r["curve"]["evaluations"][0] == 0 and len(r["curve"]["loss"]) == len(r["curve"]["evaluations"])
-        assert r["final_loss"] == pytest.approx(r["curve"]["loss"][-1]) and r["seconds"] > 0
-    assert results["sgd"]["batch_size"] == 1 and results["full-batch-gd"]["batch_size"] == "full"
-    # Following the gradient beats guessing; a linear model cannot separate the spiral.
-    assert results["full-batch-gd"]["final_loss"] < results["random-search"]["final_loss"]
-    assert 0.3 < results["full-batch-gd"]["train_acc"] < 0.7
-    saved = json.loads((tmp_path / "cmp" / "compare.json").read_text())
-    assert saved["results"] == out["results"] and saved["budget"] == 300
-    assert_png(tmp_path / "cmp" / "compare.png")
-    text = ok(run_cli("compare", "--data", "spiral", "--budget", "40", "--model", "mlp", "--hidden", "16",
-                      "--strategies", "sgd", "adam", "--lr", "adam=0.01", "--out", "c2", cwd=tmp_path)).stdout
-    assert "loss evals" in text and text.count(" 40\n") == 2
-    assert json.loads((tmp_path / "c2" / "compare.json").read_text())["results"][1]["step"] == 0.01
-
-
-# ====================================================================== graph, summary, datasets
-def test_graph_draws_the_lecture_circuits(tmp_path):
-    out = json.loads(ok(run_cli("graph", "(x + y) * z", "--var", "x=-2", "--var", "y=5", "--var", "z=-4",
-                                "--json", cwd=tmp_path)).stdout)
-    assert out["value"] == -12 and out["gradients"] == {"x": -4, "y": -4, "z": 3}
-    dot = (tmp_path / "circuit.dot").read_text()
-    assert dot.startswith("digraph") and "-12.00" in dot
-    assert b"<svg" in (tmp_path / "circuit.svg").read_bytes()[:500]
-
-    text = ok(run_cli("graph", "1 / (1 + exp(-(w0*x0 + w1*x1 + w2)))", "--var", "w0=2", "--var", "x0=-1",
-                      "--var", "w1=-3", "--var", "x1=-2", "--var", "w2=-3", "--out", "sigmoid.png",
-                      cwd=tmp_path)).stdout
-    values = dict(line.split(" = ") for line in text.splitlines() if line.startswith("df/d"))
-    got = [round(float(values[f"df/d{n}"]), 2) for n in ("w0", "x0", "w1", "x1", "w2")]
-    assert got == [-0.20, 0.39, -0.39, -0.59, 0.20]
-    assert "= 0.731059" in text
-    assert (tmp_path / "sigmoid.dot").is_file()
-    assert_png(tmp_path / "sigmoid.png")
-
-
-def test_summary_counts_the_lecture_networks_and_saved_models(tmp_path, default_run):
-    text = ok(run_cli("summary", "--layers", "3", "4", "2", cwd=tmp_path)).stdout
-    assert "neurons (not counting the inputs): 4 + 2 = 6" in text
-    assert "[3 x 4] + [4 x 2] = 20 weights + 4 + 2 = 6 biases = 26" in text
-    out = json.loads(ok(run_cli("summary", "--layers", "3", "4", "4", "1", "--json", cwd=tmp_path)).stdout)
-    assert (out["neurons"], out["weights"], out["biases"], out["parameters"]) == (9, 32, 9, 41)
-    assert [layer["parameters"] for layer in out["layers"]] == [16, 20, 5]
-    saved = json.loads(ok(run_cli("summary", "--model", default_run[0], "--json", cwd=tmp_path)).stdout)
-    assert saved["parameters"] == 64 * 128 + 128 + 128 * 10 + 10 and saved["neurons"] == 138
-
-
-def test_datasets_and_help_for_every_command(tmp_path):
-    out = json.loads(ok(run_cli("datasets", "--json", cwd=tmp_path)).stdout)
-    assert [d["name"] for d in out["datasets"]] == list(DATASETS)
-    assert out["cache_dir"] == str(tmp_path / "cache")
-    script = Path(sys.executable).parent / "chainrule"  # the installed console script
-    runs = [[str(script), "--help"]] + [command(name, "--help") for name in
-                                        ("train", "evaluate", "predict", "compare", "graph", "summary", "datasets")]
-    with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda c: subprocess.run(c, capture_output=True, text=True, cwd=tmp_path,
-                                                         env=cli_env(tmp_path), timeout=60), runs))
-    for cmd, res in zip(runs, results):
-        assert res.returncode == 0 and res.stderr == "", cmd
-    assert all(name in results[0].stdout for name in ("train", "evaluate", "predict", "compare", "graph"))
-    expected = {"train": ["--resume", "--batch-size", "--optimizer", "97"], "evaluate": ["RUN_DIR", "--split"],
-                "predict": ["--input", "p(CLASS)"], "compare": ["--budget", "random-local-search"],
-                "graph": ["--var", "DOT"], "summary": ["--layers", "26"], "datasets": ["--json"]}
-    for (name, words), res in zip(expected.items(), results[1:]):
-        assert res.stdout.startswith(f"usage: chainrule {name}")
-        for word in words:
-            assert word in res.stdout, (name, word)
-    # train --loss offers losses fit() knows, and not the perceptron's criterion (a model's own rule)
-    assert all(get_task(name).networks for name in network_losses()) and "perceptron" not in network_losses()
-
-
-# ====================================================================== bad inputs
-# The catalogue of bad inputs (files, folders, options, expressions, memory bombs, tampered
-# metadata) is tests/cli/test_catalogue.py.
 
 
 # ====================================================================== downloads, faked in-process
