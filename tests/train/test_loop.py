@@ -1,24 +1,10 @@
-"""fit(): the one training loop, on the lecture's data and scikit-learn's digits."""
+"""fit() and Trainer (chainrule/train/loop.py): the one training loop, on the lecture's data and
+scikit-learn's digits; its batches, seeds, checkpoints, divergence check and bad input."""
 import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.data import load_dataset, train_val_test_split, Standardizer
-from chainrule.train import Callback, EarlyStopping, TrainingDiverged, fit, get_task, predict_scores
-
-
-@pytest.fixture(scope="module")
-def digits():
-    ds = load_dataset("digits")
-    split = train_val_test_split(ds.X, ds.y, test_size=0.25, seed=0)
-    scaler = Standardizer().fit(split.X_train)
-    return scaler.transform(split.X_train), split.y_train, scaler.transform(split.X_test), split.y_test
-
-
-@pytest.fixture(scope="module")
-def spiral():
-    ds = load_dataset("spiral", seed=0)
-    return ds.X, ds.y
+from chainrule.train import Callback, TrainingDiverged, fit, get_task, predict_scores
 
 
 def accuracy(model, X, y):
@@ -110,17 +96,6 @@ def test_non_finite_loss_stops_with_a_clear_error_and_keeps_the_last_good_parame
     assert all(np.array_equal(p.data, g) for p, g in zip(net2.parameters(), initial))
 
 
-def test_early_stopping_stops_and_restores_the_best(digits):
-    X, y, Xt, yt = digits
-    net = cr.nn.MLP(64, [64], 10, rng=0)
-    history = fit(net, X[:200], y[:200], optimizer="adam", lr=0.01, epochs=100, batch_size=32,
-                  validation=(Xt, yt), early_stopping=3)
-    assert len(history) < 100
-    best = min(history.column("val_loss"))
-    task = get_task("cross-entropy")
-    assert float(task(cr.tensor(predict_scores(net, Xt)), yt).item()) == pytest.approx(best, rel=1e-5)
-
-
 def test_checkpoint_and_resume_give_the_same_weights(tmp_path, spiral):
     X, y = spiral
     settings = dict(optimizer="momentum", lr=0.05, epochs=6, batch_size=32, schedule="cosine", seed=3)
@@ -180,11 +155,6 @@ def test_fit_needs_a_module():
         fit(lambda x: x, np.zeros((2, 2)), np.array([0, 1]))
 
 
-def test_early_stopping_validates_patience():
-    with pytest.raises(ValueError, match="patience"):
-        EarlyStopping(0)
-
-
 def test_shuffle_false_visits_the_examples_in_order(spiral):
     X, y = spiral
     net = cr.nn.Linear(2, 3, init="small", rng=0)
@@ -218,7 +188,7 @@ def test_set_data_switches_the_training_data_and_checks_it(spiral):
         trainer.set_data(X[:2], np.array([0, 5]))
 
 
-# ====================================================================== the one loop
+# ====================================================================== the order of the examples, divergence
 def test_every_epoch_draws_a_new_order_from_the_runs_generator(spiral):
     """An independent loop: epoch e visits the e-th rng.permutation(N) of default_rng(seed)."""
     X, y = spiral
@@ -243,68 +213,6 @@ def test_every_epoch_draws_a_new_order_from_the_runs_generator(spiral):
     # The same order every epoch (a generator reseeded per epoch) would end elsewhere.
     same = np.random.default_rng(7).permutation(len(X))
     assert not np.array_equal(net.weight.numpy(), reference([same] * 3))
-
-
-@pytest.mark.parametrize("patience", [1, 2, 3])
-def test_early_stopping_stops_at_the_end_of_the_patience_th_epoch_without_progress(spiral, patience):
-    X, y = spiral
-    script = [1.0, 0.5, 0.4] + [0.6] * 10  # best at epoch 3, then no progress
-
-    class Scripted(Callback):
-        def on_epoch_end(self, trainer, record):
-            record["val_loss"] = script[record["epoch"] - 1]
-
-    net = cr.nn.Linear(2, 3, rng=0)
-    history = fit(net, X, y, epochs=12, validation=(X, y), callbacks=[Scripted()], early_stopping=patience)
-    assert len(history) == 3 + patience
-
-
-def test_a_callback_can_stop_training_after_a_batch(spiral):
-    X, y = spiral
-
-    class Budget(Callback):
-        def on_batch_end(self, trainer, loss):
-            return trainer.evaluations >= 5
-
-    history = fit(cr.nn.Linear(2, 3, rng=0), X, y, epochs=10, batch_size=30, callbacks=[Budget()])
-    assert len(history) == 1 and history.final["evaluations"] == 5
-
-
-def test_the_step_follows_what_model_and_optimizer_declare():
-    from chainrule.train import AnalyticStep, AutodiffStep, ClosureStep, RuleStep, choose_step
-
-    class Plain:
-        pass
-
-    class Analytic:
-        def analytic_loss(self, X, y, reg, grad=True):
-            return 0.0, {}
-
-    class Rule:
-        def update_rule(self, X, y, lr):
-            return 0.0, 0
-
-    class Closure:
-        requires_closure = True
-
-    class Gradient:
-        requires_closure, uses_grad = False, True
-
-    assert choose_step(Plain(), Gradient()) is AutodiffStep
-    assert choose_step(Analytic(), Gradient()) is AnalyticStep
-    assert choose_step(Analytic(), Closure()) is ClosureStep
-    assert choose_step(Plain(), Closure()) is ClosureStep
-    assert choose_step(Rule(), None) is RuleStep
-
-
-def test_linear_models_train_with_their_analytic_gradient_in_the_one_loop(digits):
-    X, y, _, _ = digits
-    model = cr.models.LinearClassifier(64, 10, loss="svm", reg=1e-3)
-    trainer = cr.train.Trainer(model, X, y, cr.train.TrainConfig(loss="svm", lr=0.1, epochs=1, reg=1e-3))
-    assert trainer.step.name == "analytic"
-    reference = cr.models.LinearClassifier(64, 10, loss="svm", reg=1e-3).fit(X, y, lr=0.1, epochs=1, batch_size=32)
-    trainer.run()
-    assert np.array_equal(model.weight.numpy(), reference.weight.numpy())
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
