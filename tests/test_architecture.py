@@ -79,7 +79,7 @@ def test_the_layer_order_names_every_top_level_module():
     order = layer_order()
     tops = {m.split(".")[1] for m in modules() if "." in m} - {"_version", "_startup", "__main__"}
     assert tops <= set(order), sorted(tops - set(order))
-    assert order[0] == "engine" and order[-1] == "cli"
+    assert order[0] == "validation" and order[-1] == "cli"
 
 
 def violations():

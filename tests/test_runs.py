@@ -30,20 +30,30 @@ def test_settings_fill_the_models_defaults_and_refuse_options_it_does_not_take()
     assert RunSettings(loss="hinge").loss == "svm"  # an alias becomes the loss's own name
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"epochs": 0}, "--epochs must be a whole number >= 1; got 0"),
-    ({"seed": 2 ** 32}, r"--seed must be a whole number in \[0, 4294967295\]; got 4294967296"),
-    ({"lr": -0.5}, "--lr must be a finite number > 0; got -0.5"),
-    ({"lr": math.inf}, "--lr must be a finite number > 0; got inf"),
-    ({"batch_size": 0}, "--batch-size must be 'full' or a whole number >= 1; got 0"),
-    ({"test_size": 1.0}, r"--test-size must be a fraction in \[0, 1\); got 1.0"),
-    ({"optimizer": "lbfgs"}, "--optimizer 'lbfgs' is not one of sgd"),
-    ({"loss": "perceptron"}, "--loss 'perceptron' is not a loss"),
-    ({"hidden": [16, 0]}, "--hidden must be a whole number >= 1; got 0"),
+@pytest.mark.parametrize("changes, error, message", [
+    ({"epochs": 0}, ValueError, "--epochs must be a whole number >= 1; got 0"),
+    ({"epochs": "2"}, TypeError, "--epochs must be a whole number >= 1; got '2'"),
+    ({"epochs": 2.0}, TypeError, r"--epochs must be a whole number >= 1; got 2\.0"),
+    ({"seed": 2 ** 32}, ValueError, r"--seed must be a whole number in \[0, 4294967295\]; got 4294967296"),
+    ({"lr": -0.5}, ValueError, "--lr must be a finite number > 0; got -0.5"),
+    ({"lr": math.inf}, ValueError, "--lr must be a finite number > 0; got inf"),
+    ({"lr": True}, TypeError, "--lr must be a finite number > 0; got True"),
+    ({"batch_size": 0}, ValueError, "--batch-size must be 'full' or a whole number >= 1; got 0"),
+    ({"batch_size": "half"}, TypeError, "--batch-size must be 'full' or a whole number >= 1; got 'half'"),
+    ({"test_size": 1.0}, ValueError, r"--test-size must be a fraction in \[0, 1\); got 1.0"),
+    ({"optimizer": "lbfgs"}, ValueError, "--optimizer must be one of sgd, momentum, .*; got 'lbfgs'"),
+    ({"model": 3}, TypeError, "--model must be one of mlp, softmax, .*; got 3"),
+    ({"loss": "perceptron"}, ValueError, "--loss must be one of cross-entropy.*; got 'perceptron'"),
+    ({"hidden": [16, 0]}, ValueError, "--hidden must be a whole number >= 1; got 0"),
+    ({"hidden": 16}, TypeError, "--hidden must be a list of layer sizes; got 16"),
+    ({"capture": "yes"}, TypeError, "--capture must be True or False; got 'yes'"),
+    ({"data": ""}, ValueError, "--data must be a non-empty string; got ''"),
 ])
-def test_settings_name_the_bad_value(changes, message):
-    with pytest.raises(ValueError, match=message):
+def test_settings_name_the_bad_value(changes, error, message):
+    # chainrule.validation's convention: TypeError for a wrong type, ValueError for a wrong value.
+    with pytest.raises(error, match=message) as caught:
         RunSettings(**changes)
+    assert type(caught.value) is error
 
 
 def test_settings_round_trip_through_json_and_reject_unknown_keys():

@@ -23,7 +23,8 @@ from chainrule import nn, optim, models  # noqa: E402
 # Loaded on first use (PEP 562): `import chainrule.engine` does not load the training loop, the
 # runs, the plots or scikit-learn's wrappers, and `chainrule.viz.plot_history(...)` works after a
 # plain `import chainrule`.
-_LAZY_MODULES = ("data", "estimators", "expr", "io", "metrics", "playground", "runs", "sweep", "train", "viz")
+_LAZY_MODULES = ("data", "estimators", "expr", "io", "metrics", "playground", "runs", "sweep", "train", "validation",
+                 "viz")
 
 
 def __getattr__(name):

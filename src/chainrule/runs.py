@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from chainrule import validation as check
 
 __all__ = [
     "BINARY_MODELS", "MODELS", "MODEL_LOSS", "RUN_ONLY", "Head", "RunResult", "RunSettings",
@@ -57,7 +58,7 @@ MODEL_DEFAULTS = {"hidden": [128], "activation": "relu", "optimizer": "adam", "s
                   "reg": 0.0, "batch_size": 32}
 DEFAULT_LR = {"perceptron": 1.0}
 DEFAULT_LR_OTHER = 1e-3
-SEED_MAX = 2 ** 32 - 1
+SEED_MAX = check.SEED_MAX
 #: Settings that change where and how fast a run trains, never its result: a resumed run may
 #: change them (a run trained on a GPU continues on the CPU), every other setting is the run's.
 RUN_ONLY = ("device", "capture")
@@ -90,8 +91,9 @@ class RunSettings:
     validation loss (and keeps the best weights). ``device`` is where it trains ("cpu", "cuda",
     "cuda:N", or "auto": CUDA when CuPy sees a GPU) and ``capture`` replays each batch shape's
     recorded step (the same results, less Python per step); neither changes the result, so a
-    resumed run may change them (:data:`RUN_ONLY`). Errors are ValueErrors that name the option
-    as ``chainrule train`` spells it.
+    resumed run may change them (:data:`RUN_ONLY`). The checks are :mod:`chainrule.validation`'s
+    (a TypeError for a wrong type, a ValueError for a wrong value), and a message names the
+    option as ``chainrule train`` spells it.
 
     >>> s = RunSettings(model="softmax", reg=1e-3)
     >>> s.optimizer, s.lr, s.batch_size, s.hidden
@@ -128,6 +130,13 @@ class RunSettings:
     capture: bool = False
 
     def __post_init__(self):
+        self._check(option_name)
+
+    def _check(self, name) -> None:
+        """Check and normalize every field in place; ``name(key)`` is how a message names a field
+        (``--batch-size`` for the command, ``the field 'settings.batch_size'`` for a config.json).
+        The rules are :mod:`chainrule.validation`'s: TypeError for a wrong type, ValueError for
+        a wrong value."""
         from chainrule import nn, optim
         from chainrule.data import PREPROCESSING
         from chainrule.engine import device
@@ -135,63 +144,62 @@ class RunSettings:
 
         try:  # kept as text ("auto" stays "auto": resolved where the run trains), checked here
             resolved = device(self.device).check()
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"--device: {exc}") from None
+        except ValueError as exc:
+            raise ValueError(f"{name('device')}: {exc}") from None
+        except TypeError as exc:
+            raise TypeError(f"{name('device')}: {exc}") from None
         self.device = "auto" if isinstance(self.device, str) and self.device.strip().lower() == "auto" \
             else str(resolved)
-        if not isinstance(self.capture, (bool, np.bool_)):
-            raise ValueError(f"--capture must be true or false; got {self.capture!r}")
-        self.capture = bool(self.capture)
+        self.capture = check.boolean(name("capture"), self.capture)
 
-        self.data = _text("data", self.data)
-        self.model = _choice("model", self.model, MODELS)
-        self.preprocess = _choice("preprocess", self.preprocess, PREPROCESSING)
-        self.epochs = _whole("epochs", self.epochs, 1)
-        self.seed = _whole("seed", self.seed, 0, SEED_MAX)
-        self.test_size = _fraction("test_size", self.test_size)
-        self.val_size = _fraction("val_size", self.val_size)
+        self.data = check.text(name("data"), self.data)
+        self.model = check.choice(name("model"), self.model, MODELS)
+        self.preprocess = check.choice(name("preprocess"), self.preprocess, PREPROCESSING)
+        self.epochs = check.integer(name("epochs"), self.epochs, low=1)
+        self.seed = check.seed(name("seed"), self.seed, optional=False)
+        self.test_size = check.fraction(name("test_size"), self.test_size)
+        self.val_size = check.fraction(name("val_size"), self.val_size)
         if self.n_samples is not None:
-            self.n_samples = _whole("n_samples", self.n_samples, 1)
+            self.n_samples = check.integer(name("n_samples"), self.n_samples, low=1)
         if self.noise is not None:
-            self.noise = _number("noise", self.noise, 0.0)
+            self.noise = check.number(name("noise"), self.noise, low=0)
         if self.patience is not None:
-            self.patience = _whole("patience", self.patience, 1)
+            self.patience = check.integer(name("patience"), self.patience, low=1)
         for key in ("label_column", "data_dir"):
             if getattr(self, key) is not None:
-                setattr(self, key, _text(key, getattr(self, key)))
+                setattr(self, key, check.text(name(key), getattr(self, key)))
         model = self.model
         for key, models in ONLY_FOR.items():
             if getattr(self, key) is not None and model not in models:
-                raise ValueError(f"{option_name(key)} does not apply to --model {model}"
+                raise ValueError(f"{name(key)} does not apply to {name('model')} {model}"
                                  + (" (it trains with its own update rule)" if model == "perceptron" else ""))
         if self.loss is not None:
-            if self.loss not in network_losses():
-                raise ValueError(f"--loss {self.loss!r} is not a loss; expected one of {', '.join(network_losses())}")
-            self.loss = get_task(self.loss).name
+            self.loss = get_task(check.choice(name("loss"), self.loss, network_losses())).name
             if model != "mlp" and self.loss != MODEL_LOSS[model]:
-                raise ValueError(f"--model {model} is trained with the {MODEL_LOSS[model]} loss; "
-                                 f"--loss {self.loss} needs --model mlp")
+                raise ValueError(f"{name('model')} {model} is trained with the {MODEL_LOSS[model]} loss; "
+                                 f"{name('loss')} {self.loss} needs {name('model')} mlp")
         for key, default in MODEL_DEFAULTS.items():
             if getattr(self, key) is None and model in ONLY_FOR[key]:
                 setattr(self, key, list(default) if isinstance(default, list) else default)
         if self.hidden is not None:
             if isinstance(self.hidden, (str, bytes)) or not hasattr(self.hidden, "__iter__"):
-                raise ValueError(f"--hidden must be a list of layer sizes; got {self.hidden!r}")
-            self.hidden = [_whole("hidden", h, 1) for h in self.hidden]
+                raise TypeError(f"{name('hidden')} must be a list of layer sizes; got {self.hidden!r}")
+            self.hidden = [check.integer(name("hidden"), h, low=1) for h in self.hidden]
         if self.activation is not None:
-            self.activation = _choice("activation", self.activation, tuple(nn.ACTIVATIONS))
+            self.activation = check.choice(name("activation"), self.activation, tuple(nn.ACTIVATIONS))
         if self.optimizer is not None:
-            self.optimizer = _choice("optimizer", self.optimizer, tuple(optim.OPTIMIZERS))
+            self.optimizer = check.choice(name("optimizer"), self.optimizer, tuple(optim.OPTIMIZERS))
         if self.schedule is not None:
-            self.schedule = _choice("schedule", self.schedule, tuple(optim.SCHEDULES))
+            self.schedule = check.choice(name("schedule"), self.schedule, tuple(optim.SCHEDULES))
         if self.reg is not None:
-            self.reg = _number("reg", self.reg, 0.0)
-        if self.batch_size is not None and self.batch_size != "full":
-            if isinstance(self.batch_size, str) and self.batch_size.strip().lower() == "full":
-                self.batch_size = "full"
-            else:
-                self.batch_size = _whole("batch_size", self.batch_size, 1, what="'full' or a whole number")
-        self.lr = DEFAULT_LR.get(model, DEFAULT_LR_OTHER) if self.lr is None else _number("lr", self.lr, 0.0, open_low=True)
+            self.reg = check.number(name("reg"), self.reg, low=0)
+        if isinstance(self.batch_size, str) and self.batch_size.strip().lower() == "full":
+            self.batch_size = "full"
+        elif self.batch_size is not None:
+            self.batch_size = check.integer(name("batch_size"), self.batch_size, low=1,
+                                            what="'full' or a whole number")
+        self.lr = DEFAULT_LR.get(model, DEFAULT_LR_OTHER) if self.lr is None else \
+            check.number(name("lr"), self.lr, low=0, low_open=True)
         if self.data.lower().endswith((".csv", ".npz")):
             self.data = str(Path(self.data).expanduser().resolve())
         if self.data_dir is not None:
@@ -205,15 +213,30 @@ class RunSettings:
         return out
 
     @classmethod
-    def from_dict(cls, d) -> "RunSettings":
-        """Settings from :meth:`to_dict`'s dict; an unknown key is an error, a missing one its default."""
+    def from_dict(cls, d, *, name=option_name) -> "RunSettings":
+        """Settings from :meth:`to_dict`'s dict; an unknown key is an error, a missing one its default.
+
+        ``name(key)`` is how an error names a field: the option (``--epochs``) by default, or
+        what a file reader gives (``read_config``: ``the field 'settings.epochs'``). The rules
+        are the same either way.
+
+        >>> RunSettings.from_dict({"epochs": "2"}, name=lambda key: f"the field 'settings.{key}'")
+        Traceback (most recent call last):
+        ...
+        TypeError: the field 'settings.epochs' must be a whole number >= 1; got '2'
+        """
         if not isinstance(d, dict):
-            raise ValueError(f"run settings must be a JSON object; got {type(d).__name__}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
+            raise TypeError(f"run settings must be a JSON object; got {type(d).__name__}")
+        fields = dataclasses.fields(cls)
+        unknown = sorted(set(d) - {f.name for f in fields})
         if unknown:
-            raise ValueError(f"unknown run setting(s) {', '.join(map(repr, unknown))}; expected {sorted(names)}")
-        return cls(**d)
+            raise ValueError(f"unknown run setting(s) {', '.join(map(repr, unknown))}; "
+                             f"expected {sorted(f.name for f in fields)}")
+        settings = cls.__new__(cls)  # __init__ would check with the options' names
+        for f in fields:
+            setattr(settings, f.name, d.get(f.name, f.default))
+        settings._check(name)
+        return settings
 
     def replace(self, **changes) -> "RunSettings":
         """A copy with ``changes`` applied and checked (``settings.replace(epochs=60)``)."""
@@ -223,40 +246,6 @@ class RunSettings:
     def train_batch_size(self):
         """The batch size as the training loop takes it: None for the full batch."""
         return None if self.batch_size == "full" else self.batch_size
-
-
-def _text(key, value) -> str:
-    if not isinstance(value, (str, Path)) or not str(value).strip():
-        raise ValueError(f"{option_name(key)} must be a non-empty text; got {value!r}")
-    return str(value)
-
-
-def _choice(key, value, choices) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{option_name(key)} {value!r} is not one of {', '.join(choices)}")
-    return value
-
-
-def _whole(key, value, low, high=None, what="a whole number") -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or (
-            high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{option_name(key)} must be {what} {bound}; got {value!r}")
-    return int(value)
-
-
-def _number(key, value, low, open_low=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or (
-            value <= low if open_low else value < low):
-        raise ValueError(f"{option_name(key)} must be a finite number {'>' if open_low else '>='} {low:g}; "
-                         f"got {value!r}")
-    return float(value)
-
-
-def _fraction(key, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"{option_name(key)} must be a fraction in [0, 1); got {value!r}")
-    return float(value)
 
 
 # ====================================================================== data and model
@@ -629,8 +618,10 @@ def write_config(folder, settings: RunSettings, *, data_sha256: str | None = Non
 
 def read_config(folder, changes=None) -> tuple[RunSettings, str | None]:
     """``(settings, data_sha256)`` from a run folder's ``config.json``, every field checked
-    (:func:`config_schema`, then :class:`RunSettings`), with ``changes`` (of :data:`RUN_ONLY`)
-    applied; ValueError naming the file otherwise (or the option, for a bad change)."""
+    (:func:`config_schema` for the frame, then each setting by :class:`RunSettings`' own rules),
+    with ``changes`` (of :data:`RUN_ONLY`) applied. A bad file is an ``io.FormatError`` naming
+    the file, the field and what it must be (``.../config.json: the field 'settings.epochs'
+    must be a whole number >= 1; got '2'``); a bad change is the option's own error."""
     from chainrule import io
 
     folder = Path(folder)
@@ -644,13 +635,12 @@ def read_config(folder, changes=None) -> tuple[RunSettings, str | None]:
     settings = config["settings"]
     if config["format"] == 1 and settings.get("batch_size") is None and settings.get("model") != "perceptron":
         settings = {**settings, "batch_size": "full"}  # format 1 wrote the full batch as null
-    changes = changes or {}
-    try:
-        return RunSettings.from_dict({**settings, **changes}), config.get("data_sha256")
+    try:  # the file's fields, by RunSettings' own rules, named as the file holds them
+        saved = RunSettings.from_dict(settings, name=lambda key: f"the field 'settings.{key}'")
     except (TypeError, ValueError) as exc:
-        if any(str(exc).startswith(option_name(k)) for k in changes):
-            raise ValueError(str(exc)) from None  # an option given now (--device cuda), not the file
-        raise ValueError(f"{path} is not the configuration of a chainrule training run ({exc})") from None
+        raise io.FormatError(f"{path}: {exc}") from None
+    # The options given now (--device cuda) are checked, and named, as options.
+    return (saved.replace(**changes) if changes else saved), config.get("data_sha256")
 
 
 def check_same_data(folder, recorded: str | None, ds, *, allow_changed_data: bool = False) -> None:

@@ -276,22 +276,24 @@ def test_verbose_prints_the_loss(iris, capsys):
     assert out == [f"Iteration {i + 1}, loss = {v:.8f}" for i, v in enumerate(est.loss_curve_)]
 
 
-@pytest.mark.parametrize("params, message", [
-    (dict(hidden_layer_sizes=(10, 0)), "hidden_layer_sizes must be an integer >= 1; got 0"),
-    (dict(activation="softsign"), "unknown activation 'softsign'"),
-    (dict(solver="lbfgs"), "unknown optimizer 'lbfgs'"),
-    (dict(batch_size=0), "batch_size must be an integer >= 1; got 0"),
-    (dict(learning_rate_init=0.0), "learning_rate_init must be > 0.0; got 0.0"),
-    (dict(alpha=-1.0), "alpha must be >= 0.0; got -1.0"),
-    (dict(max_iter=0), "max_iter must be an integer >= 1; got 0"),
-    (dict(validation_fraction=1.0), r"validation_fraction must be in \(0.0, 1.0\); got 1.0"),
-    (dict(shuffle="no"), "shuffle"),
+@pytest.mark.parametrize("params, error, message", [
+    (dict(hidden_layer_sizes=(10, 0)), ValueError, "each of hidden_layer_sizes must be a whole number >= 1; got 0"),
+    (dict(hidden_layer_sizes=(10, 2.5)), TypeError, "each of hidden_layer_sizes must be a whole number >= 1; got 2.5"),
+    (dict(activation="softsign"), ValueError, "unknown activation 'softsign'"),
+    (dict(solver="lbfgs"), ValueError, "unknown optimizer 'lbfgs'"),
+    (dict(batch_size=0), ValueError, "batch_size must be 'auto' or a whole number >= 1; got 0"),
+    (dict(learning_rate_init=0.0), ValueError, "learning_rate_init must be a finite number > 0; got 0.0"),
+    (dict(alpha=-1.0), ValueError, "alpha must be a finite number >= 0; got -1.0"),
+    (dict(alpha="none"), TypeError, "alpha must be a finite number >= 0; got 'none'"),
+    (dict(max_iter=0), ValueError, "max_iter must be a whole number >= 1; got 0"),
+    (dict(validation_fraction=1.0), ValueError, r"validation_fraction must be a finite number in \(0, 1\); got 1.0"),
+    (dict(shuffle="no"), TypeError, "shuffle must be True or False; got 'no'"),
 ])
-def test_bad_parameters_are_reported_by_fit_with_their_value(params, message, iris):
+def test_bad_parameters_are_reported_by_fit_with_their_value(params, error, message, iris):
     X, y = iris
     est = MLPClassifier(**params)  # __init__ only stores
     assert est.get_params()[next(iter(params))] == next(iter(params.values()))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         est.fit(X, y)
 
 

@@ -18,8 +18,10 @@ def test_early_stopping_stops_and_restores_the_best(digits):
 
 
 def test_early_stopping_validates_patience():
-    with pytest.raises(ValueError, match="patience"):
+    with pytest.raises(ValueError, match="patience must be a whole number >= 1; got 0"):
         EarlyStopping(0)
+    with pytest.raises(TypeError, match="patience must be a whole number >= 1; got 2.0"):
+        EarlyStopping(2.0)
 
 
 @pytest.mark.parametrize("patience", [1, 2, 3])

@@ -101,7 +101,7 @@ def resolve_settings(args) -> tuple[RunSettings, Path, bool]:
         raise UsageError("--allow-changed-data applies to --resume only")
     try:
         settings = RunSettings(**given)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     run_dir = Path(args.out) if args.out is not None else _default_run_dir(settings)
     check_new_run_dir(run_dir)
@@ -144,7 +144,7 @@ def read_config(run_dir: Path, changes=None) -> tuple[RunSettings, str | None]:
 
     try:
         return runs.read_config(run_dir, changes)
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
 
 

@@ -10,7 +10,6 @@ cifar10), as float32; scaling is the caller's choice (`Standardizer`, `MeanImage
 
 from __future__ import annotations
 
-import numbers
 import os
 import tarfile
 import zlib
@@ -19,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from chainrule import validation as check
 
 from . import synthetic
 from .dataset import Dataset
@@ -383,13 +384,7 @@ def _subsample(ds: Dataset, n_samples, seed) -> Dataset:
     """Keep a seeded random subset of ``n_samples`` examples, in their original order."""
     if n_samples is None:
         return ds
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-        raise TypeError(f"n_samples must be an int, got {n_samples!r}")
-    if not 1 <= n_samples <= len(ds):
-        raise ValueError(
-            f"n_samples must be between 1 and {len(ds)} (the size of {ds.name!r}), "
-            f"got {n_samples}"
-        )
+    n_samples = check.integer(f"n_samples (of the {len(ds)} examples of {ds.name!r})", n_samples, 1, len(ds))
     if n_samples == len(ds):
         return ds
     rng = np.random.default_rng(seed)

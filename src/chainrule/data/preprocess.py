@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
+
+from chainrule import validation as check
 
 from .dataset import as_model_dtype, check_finite
 
@@ -20,12 +21,6 @@ class Split(NamedTuple):
     y_val: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-
-
-def _check_fraction(value, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
-        raise ValueError(f"{name} must be a fraction in [0, 1), got {value!r}")
-    return float(value)
 
 
 def train_val_test_split(
@@ -65,8 +60,8 @@ def train_val_test_split(
     X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same length, got {len(X)} and {len(y)}")
-    test_size = _check_fraction(test_size, "test_size")
-    val_size = _check_fraction(val_size, "val_size")
+    test_size = check.fraction("test_size", test_size)
+    val_size = check.fraction("val_size", val_size)
     if test_size + val_size >= 1:
         raise ValueError(
             f"test_size + val_size must leave examples to train on, got "
@@ -292,17 +287,9 @@ def batches(
     >>> [b.tolist() for b in batches(3, None, shuffle=False)]
     [[0, 1, 2]]
     """
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
-        raise ValueError(f"n must be an int >= 0, got {n!r}")
-    if batch_size is not None and (
-        isinstance(batch_size, bool)
-        or not isinstance(batch_size, numbers.Integral)
-        or batch_size <= 0
-    ):
-        raise ValueError(
-            f"batch_size must be None (full batch) or an int >= 1, got {batch_size!r}"
-        )
-    n = int(n)
+    n = check.integer("n", n, low=0)
+    if batch_size is not None:
+        batch_size = check.integer("batch_size", batch_size, low=1, what="None (the full batch) or a whole number")
     order = np.random.default_rng(rng).permutation(n) if shuffle else np.arange(n)
     step = n if batch_size is None else int(batch_size)
     # A generator function would only validate on the first next(); return one instead.

@@ -5,25 +5,20 @@ Every generator is a pure function of its arguments: the same ``seed`` gives the
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
+
+from chainrule import validation as check
 
 from .dataset import Dataset
 
 
 def _check_count(n_samples, minimum: int, what: str) -> int:
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral):
-        raise TypeError(f"n_samples must be an int, got {n_samples!r}")
-    if n_samples < minimum:
-        raise ValueError(f"n_samples must be at least {minimum} for {what}, got {n_samples}")
-    return int(n_samples)
+    return check.integer(f"n_samples (for {what})", n_samples, low=minimum)
 
 
 def _check_noise(noise) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not noise >= 0:
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
-    return float(noise)
+    return check.number("noise", noise, low=0)
 
 
 def _per_class(n_samples: int, n_classes: int) -> list[int]:
@@ -58,8 +53,7 @@ def spiral(
     >>> ds.X.shape, np.bincount(ds.y).tolist()
     ((300, 2), [100, 100, 100])
     """
-    if isinstance(n_classes, bool) or not isinstance(n_classes, numbers.Integral) or n_classes < 1:
-        raise ValueError(f"n_classes must be a positive int, got {n_classes!r}")
+    n_classes = check.integer("n_classes", n_classes, low=1)
     n_samples = _check_count(n_samples, n_classes, f"a {n_classes}-arm spiral")
     noise = _check_noise(noise)
     rng = np.random.default_rng(seed)

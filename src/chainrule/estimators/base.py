@@ -1,7 +1,6 @@
 """What every estimator shares: parameter checks, scores, the epoch loop, stopping, partial_fit."""
 from __future__ import annotations
 
-import numbers
 import re
 import warnings
 
@@ -14,6 +13,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule import optim
+from chainrule import validation as check
 from chainrule.data import as_model_dtype
 from chainrule.engine import Tensor, no_grad, to_device
 from chainrule.nn import module_device
@@ -27,32 +27,11 @@ ACTIVATION_ALIASES = {"logistic": "sigmoid"}
 
 
 # ====================================================================== parameter checks
-def check_int(name, value, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def check_float(name, value, low=0.0, *, low_open=False, high=None):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number; got {value!r}")
-    if value < low or (low_open and value == low) or (high is not None and value >= high):
-        bound = f"in ({low}, {high})" if high is not None else f"{'>' if low_open else '>='} {low}"
-        raise ValueError(f"{name} must be {bound}; got {value!r}")
-    return float(value)
-
-
-def check_bool(name, value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False; got {value!r}")
-    return bool(value)
-
-
 def resolve_batch_size(value, n_samples):
     """"auto" → min(200, n) as in scikit-learn; an int is clipped to n."""
     if isinstance(value, str) and value == "auto":
         return min(200, n_samples)
-    return min(check_int("batch_size", value), n_samples)
+    return min(check.integer("batch_size", value, low=1, what="'auto' or a whole number"), n_samples)
 
 
 def draw_seed(rng) -> int:
@@ -239,15 +218,15 @@ class EpochTrainedEstimator(BaseEstimator):
     """
 
     def _check_loop_params(self):
-        check_int("max_iter", self.max_iter)
-        check_float("tol", self.tol)
-        check_int("n_iter_no_change", self.n_iter_no_change)
-        check_bool("early_stopping", self.early_stopping)
-        check_float("validation_fraction", self.validation_fraction, 0.0, low_open=True, high=1.0)
-        check_bool("shuffle", self.shuffle)
+        check.integer("max_iter", self.max_iter, low=1)
+        check.number("tol", self.tol, low=0)
+        check.integer("n_iter_no_change", self.n_iter_no_change, low=1)
+        check.boolean("early_stopping", self.early_stopping)
+        check.number("validation_fraction", self.validation_fraction, 0, 1, low_open=True, high_open=True)
+        check.boolean("shuffle", self.shuffle)
         batch_size = getattr(self, "batch_size", "auto")
         if not (isinstance(batch_size, str) and batch_size == "auto"):
-            check_int("batch_size", batch_size)
+            check.integer("batch_size", batch_size, low=1, what="'auto' or a whole number")
 
     def _epoch_loss(self, record, n_samples):
         return float(record["loss"])

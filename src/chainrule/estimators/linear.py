@@ -6,8 +6,9 @@ from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.utils.validation import check_is_fitted
 
 from chainrule import models
+from chainrule import validation as check
 from chainrule.estimators.base import (
-    documented, EpochTrainedClassifier, check_float, draw_seed, model_scores, optimizer_options, resolve_batch_size,
+    documented, EpochTrainedClassifier, draw_seed, model_scores, optimizer_options, resolve_batch_size,
 )
 from chainrule.train import TrainConfig
 
@@ -68,8 +69,8 @@ class _LinearClassifierBase(_LinearScores, EpochTrainedClassifier):
 
     def _check_params(self):
         self._check_loop_params()
-        check_float("alpha", self.alpha)
-        check_float("learning_rate_init", self.learning_rate_init, low_open=True)
+        check.number("alpha", self.alpha, low=0)
+        check.number("learning_rate_init", self.learning_rate_init, low=0, low_open=True)
 
     def _new_model(self, X, y):
         # The model's objective is mean loss + λΣW²; scikit-learn's SGD models use (alpha / 2)ΣW².
@@ -295,7 +296,7 @@ class PerceptronClassifier(_LinearScores, EpochTrainedClassifier):
 
     def _check_params(self):
         self._check_loop_params()
-        check_float("eta0", self.eta0, low_open=True)
+        check.number("eta0", self.eta0, low=0, low_open=True)
 
     def _new_model(self, X, y):
         self._model = models.Perceptron(X.shape[1], len(self.classes_), lr=float(self.eta0), epochs=1,

@@ -11,10 +11,11 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainrule.engine import device as as_device
 from chainrule import nn
+from chainrule import validation as check
 from chainrule.data import as_model_dtype
 from chainrule.train import TrainConfig
 from chainrule.estimators.base import (
-    documented, ACTIVATION_ALIASES, check_float, check_int, draw_seed, EpochTrainedClassifier, EpochTrainedEstimator, model_scores, optimizer_options, resolve_batch_size,
+    documented, ACTIVATION_ALIASES, draw_seed, EpochTrainedClassifier, EpochTrainedEstimator, model_scores, optimizer_options, resolve_batch_size,
 )
 
 
@@ -66,10 +67,10 @@ class _MLP(EpochTrainedEstimator):
     def _check_params(self):
         self._check_loop_params()
         for h in self._hidden_sizes():
-            check_int("each of hidden_layer_sizes", h)
+            check.integer("each of hidden_layer_sizes", h, low=1)
         nn.get_activation(ACTIVATION_ALIASES.get(self.activation, self.activation))
-        check_float("alpha", self.alpha)
-        check_float("learning_rate_init", self.learning_rate_init, low_open=True)
+        check.number("alpha", self.alpha, low=0)
+        check.number("learning_rate_init", self.learning_rate_init, low=0, low_open=True)
         as_device(self.device).check()  # an unknown or unavailable device names itself
 
     def _new_model(self, X, y):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import Tensor, linear
-from chainrule.models import _validation as check
+from chainrule import validation as check
 from chainrule.models.losses import BINARY_LOSSES, LOSSES, get_loss
 from chainrule.nn import Module, Parameter, init
 from chainrule.nn import functional as F
@@ -70,14 +70,14 @@ class LinearModel(Module):
     def __init__(self, n_features, n_classes, loss="softmax", reg=0.0, margin=1.0, seed=0):
         super().__init__()
         get_loss(loss)  # an unknown name fails here, listing the valid ones
-        self.n_features = check.positive_int("n_features", n_features)
-        self.n_classes = check.positive_int("n_classes", n_classes, minimum=2)
+        self.n_features = check.integer("n_features", n_features, low=1)
+        self.n_classes = check.integer("n_classes", n_classes, low=2)
         if loss in BINARY_LOSSES and self.n_classes != 2:
             raise ValueError(f"loss={loss!r} is a binary loss on one output; it needs n_classes=2, got {n_classes}")
         self.loss = loss
-        self.reg = check.nonnegative_float("reg", reg)
-        self.margin = check.positive_float("margin", margin)
-        self.seed = check.seed_value(seed)
+        self.reg = check.number("reg", reg, low=0)
+        self.margin = check.number("margin", margin, low=0, low_open=True)
+        self.seed = check.seed("seed", seed)
         self.n_outputs = _output_count(loss, self.n_classes)
         self.weight = Parameter(np.zeros((self.n_outputs, self.n_features), dtype=np.float32))
         self.bias = Parameter(np.zeros(self.n_outputs, dtype=np.float32))
@@ -116,8 +116,8 @@ class LinearModel(Module):
         >>> LinearModel.parameter_shapes({"n_features": 3, "n_classes": 4, "loss": "svm"})
         {'weight': (4, 3), 'bias': (4,)}
         """
-        D = check.positive_int("n_features", config.get("n_features"))
-        K = check.positive_int("n_classes", config.get("n_classes", 2), minimum=2)
+        D = check.integer("n_features", config.get("n_features"), low=1)
+        K = check.integer("n_classes", config.get("n_classes", 2), low=2)
         out = _output_count(config.get("loss", cls.default_loss), K)
         return {"weight": (out, D), "bias": (out,)}
 
@@ -259,12 +259,12 @@ class LinearModel(Module):
 
         X = self._features(X)
         y = self._labels(y, X.shape[0])
-        lr = check.positive_float("lr", lr)
-        epochs = check.positive_int("epochs", epochs)
+        lr = check.number("lr", lr, low=0, low_open=True)
+        epochs = check.integer("epochs", epochs, low=1)
         if batch_size is not None:
-            batch_size = check.positive_int("batch_size", batch_size)
+            batch_size = check.integer("batch_size", batch_size, low=1)
         shuffle = check.boolean("shuffle", shuffle)
-        seed = check.seed_value(seed)
+        seed = check.seed("seed", seed)
         n = X.shape[0]
         options = {}
         if isinstance(optimizer, str):
@@ -311,10 +311,10 @@ class LinearModel(Module):
         return self.n_outputs == 1 and self.loss != "logistic"
 
     def _features(self, X):
-        return check.as_2d_features(X, self.n_features, self.weight.dtype)
+        return check.features(X, self.n_features, self.weight.dtype)
 
     def _labels(self, y, n_rows):
-        return check.as_labels(y, n_rows, self.n_classes, allow_pm1=self._accepts_pm1)
+        return check.labels(y, n_rows, self.n_classes, allow_pm1=self._accepts_pm1)
 
 
 class LinearClassifier(LinearModel):

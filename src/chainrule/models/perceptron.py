@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.models import _validation as check
+from chainrule import validation as check
 from chainrule.models.linear import LinearModel
 
 __all__ = ["Perceptron"]
@@ -68,8 +68,8 @@ class Perceptron(LinearModel):
 
     def __init__(self, n_features, n_classes=2, lr=1.0, epochs=20, shuffle=True, seed=0):
         super().__init__(n_features, n_classes, loss="perceptron", seed=seed)
-        self.lr = check.positive_float("lr", lr)
-        self.epochs = check.positive_int("epochs", epochs)
+        self.lr = check.number("lr", lr, low=0, low_open=True)
+        self.epochs = check.integer("epochs", epochs, low=1)
         self.shuffle = check.boolean("shuffle", shuffle)
 
     def get_config(self):
@@ -87,10 +87,10 @@ class Perceptron(LinearModel):
 
         X = self._features(X)
         y = self._labels(y, X.shape[0])
-        alpha = self.lr if lr is None else check.positive_float("lr", lr)
-        epochs = self.epochs if epochs is None else check.positive_int("epochs", epochs)
+        alpha = self.lr if lr is None else check.number("lr", lr, low=0, low_open=True)
+        epochs = self.epochs if epochs is None else check.integer("epochs", epochs, low=1)
         shuffle = self.shuffle if shuffle is None else check.boolean("shuffle", shuffle)
-        seed = self.seed if seed is None else check.seed_value(seed)
+        seed = self.seed if seed is None else check.seed("seed", seed)
         config = TrainConfig(loss="perceptron", lr=alpha, epochs=epochs, batch_size=None, seed=seed or 0,
                              shuffle=shuffle)
         trainer = Trainer(self, X, y, config)

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainrule import validation as check
+
 if TYPE_CHECKING:
     from chainrule.train.loop import Trainer
 
@@ -75,8 +77,7 @@ class EarlyStopping(Callback):
     """
 
     def __init__(self, patience: int = 5, monitor: str = "val_loss", min_delta: float = 0.0, restore_best: bool = True):
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"patience must be a positive integer; got {patience!r}")
+        patience = check.integer("patience", patience, low=1)
         self.patience, self.monitor, self.min_delta, self.restore_best = patience, monitor, min_delta, restore_best
         self.best, self.best_state, self.wait = math.inf, None, 0
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule import io, optim
+from chainrule import validation as check
 from chainrule.data import batches
 from chainrule.engine import Tensor, device_of, no_grad, to_device
 from chainrule.engine.devices import CPU
@@ -295,16 +296,13 @@ class Trainer:
 
 
 def check_config(config: TrainConfig) -> None:
-    """ValueError naming the first bad value of a TrainConfig."""
-    if not isinstance(config.epochs, int) or isinstance(config.epochs, bool) or config.epochs < 1:
-        raise ValueError(f"epochs must be a positive integer; got {config.epochs!r}")
-    if not isinstance(config.lr, (int, float)) or isinstance(config.lr, bool) or not config.lr > 0:
-        raise ValueError(f"the learning rate must be a number > 0; got {config.lr!r}")
-    bs = config.batch_size
-    if bs is not None and (not isinstance(bs, (int, np.integer)) or isinstance(bs, bool) or bs < 1):
-        raise ValueError(f"batch_size must be None (the full batch) or a positive integer; got {bs!r}")
-    if config.reg < 0:
-        raise ValueError(f"reg must be >= 0; got {config.reg}")
+    """The first bad value of a TrainConfig, by :mod:`chainrule.validation`'s rules (TypeError
+    for a wrong type, ValueError for a wrong value)."""
+    check.integer("epochs", config.epochs, low=1)
+    check.number("lr", config.lr, low=0, low_open=True)
+    if config.batch_size is not None:
+        check.integer("batch_size", config.batch_size, low=1, what="None (the full batch) or a whole number")
+    check.number("reg", config.reg, low=0)
 
 
 def _make_optimizer(config: TrainConfig, params):
