@@ -694,10 +694,19 @@ def test_a_registered_model_class_can_be_saved_and_loaded(tmp_path):
 
     with pytest.raises(TypeError, match="cannot save a Scaled"):
         cio.save_model(tmp_path / "a.npz", Scaled(3))
+    # load_model sizes a file's model before building it: a class that cannot say its shapes is refused
+    with pytest.raises(TypeError, match="the model class Scaled has no parameter_shapes"):
+        cio.register_model_class(Scaled)
+    assert "Scaled" not in cio.MODEL_CLASSES
+    Scaled.parameter_shapes = classmethod(lambda cls, config: {"scale": (config["n"],)})
     cio.register_model_class(Scaled)
     try:
         back, _ = cio.load_model(cio.save_model(tmp_path / "b.npz", Scaled(3)))
         assert isinstance(back, Scaled) and back.scale.numpy().tolist() == [2.0, 2.0, 2.0]
+        rewrite_meta(tmp_path / "b.npz", lambda m: m["model"]["config"].update(n=10**12))
+        error, peak = peak_bytes(lambda: cio.load_model(tmp_path / "b.npz"))
+        assert isinstance(error, FormatError) and peak < 2**20
+        assert "builds 'scale' of shape (1000000000000,), but the file holds (3,) (the config describes 3.6 TiB" in str(error)
     finally:
         cio.MODEL_CLASSES.pop("Scaled")
     with pytest.raises(TypeError, match="a model class must be a chainrule Module with get_config"):

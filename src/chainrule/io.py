@@ -1078,18 +1078,29 @@ def _strict(obj: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-#: Module classes a model file may name, by class name, beyond nn's MLP and Linear: the layers
-#: above io add theirs with :func:`register_model_class` (chainrule.models registers the classic
-#: models when it is imported, which ``import chainrule`` does).
+#: Module classes a model file may name, by class name, beyond nn's MLP, CNN and Linear: the
+#: layers above io add theirs with :func:`register_model_class` (chainrule.models registers the
+#: classic models when it is imported, which ``import chainrule`` does).
 MODEL_CLASSES: dict = {}
 
 
 def register_model_class(cls) -> type:
-    """Let :func:`load_model` rebuild ``cls`` (a Module with ``get_config()``); returns ``cls``."""
+    """Let :func:`load_model` rebuild ``cls``; returns ``cls``.
+
+    ``cls`` must be a Module with ``get_config()`` and a classmethod ``parameter_shapes(config)``
+    giving the shape of every array its ``state_dict`` holds (parameters and buffers) without
+    building it: that is how :func:`load_model` refuses a small file whose config asks for a
+    huge model before anything is allocated. It may also declare ``widths(config)``, its
+    ``(inputs, outputs)``, when its first weight matrix does not tell them (as ``nn.CNN`` does).
+    """
     from chainrule import nn
 
     if not (isinstance(cls, type) and issubclass(cls, nn.Module) and hasattr(cls, "get_config")):
         raise TypeError(f"a model class must be a chainrule Module with get_config(); got {cls!r}")
+    if not callable(getattr(cls, "parameter_shapes", None)):
+        raise TypeError(f"the model class {cls.__name__} has no parameter_shapes(config): load_model sizes a file's "
+                        "model from it before building anything; give it a classmethod returning "
+                        "{name: shape} for every array of its state_dict")
     MODEL_CLASSES[cls.__name__] = cls
     return cls
 
@@ -1126,12 +1137,15 @@ def save_model(path: str | os.PathLike, model, meta: Mapping[str, Any] | None = 
 
 
 def model_widths(model) -> tuple[int, int]:
-    """``(inputs, outputs)`` of a model: its first weight matrix's columns, its last parameter's rows.
+    """``(inputs, outputs)`` of a model: what its class declares (``widths(config)``, as ``nn.CNN``
+    does), else its first weight matrix's columns and its last parameter's rows.
 
     >>> import chainrule as cr
-    >>> model_widths(cr.nn.MLP(3, [4], 2))
-    (3, 2)
+    >>> model_widths(cr.nn.MLP(3, [4], 2)), model_widths(cr.nn.CNN((1, 8, 8), 3, "c2"))
+    ((3, 2), (64, 3))
     """
+    if hasattr(type(model), "widths"):
+        return type(model).widths(model.get_config())
     return _widths({name: tuple(p.shape) for name, p in model.named_parameters()})
 
 
@@ -1146,12 +1160,11 @@ def load_model(path: str | os.PathLike, device=None, *, max_bytes: int | None = 
     """Load a model saved by :func:`save_model`: ``(model, meta)``, everything checked first.
 
     The metadata follows the ``"model"`` schema (:data:`SCHEMAS`); the class's
-    ``parameter_shapes(config)`` must equal the arrays the file declares *before* the model is
-    built, so a small file cannot make chainrule allocate a huge network (a class without
-    ``parameter_shapes``, such as ``nn.CNN`` or a registered class, is built first and its
-    parameters' shapes compared then); and what the
-    metadata says about the model must fit it: as many class names as outputs (two for one
-    output), feature names, image shape and preprocessing statistics as wide as its input.
+    ``parameter_shapes(config)`` (every class a file may name has one) must equal the arrays the
+    file declares *before* the model is built, so a small file cannot make chainrule allocate a
+    huge network (the message names the size the config describes); and what the metadata says about the model must fit it: as many class names as
+    outputs (two for one output), feature names, image shape and preprocessing statistics as wide
+    as its input (the widths the class declares, ``widths(config)``, else its first weight matrix's).
     ``max_bytes`` is :func:`load_archive`'s limit.
 
     The file holds host arrays whatever device the model was trained on; the model is built on
@@ -1166,13 +1179,9 @@ def load_model(path: str | os.PathLike, device=None, *, max_bytes: int | None = 
         raise _invalid(path, f"the field 'model.class' is {spec['class']!r}; expected one of "
                              f"{sorted(classes)}")
     declared = {name: tuple(d["shape"]) for name, d in meta["arrays"].items()}
-    model = None
     try:
-        if hasattr(cls, "parameter_shapes"):
-            shapes = {name: tuple(shape) for name, shape in cls.parameter_shapes(spec["config"]).items()}
-        else:  # a class that cannot tell its shapes unbuilt (nn.CNN, a registered class) is built first
-            model = cls(**spec["config"])
-            shapes = {name: tuple(np.shape(a)) for name, a in model.state_dict().items()}
+        shapes = {name: tuple(shape) for name, shape in cls.parameter_shapes(spec["config"]).items()}
+        widths = cls.widths(spec["config"]) if hasattr(cls, "widths") else None
     except (TypeError, ValueError, KeyError) as exc:
         raise _invalid(path, f"the {spec['class']} config {spec['config']} is invalid: {exc}") from exc
     if shapes != declared:
@@ -1180,13 +1189,16 @@ def load_model(path: str | os.PathLike, device=None, *, max_bytes: int | None = 
         detail = (f"'{wrong}' of shape {shapes[wrong]}, but the file holds "
                   f"{declared[wrong] if wrong in declared else 'no such array'}") if wrong else \
             f"the parameters {sorted(shapes)}, but the file holds {sorted(declared)}"
-        raise _invalid(path, f"its model config {spec['config']} builds {detail}")
-    # The metadata must fit the widths where the shapes tell them (a dense first layer; a CNN's
-    # input is an image and a registered class's unknown, so those are not checked here).
-    if model is None and any(len(shape) == 2 for shape in shapes.values()):
-        _check_model_meta(path, meta, *_widths(shapes))
+        size = 4 * sum(math.prod(shape) for shape in shapes.values())  # float32, the models' dtype
+        raise _invalid(path, f"its model config {spec['config']} builds {detail} (the config describes "
+                             f"{format_bytes(size)} of float32 arrays)")
+    # The metadata must fit the widths: the class's own, or those of its first weight matrix.
+    if widths is None and any(len(shape) == 2 for shape in shapes.values()):
+        widths = _widths(shapes)
+    if widths is not None:
+        _check_model_meta(path, meta, *widths)
     try:
-        model = cls(**spec["config"]) if model is None else model
+        model = cls(**spec["config"])
     except (TypeError, ValueError) as exc:
         raise _invalid(path, f"the {spec['class']} config {spec['config']} is invalid: {exc}") from exc
     expected = {name: p for name, p in model.named_parameters()}

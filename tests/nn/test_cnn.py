@@ -115,3 +115,95 @@ def test_cnn_forward_fuses_conv_and_relu_with_the_same_values_and_gradients():
     for a, p in zip(fused_grads, net.parameters()):  # float32 sums in another order
         np.testing.assert_allclose(a, p.grad, rtol=1e-4, atol=1e-4)
     assert fused._op == "linear" and "conv_relu" in {n._op for n in cr.trace(fused).nodes}
+
+
+# ====================================================================== sized before it is built
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from chainrule.nn.cnn import MAX_SIZE, plan  # noqa: E402
+
+_TOKEN = st.one_of(
+    st.builds(lambda f, k, s, p: f"c{f}" + (f"k{k}" if k else "") + (f"s{s}" if s else "") + ("" if p is None else f"p{p}"),
+              st.integers(1, 4), st.sampled_from([None, 1, 2, 3, 5]), st.sampled_from([None, 1, 2, 3]),
+              st.sampled_from([None, 0, 1, 3])),
+    st.just("bn"), st.builds("m{}".format, st.integers(1, 3)), st.builds("a{}".format, st.integers(1, 3)),
+    st.just("g"), st.just("d0.25"), st.builds("fc{}".format, st.integers(1, 5)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.tuples(st.integers(1, 3), st.integers(1, 11), st.integers(1, 11)), n_classes=st.integers(2, 4),
+       tokens=st.lists(_TOKEN, min_size=1, max_size=5))
+def test_parameter_shapes_are_the_built_networks_state_dict_for_any_spec(shape, n_classes, tokens):
+    # The arithmetic (no layer built) against what the layers and the engine actually do: the
+    # same names, shapes and order as state_dict (buffers included), the same output shape at
+    # every layer, and the same error where the string does not fit the image.
+    spec = "-".join(tokens)
+    config = {"input_shape": list(shape), "n_classes": n_classes, "spec": spec}
+    try:
+        shapes = cr.nn.CNN.parameter_shapes(config)
+    except ValueError as exc:
+        with pytest.raises(ValueError) as built:
+            cr.nn.CNN(shape, n_classes, spec)
+        assert str(built.value) == str(exc)
+        return
+    net = cr.nn.CNN(shape, n_classes, spec, rng=0).eval()
+    assert [(k, v.shape) for k, v in net.state_dict().items()] == list(shapes.items())
+    x = cr.zeros(2, *shape)
+    with cr.no_grad():
+        for module, (cls, _, _, _, out) in zip(net, plan(shape, n_classes, spec)):
+            x = module(x)
+            assert type(module) is cls and x.shape == (2, *out), (spec, module)
+    assert x.shape == (2, n_classes)
+    assert cr.nn.summary_from_shapes({k: v for k, v in shapes.items() if "running" not in k
+                                      and "tracked" not in k}).parameters == net.num_parameters()
+
+
+@pytest.mark.parametrize("spec, shape, message", [
+    ("c8k9p0", (1, 8, 8), r"at layer 0 \(Conv2d\): the kernel \(9 wide\) is larger than the padded input "
+                          r"\(8 \+ padding 0 = 8\) along the height"),
+    ("c8k9p0", (1, 9, 4), r"\(4 \+ padding 0 = 4\) along the width"),
+    ("c4-m2-m2-m2-m2", (1, 8, 8), r"at layer 5 \(MaxPool2d\): the kernel \(2 wide\) is larger than the padded "
+                                  r"input \(1 \+ padding 0 = 1\)"),
+    ("c3000000000", (1, 8, 8), r"conv \(3000000000, 3, 1, 1\) is absurdly large \(at most 2147483647\)"),
+    ("c4096k1", (1, 1024, 1024), r"at layer 0 \(Conv2d\): its output \(4096, 1024, 1024\) holds 4294967296 values "
+                                 r"per example, more than 2147483647"),
+    ("g", (1, 100000, 100000), r"input_shape \(1, 100000, 100000\) with 3 classes is absurdly large"),
+])
+def test_parameter_shapes_refuses_what_no_network_can_be_naming_the_layer(spec, shape, message):
+    config = {"input_shape": list(shape), "n_classes": 3, "spec": spec}
+    with pytest.raises(ValueError, match=message):
+        cr.nn.CNN.parameter_shapes(config)
+    with pytest.raises(ValueError, match=message):  # the constructor says the same, before allocating
+        cr.nn.CNN(shape, 3, spec)
+
+
+def test_parameter_shapes_checks_the_config_itself():
+    good = {"input_shape": [3, 32, 32], "n_classes": 10}
+    shapes = cr.nn.CNN.parameter_shapes(good)  # no spec: the default for 32-pixel images
+    assert list(shapes) == [f"{i}.{p}" for i in (0, 3, 7) for p in ("weight", "bias")]
+    assert shapes["7.weight"] == (10, 64 * 8 * 8) and cr.nn.CNN.widths(good) == (3072, 10)
+    with pytest.raises(TypeError, match=r"unknown key\(s\) \['hidden'\]"):
+        cr.nn.CNN.parameter_shapes({**good, "hidden": 4})
+    with pytest.raises(ValueError, match="input_shape must be"):
+        cr.nn.CNN.parameter_shapes({"n_classes": 10})
+    with pytest.raises(ValueError, match="n_classes must be an int >= 2; got 1"):
+        cr.nn.CNN.parameter_shapes({**good, "n_classes": 1})
+    with pytest.raises(ValueError, match="cannot parse 'q'"):
+        cr.nn.CNN.parameter_shapes({**good, "spec": "c4-q"})
+    assert MAX_SIZE == 2**31 - 1
+
+
+def test_a_huge_input_shape_builds_without_running_anything_through_it():
+    # The layers are sized from the config, so a 1.6-gigapixel input with global pooling
+    # allocates only its few parameters (a forward pass on zeros would take 6 GiB).
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        net = cr.nn.CNN((1, 40000, 40000), 3, "g-fc2")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert net.num_parameters() == 1 * 2 + 2 + 2 * 3 + 3 and peak < 2**20

@@ -18,11 +18,14 @@ The output layer (fully connected, one neuron per class) is always added at the 
 """
 from __future__ import annotations
 
+import inspect
+import math
 import re
 
 import numpy as np
 
-from chainrule.engine import Tensor, conv2d_relu, no_grad, zeros
+from chainrule.engine import Tensor, conv2d_relu
+from chainrule.engine.conv import output_size
 from chainrule.nn.conv import Conv2d
 from chainrule.engine.api import as_generator
 from chainrule.nn.layers import Dropout, Linear, ReLU, Sequential, run_fused
@@ -44,16 +47,18 @@ _TOKENS = {
 
 # Chosen by the smaller image side: the benchmark networks (issue 13), the digits one twice as
 # wide, which reaches 99 % on the digits test split with crop augmentation (98.0-98.7 % at 16/32).
-DEFAULT_SPECS = ((8, "c32-m2-c64"), (28, "c16k5-m2-c32k5-m2"), (None, "c32-m2-c64-m2"))
+# A side of one pixel (a row of features seen as a 1×n image, CNNClassifier's default) has
+# nothing to pool.
+DEFAULT_SPECS = ((1, "c32-c64"), (8, "c32-m2-c64"), (28, "c16k5-m2-c32k5-m2"), (None, "c32-m2-c64-m2"))
 
 
 def default_spec(input_shape) -> str:
     """The default architecture for images of ``input_shape`` (C, H, W): digits-sized (≤ 8 px)
     "c32-m2-c64", MNIST-sized (≤ 28 px) "c16k5-m2-c32k5-m2" (LeNet-like), larger
-    "c32-m2-c64-m2".
+    "c32-m2-c64-m2"; a side of one pixel (1×n "images": rows of features) "c32-c64".
 
-    >>> default_spec((1, 8, 8)), default_spec((3, 32, 32))
-    ('c32-m2-c64', 'c32-m2-c64-m2')
+    >>> default_spec((1, 8, 8)), default_spec((3, 32, 32)), default_spec((1, 1, 20))
+    ('c32-m2-c64', 'c32-m2-c64-m2', 'c32-c64')
     """
     side = min(input_shape[1:])
     return next(spec for limit, spec in DEFAULT_SPECS if limit is None or side <= limit)
@@ -93,13 +98,111 @@ def parse_spec(spec: str) -> list:
     return layers
 
 
+#: The most values any one size of a CNN config may have, and the most values one example may
+#: hold at any layer (the image or a feature map): beyond it a config is refused as absurd
+#: before anything is built (a model file cannot ask for a 10^10-pixel input).
+MAX_SIZE = 2**31 - 1
+
+
+def _checked_input(input_shape, n_classes) -> tuple:
+    shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
+    if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
+        raise ValueError(f"CNN input_shape must be (channels, height, width) of positive ints; got {input_shape!r}")
+    if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+        raise ValueError(f"CNN n_classes must be an int >= 2; got {n_classes!r}")
+    shape = tuple(int(s) for s in shape)
+    if max(*shape, n_classes) > MAX_SIZE or math.prod(shape) > MAX_SIZE:
+        raise ValueError(f"CNN input_shape {shape} with {n_classes} classes is absurdly large: an image may hold "
+                         f"at most {MAX_SIZE} values, and so may each size")
+    return shape
+
+
+def plan(input_shape, n_classes: int, spec: str | None = None) -> list:
+    """The network a config describes, worked out from the sizes alone: nothing is built.
+
+    One ``(module class, constructor arguments, parameter shapes, buffer shapes, output shape)``
+    per module of the :class:`CNN`, in order. The shapes follow the engine's arithmetic, per
+    spatial axis out = ⌊(size + 2·padding − kernel) / stride⌋ + 1; a kernel larger than its
+    padded input, or a size beyond :data:`MAX_SIZE`, is a ValueError naming the layer.
+
+    >>> [(cls.__name__, out) for cls, _, _, _, out in plan((1, 8, 8), 10, "c4-m2")]
+    [('Conv2d', (4, 8, 8)), ('ReLU', (4, 8, 8)), ('MaxPool2d', (4, 4, 4)), ('Flatten', (64,)), ('Linear', (10,))]
+    """
+    shape = _checked_input(input_shape, n_classes)
+    spec = default_spec(shape) if spec is None else spec
+    layers, out = [], shape
+
+    def add(cls, args, params=None, buffers=None):
+        layers.append((cls, args, params or {}, buffers or {}, out))
+
+    def refuse(cls, message, at=None):
+        at = len(layers) if at is None else at
+        raise ValueError(f"CNN layer string {spec!r} does not fit {shape} images at layer {at} ({cls.__name__}): "
+                         f"{message}")
+
+    def window(cls, k, s, p):
+        nonlocal out
+        for axis, size in (("height", out[1]), ("width", out[2])):
+            if k > size + 2 * p:
+                refuse(cls, f"the kernel ({k} wide) is larger than the padded input ({size} + padding {2 * p} "
+                            f"= {size + 2 * p}) along the {axis}")
+        out = (out[0], *(output_size(size, k, s, (p, p)) for size in out[1:]))
+
+    for kind, values in parse_spec(spec):
+        first = len(layers)
+        if kind in ("conv", "bn", "max", "avg", "global") and len(out) == 1:
+            raise ValueError(f"CNN layer string {spec!r}: {kind} works on feature maps; put it before 'fc'")
+        if any(v > MAX_SIZE for v in values):
+            raise ValueError(f"CNN layer string {spec!r}: {kind} {values} is absurdly large (at most {MAX_SIZE})")
+        if kind == "conv":
+            filters, k, s, p = values
+            channels = out[0]
+            window(Conv2d, k, s, p)
+            out = (filters, *out[1:])
+            add(Conv2d, {"in_channels": channels, "out_channels": filters, "kernel_size": k, "stride": s,
+                         "padding": p}, {"weight": (filters, channels, k, k), "bias": (filters,)})
+            add(ReLU, {})
+        elif kind == "bn":
+            c = out[0]
+            add(BatchNorm2d, {"num_features": c}, {"weight": (c,), "bias": (c,)},
+                {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()})
+        elif kind in ("max", "avg"):
+            cls = MaxPool2d if kind == "max" else AvgPool2d
+            window(cls, values[0], values[0], 0)
+            add(cls, {"kernel_size": values[0]})
+        elif kind == "global":
+            out = (out[0], 1, 1)
+            add(AdaptiveAvgPool2d, {"output_size": 1})
+        elif kind == "dropout":
+            add(Dropout if len(out) == 1 else Dropout2d, {"p": values[0]})
+        elif kind == "fc":
+            if len(out) == 3:
+                out = (math.prod(out),)
+                add(Flatten, {})
+            features, out = out[0], (values[0],)
+            add(Linear, {"in_features": features, "out_features": values[0]},
+                {"weight": (values[0], features), "bias": (values[0],)})
+            add(ReLU, {})
+        if math.prod(out) > MAX_SIZE:
+            refuse(layers[first][0], f"its output {out} holds {math.prod(out)} values per example, more than "
+                                     f"{MAX_SIZE}", at=first)  # the token's first module: a convolution, not its ReLU
+    if len(out) == 3:
+        out = (math.prod(out),)
+        add(Flatten, {})
+    features, out = out[0], (int(n_classes),)
+    add(Linear, {"in_features": features, "out_features": int(n_classes)},
+        {"weight": (int(n_classes), features), "bias": (int(n_classes),)})
+    return layers
+
+
 class CNN(Sequential):
     """A convolutional classifier: the layers of ``spec`` (see the module's grammar), then a
     fully connected output layer of ``n_classes``.
 
     It accepts images (N, C, H, W) or flat rows of C·H·W pixels (what ``fit``, the estimators
     and the command line feed), which it reshapes to ``input_shape`` = (C, H, W). ``spec=None``
-    picks :func:`default_spec` for the image size.
+    picks :func:`default_spec` for the image size. The layers are sized by :func:`plan` from
+    the config alone, so :meth:`parameter_shapes` and the built network agree by construction.
 
     >>> import chainrule as cr
     >>> net = cr.nn.CNN((1, 8, 8), 10, rng=0)
@@ -108,51 +211,47 @@ class CNN(Sequential):
     """
 
     def __init__(self, input_shape, n_classes: int, spec: str | None = None, rng=None):
-        shape = tuple(input_shape) if isinstance(input_shape, (tuple, list)) else ()
-        if len(shape) != 3 or any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1 for s in shape):
-            raise ValueError(f"CNN input_shape must be (channels, height, width) of positive ints; got {input_shape!r}")
-        if isinstance(n_classes, bool) or not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
-            raise ValueError(f"CNN n_classes must be an int >= 2; got {n_classes!r}")
-        spec = default_spec(shape) if spec is None else spec
+        spec = default_spec(_checked_input(input_shape, n_classes)) if spec is None else spec
+        layers = plan(input_shape, n_classes, spec)
         gen = as_generator(rng)
-        layers, flat = [], False
-        x = zeros(1, *shape)  # run through each layer as it is built: sizes the fully connected ones
+        # Built in order from one generator: equal seeds give equal networks.
+        super().__init__(*(cls(**args, rng=gen) if "rng" in inspect.signature(cls).parameters else cls(**args)
+                           for cls, args, *_ in layers))
+        self.input_shape, self.n_classes, self.spec = _checked_input(input_shape, n_classes), int(n_classes), spec
 
-        def add(*modules):
-            nonlocal x
-            for module in modules:
-                try:
-                    with no_grad():
-                        x = module(x)
-                except ValueError as exc:
-                    raise ValueError(f"CNN layer string {spec!r} does not fit {shape} images at layer "
-                                     f"{len(layers)} ({type(module).__name__}): {exc}") from None
-                layers.append(module)
+    @classmethod
+    def parameter_shapes(cls, config: dict) -> dict:
+        """The shape of every array ``CNN(**config)``'s ``state_dict`` holds, found without building it:
+        the parameters, then the buffers (BatchNorm's running statistics), by dotted name.
 
-        for kind, values in parse_spec(spec):
-            if kind in ("conv", "bn") and flat:
-                raise ValueError(f"CNN layer string {spec!r}: {kind} works on feature maps; put it before 'fc'")
-            if kind == "conv":
-                filters, k, s, p = values
-                add(Conv2d(x.shape[1], filters, k, stride=s, padding=p, rng=gen), ReLU())
-            elif kind == "bn":
-                add(BatchNorm2d(x.shape[1]))
-            elif kind in ("max", "avg"):
-                add((MaxPool2d if kind == "max" else AvgPool2d)(values[0]))
-            elif kind == "global":
-                add(AdaptiveAvgPool2d(1))
-            elif kind == "dropout":
-                add(Dropout(values[0], rng=gen) if flat else Dropout2d(values[0], rng=gen))
-            elif kind == "fc":
-                if not flat:
-                    add(Flatten())
-                    flat = True
-                add(Linear(x.shape[1], values[0], rng=gen), ReLU())
-        if not flat:
-            add(Flatten())
-        add(Linear(x.shape[1], int(n_classes), rng=gen))
-        super().__init__(*layers)
-        self.input_shape, self.n_classes, self.spec = shape, int(n_classes), spec
+        This is how ``io.load_model`` sizes a saved CNN before anything is allocated; a config
+        that does not describe a network (a bad layer string, a kernel larger than its padded
+        input, absurd sizes) is a ValueError, unknown keys a TypeError.
+
+        >>> CNN.parameter_shapes({"input_shape": [1, 8, 8], "n_classes": 3, "spec": "c4-bn"})
+        ... # doctest: +NORMALIZE_WHITESPACE
+        {'0.weight': (4, 1, 3, 3), '0.bias': (4,), '2.weight': (4,), '2.bias': (4,), '4.weight': (3, 256),
+         '4.bias': (3,), '2.running_mean': (4,), '2.running_var': (4,), '2.num_batches_tracked': ()}
+        """
+        if not isinstance(config, dict):
+            raise TypeError(f"a CNN config must be a dict; got {type(config).__name__}")
+        unknown = sorted(set(config) - {"input_shape", "n_classes", "spec"})
+        if unknown:
+            raise TypeError(f"a CNN config has the unknown key(s) {unknown}; expected input_shape, n_classes, spec")
+        layers = plan(config.get("input_shape"), config.get("n_classes"), config.get("spec"))
+        params = {f"{i}.{name}": shape for i, (_, _, own, _, _) in enumerate(layers) for name, shape in own.items()}
+        buffers = {f"{i}.{name}": shape for i, (_, _, _, own, _) in enumerate(layers) for name, shape in own.items()}
+        return {**params, **buffers}
+
+    @classmethod
+    def widths(cls, config: dict) -> tuple:
+        """``(inputs, outputs)`` of ``CNN(**config)``: C·H·W values per row, one score per class.
+
+        >>> CNN.widths({"input_shape": [3, 32, 32], "n_classes": 10})
+        (3072, 10)
+        """
+        shape = _checked_input(config.get("input_shape"), config.get("n_classes"))
+        return math.prod(shape), int(config["n_classes"])
 
     def forward(self, x):
         x = x if isinstance(x, Tensor) else Tensor(x)
