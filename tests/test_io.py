@@ -769,6 +769,51 @@ def test_a_model_file_declaring_a_billion_units_is_refused_before_anything_is_al
     assert peak < 2**20  # not the 7.5 GiB the network would take
 
 
+@pytest.fixture
+def cnn_file(tmp_path: Path) -> Path:
+    meta = {"loss": "cross-entropy", "task": "classification", "classes": ["a", "b", "c"], "image_shape": [1, 8, 8]}
+    return save_model(tmp_path / "cnn.npz", cr.nn.CNN((1, 8, 8), 3, "c4-bn-m2", rng=0), meta)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    # a giant network: sized from the config and refused before anything is allocated
+    (lambda c: c.update(spec="c4-bn-m2-fc1000000000"),
+     "builds '5.weight' of shape (1000000000, 64), but the file holds (3, 64) (the config describes 253.3 GiB"),
+    (lambda c: c.update(spec="c1000000000-bn-m2"), "its output (1000000000, 8, 8) holds 64000000000 values per example"),
+    # a 0.4-gigapixel input: the same convolution, but the output layer would take 4.5 GiB
+    (lambda c: c.update(input_shape=[1, 20000, 20000]), "builds '5.weight' of shape (3, 400000000), but the file holds (3, 64)"),
+    (lambda c: c.update(input_shape=[1, 10**6, 10**6]), "input_shape (1, 1000000, 1000000) with 3 classes is absurdly large"),
+    (lambda c: c.update(spec="c4k99p0-bn-m2"), "the kernel (99 wide) is larger than the padded input"),
+    (lambda c: c.update(spec="c4-bn-m2-x"), "cannot parse 'x'"),
+    (lambda c: c.update(layers=3), "unknown key(s) ['layers']"),
+])
+def test_a_cnn_file_whose_config_does_not_describe_its_arrays_is_refused_unbuilt(cnn_file, change, message):
+    rewrite_meta(cnn_file, lambda m: change(m["model"]["config"]))
+    error, peak = peak_bytes(lambda: load_model(cnn_file))
+    assert isinstance(error, FormatError), error
+    assert str(error).startswith(f"{cnn_file} is not a valid chainrule archive: ") and message in str(error), error
+    assert peak < 2**20
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: m.update(classes=["a", "b"]), "the field 'classes' names 2 class(es); a model with 3 output(s) has 3"),
+    (lambda m: m.update(image_shape=[9, 9]), "the field 'image_shape' [9, 9] holds 81 values; the model takes 64"),
+    (lambda m: m.update(feature_names=["x"]), "the field 'feature_names' names 1 feature(s); the model takes 64"),
+])
+def test_a_cnn_files_metadata_must_fit_its_image_and_classes(cnn_file, change, message):
+    # The widths are the CNN's own (C·H·W inputs, n_classes outputs), not its first dense layer's.
+    assert load_model(cnn_file)[0].spec == "c4-bn-m2"
+    rewrite_meta(cnn_file, change)
+    with pytest.raises(FormatError) as info:
+        load_model(cnn_file)
+    assert message in str(info.value)
+
+
+def test_every_class_a_model_file_may_name_is_sized_before_it_is_built():
+    for cls in cio._model_classes().values():  # noqa: SLF001 - the registry itself is under test
+        assert callable(getattr(cls, "parameter_shapes", None)), cls
+
+
 def test_declared_arrays_beyond_the_limit_are_refused_unread(tmp_path, monkeypatch):
     arrays = {"w": np.ones((2, 3), np.float32)}
     meta = valid_meta(arrays)

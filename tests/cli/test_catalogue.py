@@ -91,6 +91,8 @@ CATALOGUE = [
      "holds more data than its shape (3, 2)", 2),
     ("metadata declaring 373 GiB", ["evaluate", "{F}/bomb_declared.npz", "--data", "{F}/flowers.csv"],
      "declare 372.5 GiB (4000000000", 2),
+    ("CNN model declaring a 0.4-gigapixel input", ["summary", "--model", "{F}/bomb_cnn.npz"],
+     "builds '5.weight' of shape (3, 400000000), but the file holds (3, 64)", 2),
     # ------------------------------------------------------------------ model files: tampered metadata
     ("preprocess as a string", ["predict", "{F}/m_preprocess.npz", "--input", "{F}/two_features.csv"],
      "the field 'preprocess' must be an object, got the string \"standardize\"", 2),
@@ -249,6 +251,8 @@ def _make_fixtures(F: Path) -> None:
     _bomb_zip(model, F / "bomb_zip.npz")
     shutil.copy(model, F / "bomb_declared.npz")
     rewrite_meta(F / "bomb_declared.npz", lambda m: m["arrays"]["weight"].update(shape=[10**11]))
+    io.save_model(F / "bomb_cnn.npz", cr.nn.CNN((1, 8, 8), 3, "c4-bn-m2", rng=0))
+    rewrite_meta(F / "bomb_cnn.npz", lambda m: m["model"]["config"].update(input_shape=[1, 20000, 20000]))
     # tampered metadata
     for name, change in {
         "m_preprocess": lambda m: m.update(preprocess="standardize"),
