@@ -8,6 +8,8 @@ learning:
 - :class:`MLPClassifier`: ``nn.MLP`` with the softmax cross-entropy (the logistic loss on one
   output for two classes), like scikit-learn's ``MLPClassifier``;
 - :class:`MLPRegressor`: ``nn.MLP`` with the squared error, the lecture's E(w) (``MLPRegressor``);
+- :class:`CNNClassifier`: ``nn.CNN``, a convolutional network on flat rows of images (C, H, W)
+  (the next lecture; scikit-learn has none);
 - :class:`SoftmaxClassifier`: ``models.LinearClassifier(loss="softmax")``, multinomial logistic
   regression (``LogisticRegression``);
 - :class:`LinearSVMClassifier`: ``models.LinearClassifier(loss="svm")``, the multiclass hinge
@@ -40,9 +42,10 @@ True
 from chainrule.estimators.linear import (
     BinarySVMClassifier, LinearSVMClassifier, LogisticRegressionClassifier, PerceptronClassifier, SoftmaxClassifier,
 )
+from chainrule.estimators.cnn import CNNClassifier
 from chainrule.estimators.mlp import MLPClassifier, MLPRegressor
 
 __all__ = [
-    "BinarySVMClassifier", "LinearSVMClassifier", "LogisticRegressionClassifier", "MLPClassifier",
+    "BinarySVMClassifier", "CNNClassifier", "LinearSVMClassifier", "LogisticRegressionClassifier", "MLPClassifier",
     "MLPRegressor", "PerceptronClassifier", "SoftmaxClassifier",
 ]

@@ -1,10 +1,12 @@
-"""What every estimator shares: parameter checks, scores, the epoch loop, stopping, partial_fit."""
+"""What every estimator shares: parameter checks, scores, the epoch loop, stopping, partial_fit; and
+what the network estimators (MLPs, CNNClassifier) share on top of it."""
 from __future__ import annotations
 
 import re
 import warnings
 
 import numpy as np
+from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
@@ -15,9 +17,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from chainrule import optim
 from chainrule import validation as check
 from chainrule.data import as_model_dtype
-from chainrule.engine import Tensor, no_grad, to_device
+from chainrule.engine import Tensor, device as as_device, no_grad, to_device
 from chainrule.nn import module_device
-from chainrule.train import EarlyStopping, Trainer
+from chainrule.train import EarlyStopping, TrainConfig, Trainer
 
 
 _SEED_MAX = np.iinfo(np.int32).max
@@ -282,18 +284,24 @@ class EpochTrainedEstimator(BaseEstimator):
     def _trainer_for(self, X, y, progress):
         """The estimator's Trainer, made on the first call (or after unpickling), fed ``(X, y)``."""
         trainer = self._trainer
+        callbacks = [progress, *self._training_callbacks(X, y)]
         if trainer is None:
-            # An estimator with a ``device`` parameter (the MLPs) trains there; the others where the model is.
-            trainer = self._trainer = Trainer(self._model, X, y, self._config, callbacks=[progress],
+            # An estimator with a ``device`` parameter (the networks) trains there; the others where the model is.
+            trainer = self._trainer = Trainer(self._model, X, y, self._config, callbacks=callbacks,
                                               device=getattr(self, "device", None))
             if self._resume is not None:  # unpickled: continue where the pickled estimator was
                 trainer.load_state(*self._resume)
                 self._resume = None
         else:
-            trainer.callbacks = [progress]
+            trainer.callbacks = callbacks
             if trainer.source is not X:  # partial_fit's next batch, or fit's (validation) split
                 trainer.set_data(X, y)
         return trainer
+
+    def _training_callbacks(self, X, y) -> list:
+        """Callbacks of the estimator's own, after :class:`Progress`, for a run on ``(X, y)``
+        (CNNClassifier's augmentation); none by default."""
+        return []
 
     def __getstate__(self):
         # chainrule's optimizers are not picklable (they cache closures) but a training state is:
@@ -372,4 +380,78 @@ class EpochTrainedClassifier(ClassifierMixin, EpochTrainedEstimator):
         return self.classes_[codes]
 
 
-# ====================================================================== multi-layer perceptrons
+# ====================================================================== networks (MLP, CNN)
+class NetworkEstimator(EpochTrainedEstimator):
+    """What the network estimators (MLPs, CNNClassifier) share: the optimizer, L2 and device
+    parameters, their documentation, and the training configuration built from them.
+
+    A subclass sets ``self.n_outputs_`` and builds ``self._model`` in ``_new_model``, then takes
+    :meth:`_network_config`; ``_loss`` names its loss.
+    """
+
+    _parameter_docs = {
+        'alpha': ('float', "L2 strength with scikit-learn's scaling: ``(alpha / 2) · ΣW² / batch_size`` is added to the\nmean loss of each batch (weights only, not biases)."),
+        'solver': ('str', 'A chainrule optimizer name: "sgd" (plain SGD, the lecture\'s update), "momentum",\n"nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free\n"random-search" / "random-local-search". scikit-learn\'s ``solver="sgd"``, which uses\nNesterov momentum 0.9, is chainrule\'s "nesterov"; there is no "lbfgs".'),
+        'batch_size': ('int or "auto"', 'Examples per step; "auto" is ``min(200, n_samples)``.'),
+        'n_iter_no_change': ('int', 'Stop once more than this many epochs in a row made no improvement of ``tol``.'),
+        'early_stopping': ('bool', 'Hold out ``validation_fraction`` of the data, stop when its score stops improving, and\nkeep the weights of the best epoch.'),
+        'shuffle': ('bool', 'Visit the examples in a new random order every epoch (False: in the order given).'),
+        'random_state': ('int, RandomState instance or None', 'Seeds the initial weights, the order of the examples and the validation split.'),
+        'device': ('str or Device', 'Where the network trains and predicts: "cpu", "cuda", "cuda:N" or "auto" (CUDA when CuPy\nsees a GPU). Inputs and outputs stay NumPy arrays; batches are copied to the device.'),
+    }
+    _attribute_docs = {
+        'n_outputs_': ('int', ''),
+        'loss_curve_': ('list of float', 'The mean training loss of every epoch (L2 term included).'),
+        'best_loss_': ('float or None', 'The lowest training loss (None with ``early_stopping``).'),
+        'validation_scores_': ('list of float or None', 'The held-out score after every epoch (only with ``early_stopping``).'),
+    }
+
+    def _check_network_params(self):
+        check.number("alpha", self.alpha, low=0)
+        check.number("learning_rate_init", self.learning_rate_init, low=0, low_open=True)
+        as_device(self.device).check()  # an unknown or unavailable device names itself
+
+    def _network_config(self, X) -> TrainConfig:
+        """The run's TrainConfig. scikit-learn's MLP adds (alpha / 2) ΣW² / batch_size to the mean
+        loss; fit's ``reg`` is λ in λΣW²."""
+        batch = resolve_batch_size(self.batch_size, len(X))
+        return TrainConfig(loss=self._loss, optimizer=self.solver, lr=float(self.learning_rate_init),
+                           epochs=int(self.max_iter), batch_size=batch, reg=float(self.alpha) / (2 * batch),
+                           seed=draw_seed(self._rng), shuffle=bool(self.shuffle),
+                           optimizer_options=optimizer_options(self.solver, self._rng))
+
+
+class NetworkClassifier(EpochTrainedClassifier, NetworkEstimator):
+    """A network classifier's outputs: K scores and the softmax cross-entropy, or (where the
+    subclass's ``_output_width`` says so for two classes) one score and the logistic loss."""
+
+    _attribute_docs = {
+        'classes_': ('ndarray of shape (n_classes,)', 'The class labels.'),
+    }
+
+    @property
+    def _loss(self):
+        return "logistic" if self.n_outputs_ == 1 else "cross-entropy"
+
+    def _output_width(self, y):
+        return len(self.classes_)
+
+    def _predict_codes(self, X):
+        s = model_scores(self._model, X)
+        # one logistic output: classes_[1] where the score is >= 0 (sign(0) = +1, as in chainrule.train)
+        return (s[:, 0] >= 0).astype(np.int64) if s.shape[1] == 1 else s.argmax(axis=1)
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``."""
+        s = self._checked_scores(X)
+        if s.shape[1] == 1:
+            p = expit(s[:, 0])
+            return np.column_stack([1.0 - p, p])
+        return softmax(s, axis=1)
+
+    def predict_log_proba(self, X):
+        """The logarithm of :meth:`predict_proba`, computed stably from the scores."""
+        s = self._checked_scores(X)
+        if s.shape[1] == 1:
+            return np.column_stack([log_expit(-s[:, 0]), log_expit(s[:, 0])])
+        return log_softmax(s, axis=1)

@@ -4,40 +4,23 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from scipy.special import expit, log_expit, log_softmax, softmax
 from sklearn.base import RegressorMixin
 from sklearn.metrics import r2_score
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from chainrule.engine import device as as_device
 from chainrule import nn
 from chainrule import validation as check
 from chainrule.data import as_model_dtype
-from chainrule.train import TrainConfig
 from chainrule.estimators.base import (
-    documented, ACTIVATION_ALIASES, draw_seed, EpochTrainedClassifier, EpochTrainedEstimator, model_scores, optimizer_options, resolve_batch_size,
+    documented, ACTIVATION_ALIASES, model_scores, NetworkClassifier, NetworkEstimator,
 )
 
 
-class _MLP(EpochTrainedEstimator):
-    _parameter_docs = {
-        'alpha': ('float', "L2 strength with scikit-learn's scaling: ``(alpha / 2) · ΣW² / batch_size`` is added to the\nmean loss of each batch (weights only, not biases)."),
-        'solver': ('str', 'A chainrule optimizer name: "sgd" (plain SGD, the lecture\'s update), "momentum",\n"nesterov", "rmsprop", "adagrad", "adam", "adamw", or the derivative-free\n"random-search" / "random-local-search". scikit-learn\'s ``solver="sgd"``, which uses\nNesterov momentum 0.9, is chainrule\'s "nesterov"; there is no "lbfgs".'),
-        'batch_size': ('int or "auto"', 'Examples per step; "auto" is ``min(200, n_samples)``.'),
-        'n_iter_no_change': ('int', 'Stop once more than this many epochs in a row made no improvement of ``tol``.'),
-        'early_stopping': ('bool', 'Hold out ``validation_fraction`` of the data, stop when its score stops improving, and\nkeep the weights of the best epoch.'),
-        'shuffle': ('bool', 'Visit the examples in a new random order every epoch (False: in the order given).'),
-        'random_state': ('int, RandomState instance or None', 'Seeds the initial weights, the order of the examples and the validation split.'),
-        'device': ('str or Device', 'Where the network trains and predicts: "cpu", "cuda", "cuda:N" or "auto" (CUDA when CuPy\nsees a GPU). Inputs and outputs stay NumPy arrays; batches are copied to the device.'),
-    }
+class _MLP(NetworkEstimator):
     _attribute_docs = {
         'coefs_': ('list of ndarray', '``coefs_[i]`` is the weight matrix from layer i to layer i + 1, shape (n_in, n_out).'),
         'intercepts_': ('list of ndarray', '``intercepts_[i]`` is the bias vector of layer i + 1.'),
         'n_layers_': ('int', ''),
-        'n_outputs_': ('int', ''),
-        'loss_curve_': ('list of float', 'The mean training loss of every epoch (L2 term included).'),
-        'best_loss_': ('float or None', 'The lowest training loss (None with ``early_stopping``).'),
-        'validation_scores_': ('list of float or None', 'The held-out score after every epoch (only with ``early_stopping``).'),
     }
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam", alpha=1e-4,
@@ -69,9 +52,7 @@ class _MLP(EpochTrainedEstimator):
         for h in self._hidden_sizes():
             check.integer("each of hidden_layer_sizes", h, low=1)
         nn.get_activation(ACTIVATION_ALIASES.get(self.activation, self.activation))
-        check.number("alpha", self.alpha, low=0)
-        check.number("learning_rate_init", self.learning_rate_init, low=0, low_open=True)
-        as_device(self.device).check()  # an unknown or unavailable device names itself
+        self._check_network_params()
 
     def _new_model(self, X, y):
         self.n_outputs_ = self._output_width(y)
@@ -86,12 +67,7 @@ class _MLP(EpochTrainedEstimator):
             bound = np.sqrt(gain / (layer.in_features + layer.out_features))
             layer.weight.data[...] = self._rng.uniform(-bound, bound, layer.weight.shape)
             layer.bias.data[...] = self._rng.uniform(-bound, bound, layer.bias.shape)
-        batch = resolve_batch_size(self.batch_size, len(X))
-        # scikit-learn's MLP adds (alpha / 2) ΣW² / batch_size to the mean loss; fit's reg is λ in λΣW².
-        self._config = TrainConfig(loss=self._loss, optimizer=self.solver, lr=float(self.learning_rate_init),
-                                   epochs=int(self.max_iter), batch_size=batch, reg=float(self.alpha) / (2 * batch),
-                                   seed=draw_seed(self._rng), shuffle=bool(self.shuffle),
-                                   optimizer_options=optimizer_options(self.solver, self._rng))
+        self._config = self._network_config(X)
 
     @property
     def coefs_(self):
@@ -116,7 +92,7 @@ class _MLP(EpochTrainedEstimator):
 
 
 @documented
-class MLPClassifier(EpochTrainedClassifier, _MLP):
+class MLPClassifier(NetworkClassifier, _MLP):
     """A multi-layer perceptron classifier: ``chainrule.nn.MLP`` trained by ``chainrule.train``.
 
     K > 2 classes use K outputs and the softmax cross-entropy; two classes use one output and the
@@ -143,36 +119,8 @@ class MLPClassifier(EpochTrainedClassifier, _MLP):
         'feature_names_in_', 'loss_curve_', 'best_loss_', 'validation_scores_',
         'best_validation_score_', 'n_iter_'
     )
-    _attribute_docs = {
-        'classes_': ('ndarray of shape (n_classes,)', 'The class labels.'),
-    }
-
-    @property
-    def _loss(self):
-        return "logistic" if len(self.classes_) == 2 else "cross-entropy"
-
     def _output_width(self, y):
         return 1 if len(self.classes_) == 2 else len(self.classes_)
-
-    def _predict_codes(self, X):
-        s = model_scores(self._model, X)
-        # one logistic output: classes_[1] where the score is >= 0 (sign(0) = +1, as in chainrule.train)
-        return (s[:, 0] >= 0).astype(np.int64) if s.shape[1] == 1 else s.argmax(axis=1)
-
-    def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes), columns in the order of ``classes_``."""
-        s = self._checked_scores(X)
-        if s.shape[1] == 1:
-            p = expit(s[:, 0])
-            return np.column_stack([1.0 - p, p])
-        return softmax(s, axis=1)
-
-    def predict_log_proba(self, X):
-        """The logarithm of :meth:`predict_proba`, computed stably from the scores."""
-        s = self._checked_scores(X)
-        if s.shape[1] == 1:
-            return np.column_stack([log_expit(-s[:, 0]), log_expit(s[:, 0])])
-        return log_softmax(s, axis=1)
 
 
 @documented

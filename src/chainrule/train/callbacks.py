@@ -1,4 +1,4 @@
-"""The loop's record of a run (History) and its hooks: EarlyStopping, ProgressBar, Checkpoint."""
+"""The loop's record of a run (History) and its hooks: EarlyStopping, ProgressBar, Checkpoint, AugmentEachEpoch."""
 from __future__ import annotations
 
 import math
@@ -190,3 +190,51 @@ class Checkpoint(Callback):
             arrays, meta, records, n = self.pending
             io.save_archive(self.path, arrays, {**meta, "history": records[:n]}, kind="checkpoint")
             self.pending, self.last, self.written_epoch = None, time.monotonic(), meta["epoch"]
+
+
+class AugmentEachEpoch(Callback):
+    """Train every epoch on freshly augmented copies of the training rows ``X``: ``augment(X)``.
+
+    ``augment`` is a :class:`chainrule.data.Augment` (random crops, flips), or any callable of
+    the rows that draws from a ``numpy.random.Generator`` attribute ``rng``. The copies are
+    drawn before the first epoch and after each epoch the run continues past, so ``k`` runs of
+    one epoch draw what one run of ``k`` epochs draws. A checkpoint keeps the generator's state
+    from which the next epoch's copies are drawn, so a resumed run trains on the same images as
+    an uninterrupted one.
+
+    >>> import numpy as np
+    >>> import chainrule as cr
+    >>> from chainrule.data import Augment
+    >>> X, y = np.eye(4, dtype=np.float32), np.array([0, 1, 0, 1])
+    >>> shifts = AugmentEachEpoch(Augment((1, 2, 2), crop_padding=1, seed=0), X, y)
+    >>> _ = cr.fit(cr.nn.Linear(4, 2), X, y, epochs=3, callbacks=[shifts])
+    >>> shifts.draws
+    3
+    """
+
+    def __init__(self, augment, X, y):
+        self.augment, self.X, self.y = augment, X, y
+        self.trainer, self.ready_for, self.before, self.draws = None, None, None, 0
+
+    def _draw(self, trainer) -> None:
+        self.before = self.augment.rng.bit_generator.state
+        trainer.set_data(self.augment(self.X), self.y)
+        self.ready_for, self.draws = trainer.epoch, self.draws + 1
+
+    def on_train_begin(self, trainer):
+        self.trainer = trainer
+        if self.ready_for != trainer.epoch:
+            self._draw(trainer)
+
+    def on_epoch_end(self, trainer, record):
+        if trainer.epoch < trainer.config.epochs and not trainer.stop_training:
+            self._draw(trainer)
+
+    def state_dict(self) -> dict:
+        """The generator's state from which the next epoch's copies are (or were) drawn."""
+        drawn = self.trainer is not None and self.ready_for == self.trainer.epoch
+        return {"rng": self.before if drawn else self.augment.rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.augment.rng.bit_generator.state = state["rng"]
+        self.ready_for = None  # draw the next epoch's copies from it at the start of the run
