@@ -150,7 +150,9 @@ def test_api_reference_is_rendered(site):
     assert 'id="chainrule.Tensor"' in engine and 'id="chainrule.gradcheck"' not in engine
     for page, anchor in [("gradcheck", "chainrule.gradcheck.gradcheck"), ("nn", "chainrule.nn.MLP"),
                          ("optim", "chainrule.optim.SGD"), ("models", "chainrule.models.Perceptron"),
-                         ("train", "chainrule.train.fit"), ("viz", "chainrule.viz.draw")]:
+                         ("train", "chainrule.train.fit"), ("viz", "chainrule.viz.draw"),
+                         ("estimators", "chainrule.estimators.CNNClassifier"),
+                         ("train", "chainrule.train.AugmentEachEpoch")]:
         html = (out / f"reference/{page}/index.html").read_text(encoding="utf-8")
         assert f'id="{anchor}"' in html, f"{anchor} is missing from reference/{page}"
 
