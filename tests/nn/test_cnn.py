@@ -156,8 +156,10 @@ def test_parameter_shapes_are_the_built_networks_state_dict_for_any_spec(shape, 
             x = module(x)
             assert type(module) is cls and x.shape == (2, *out), (spec, module)
     assert x.shape == (2, n_classes)
-    assert cr.nn.summary_from_shapes({k: v for k, v in shapes.items() if "running" not in k
-                                      and "tracked" not in k}).parameters == net.num_parameters()
+    buffers = cr.nn.CNN.buffer_shapes(config)
+    assert list(buffers) == [name for name, _ in net.named_buffers()]
+    learned = {k: v for k, v in shapes.items() if k not in buffers}
+    assert cr.nn.summary_from_shapes(learned).parameters == net.num_parameters()
 
 
 @pytest.mark.parametrize("spec, shape, message", [

@@ -195,6 +195,15 @@ def plan(input_shape, n_classes: int, spec: str | None = None) -> list:
     return layers
 
 
+def _config_plan(config) -> list:
+    if not isinstance(config, dict):
+        raise TypeError(f"a CNN config must be a dict; got {type(config).__name__}")
+    unknown = sorted(set(config) - {"input_shape", "n_classes", "spec"})
+    if unknown:
+        raise TypeError(f"a CNN config has the unknown key(s) {unknown}; expected input_shape, n_classes, spec")
+    return plan(config.get("input_shape"), config.get("n_classes"), config.get("spec"))
+
+
 class CNN(Sequential):
     """A convolutional classifier: the layers of ``spec`` (see the module's grammar), then a
     fully connected output layer of ``n_classes``.
@@ -233,15 +242,19 @@ class CNN(Sequential):
         {'0.weight': (4, 1, 3, 3), '0.bias': (4,), '2.weight': (4,), '2.bias': (4,), '4.weight': (3, 256),
          '4.bias': (3,), '2.running_mean': (4,), '2.running_var': (4,), '2.num_batches_tracked': ()}
         """
-        if not isinstance(config, dict):
-            raise TypeError(f"a CNN config must be a dict; got {type(config).__name__}")
-        unknown = sorted(set(config) - {"input_shape", "n_classes", "spec"})
-        if unknown:
-            raise TypeError(f"a CNN config has the unknown key(s) {unknown}; expected input_shape, n_classes, spec")
-        layers = plan(config.get("input_shape"), config.get("n_classes"), config.get("spec"))
+        layers = _config_plan(config)
         params = {f"{i}.{name}": shape for i, (_, _, own, _, _) in enumerate(layers) for name, shape in own.items()}
-        buffers = {f"{i}.{name}": shape for i, (_, _, _, own, _) in enumerate(layers) for name, shape in own.items()}
-        return {**params, **buffers}
+        return {**params, **cls.buffer_shapes(config)}
+
+    @classmethod
+    def buffer_shapes(cls, config: dict) -> dict:
+        """The buffers among :meth:`parameter_shapes` (BatchNorm's running statistics): saved, not learned.
+
+        >>> CNN.buffer_shapes({"input_shape": [1, 8, 8], "n_classes": 3, "spec": "c4-bn"})
+        {'2.running_mean': (4,), '2.running_var': (4,), '2.num_batches_tracked': ()}
+        """
+        layers = _config_plan(config)
+        return {f"{i}.{name}": shape for i, (_, _, _, own, _) in enumerate(layers) for name, shape in own.items()}
 
     @classmethod
     def widths(cls, config: dict) -> tuple:
