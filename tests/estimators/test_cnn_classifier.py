@@ -79,22 +79,29 @@ def test_image_shape_forms(image_shape, n_features, expected):
     assert clf.input_shape_ == expected and clf.model_.input_shape == expected
 
 
-@pytest.mark.parametrize("params, n_features, message", [
-    ({"image_shape": (8, 8)}, 60, r"image_shape \(8, 8\) holds 64 values per image, but X has 60 features per row"),
-    ({"image_shape": (3, 32, 32)}, 1024, r"image_shape \(3, 32, 32\) holds 3072 values per image, but X has 1024"),
-    ({"image_shape": (0, 8)}, 64, r"image_shape must be None, \(length,\), \(height, width\) .*got \(0, 8\)"),
-    ({"image_shape": "8x8"}, 64, r"image_shape must be .*got '8x8'"),
-    ({"image_shape": (1, 1, 8, 8)}, 64, r"got \(1, 1, 8, 8\)"),
-    ({"image_shape": (8, 8), "conv": "c4-q"}, 64, r"cannot parse 'q' in the CNN layer string 'c4-q'"),
-    ({"image_shape": (8, 8), "conv": "c4k9p0"}, 64,
+@pytest.mark.parametrize("params, n_features, error, message", [
+    ({"image_shape": (8, 8)}, 60, ValueError,
+     r"image_shape \(8, 8\) holds 64 values per image, but X has 60 features per row"),
+    ({"image_shape": (3, 32, 32)}, 1024, ValueError,
+     r"image_shape \(3, 32, 32\) holds 3072 values per image, but X has 1024"),
+    ({"image_shape": (0, 8)}, 64, ValueError, r"image_shape\[0\] must be a whole number >= 1; got 0"),
+    ({"image_shape": (8, 8.0)}, 64, TypeError, r"image_shape\[1\] must be a whole number >= 1; got 8.0"),
+    ({"image_shape": "8x8"}, 64, TypeError, r"image_shape must be None, \(length,\), \(height, width\) .*got '8x8'"),
+    ({"image_shape": (1, 1, 8, 8)}, 64, ValueError, r"got \(1, 1, 8, 8\)"),
+    ({"image_shape": (8, 8), "conv": "c4-q"}, 64, ValueError, r"cannot parse 'q' in the CNN layer string 'c4-q'"),
+    ({"image_shape": (8, 8), "conv": 16}, 64, TypeError, r"conv must be a non-empty string; got 16"),
+    ({"image_shape": (8, 8), "conv": "c4k9p0"}, 64, ValueError,
      r"'c4k9p0' does not fit \(1, 8, 8\) images at layer 0 \(Conv2d\): the kernel \(9 wide\) is larger"),
-    ({"image_shape": (8, 8), "augment": {"shift": 1}}, 64, r"augment must be None or a dict of Augment's options"),
-    ({"image_shape": (8, 8), "augment": {"crop_padding": -1}}, 64, r"crop_padding must be an int >= 0; got -1"),
-    ({"learning_rate_init": 0.0}, 4, r"learning_rate_init must be > 0.0; got 0.0"),
+    ({"image_shape": (8, 8), "augment": {"shift": 1}}, 64, ValueError, r"augment must be None or a dict of Augment's"),
+    ({"image_shape": (8, 8), "augment": "crop"}, 64, TypeError, r"augment must be None or a dict"),
+    ({"image_shape": (8, 8), "augment": {"crop_padding": -1}}, 64, ValueError,
+     r"augment\['crop_padding'\] must be a whole number >= 0; got -1"),
+    ({"image_shape": (8, 8), "augment": {"flip": "yes"}}, 64, TypeError, r"augment\['flip'\] must be True or False"),
+    ({"learning_rate_init": 0.0}, 4, ValueError, r"learning_rate_init must be a finite number > 0; got 0.0"),
 ])
-def test_bad_parameters_are_errors_of_fit_that_name_the_values(params, n_features, message):
+def test_bad_parameters_are_errors_of_fit_that_name_the_values(params, n_features, error, message):
     X, y = np.zeros((10, n_features)), np.arange(10) % 2
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         CNNClassifier(**params).fit(X, y)
 
 

@@ -7,6 +7,7 @@ import numbers
 from sklearn.utils.validation import check_is_fitted
 
 from chainrule import nn
+from chainrule import validation as check
 from chainrule.data import Augment
 from chainrule.estimators.base import NetworkClassifier, documented, draw_seed
 from chainrule.nn.cnn import parse_spec
@@ -26,12 +27,13 @@ def image_shape_of(image_shape, n_features: int | None = None) -> tuple:
     """
     if image_shape is None:
         return None if n_features is None else (1, 1, int(n_features))
-    shape = tuple(image_shape) if isinstance(image_shape, (tuple, list)) else ()
-    if not 1 <= len(shape) <= 3 or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1
-                                       for s in shape):
-        raise ValueError(f"image_shape must be None, (length,), (height, width) or (channels, height, width) "
-                         f"of positive ints; got {image_shape!r}")
-    shape = (1,) * (3 - len(shape)) + tuple(int(s) for s in shape)
+    forms = "None, (length,), (height, width) or (channels, height, width)"
+    if not isinstance(image_shape, (tuple, list)):
+        raise TypeError(f"image_shape must be {forms}; got {image_shape!r}")
+    if not 1 <= len(image_shape) <= 3:
+        raise ValueError(f"image_shape must be {forms}; got {image_shape!r}")
+    shape = [check.integer(f"image_shape[{i}]", s, low=1) for i, s in enumerate(image_shape)]
+    shape = (1,) * (3 - len(shape)) + tuple(shape)
     if n_features is not None and math.prod(shape) != n_features:
         raise ValueError(f"image_shape {tuple(image_shape)} holds {math.prod(shape)} values per image, but X has "
                          f"{n_features} features per row: the row length must be C·H·W")
@@ -108,12 +110,16 @@ class CNNClassifier(NetworkClassifier):
         self._check_network_params()
         image_shape_of(self.image_shape)
         if self.conv is not None:
-            parse_spec(self.conv)
+            parse_spec(check.text("conv", self.conv))
         if self.augment is not None:
-            if not isinstance(self.augment, dict) or set(self.augment) - set(AUGMENT_OPTIONS):
-                raise ValueError(f"augment must be None or a dict of Augment's options {', '.join(AUGMENT_OPTIONS)}; "
-                                 f"got {self.augment!r}")
-            Augment((1, 1, 1), **self.augment)  # its own checks name a bad value
+            expected = f"augment must be None or a dict of Augment's options {', '.join(AUGMENT_OPTIONS)}; " \
+                       f"got {self.augment!r}"
+            if not isinstance(self.augment, dict):
+                raise TypeError(expected)
+            if set(self.augment) - set(AUGMENT_OPTIONS):
+                raise ValueError(expected)
+            check.integer("augment['crop_padding']", self.augment.get("crop_padding", 0), low=0)
+            check.boolean("augment['flip']", self.augment.get("flip", False))
 
     def _new_model(self, X, y):
         self.input_shape_ = image_shape_of(self.image_shape, X.shape[1])
