@@ -1162,9 +1162,10 @@ def load_model(path: str | os.PathLike, device=None, *, max_bytes: int | None = 
     The metadata follows the ``"model"`` schema (:data:`SCHEMAS`); the class's
     ``parameter_shapes(config)`` (every class a file may name has one) must equal the arrays the
     file declares *before* the model is built, so a small file cannot make chainrule allocate a
-    huge network (the message names the size the config describes); and what the metadata says about the model must fit it: as many class names as
-    outputs (two for one output), feature names, image shape and preprocessing statistics as wide
-    as its input (the widths the class declares, ``widths(config)``, else its first weight matrix's).
+    huge network (the message names the size the config describes); and what the metadata says
+    about the model must fit it: as many class names as outputs (two for one output), feature
+    names, image shape and preprocessing statistics as wide as its input (the widths the class
+    declares, ``widths(config)``, else its first weight matrix's).
     ``max_bytes`` is :func:`load_archive`'s limit.
 
     The file holds host arrays whatever device the model was trained on; the model is built on
