@@ -44,3 +44,41 @@ def test_every_subcommand_has_its_help(name, words, capsys):
 def test_train_offers_the_losses_fit_knows_and_not_the_perceptrons_criterion():
     # The perceptron's criterion is a model's own rule, not a loss a network trains with.
     assert all(get_task(name).networks for name in network_losses()) and "perceptron" not in network_losses()
+
+
+# ====================================================================== Ctrl-C hand-over
+def test_the_command_catches_ctrl_c_while_it_runs_and_is_quiet_again_when_it_returns(monkeypatch, capsys):
+    # What the console script finds when chainrule/_startup.py installed its handler: main puts
+    # Python's own back while the command runs (a Ctrl-C is then KeyboardInterrupt, reported as
+    # one line and exit 130) and installs the one-line handler again as it returns, so a Ctrl-C
+    # while the interpreter shuts down prints no traceback either.
+    import signal
+
+    from chainrule._startup import interrupted_while_starting
+    from chainrule.cli import datasets
+
+    seen = []
+
+    def interrupted_run(args):
+        seen.append(signal.getsignal(signal.SIGINT))
+        signal.raise_signal(signal.SIGINT)
+        return 0
+
+    monkeypatch.setattr(datasets, "run", interrupted_run)
+    previous = signal.signal(signal.SIGINT, interrupted_while_starting)
+    try:
+        code = cli.main(["datasets"])
+        after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == [signal.default_int_handler]
+    assert code == 130 and capsys.readouterr().err == "chainrule: error: interrupted\n"
+    assert after is interrupted_while_starting
+
+
+def test_a_library_call_of_main_leaves_the_ctrl_c_handler_alone():
+    import signal
+
+    before = signal.getsignal(signal.SIGINT)
+    assert cli.main(["--version"]) == 0
+    assert signal.getsignal(signal.SIGINT) is before

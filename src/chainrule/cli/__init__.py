@@ -65,19 +65,25 @@ def main(argv=None) -> int:
     """Run the ``chainrule`` command line; returns the exit code (the console-script entry point)."""
     from chainrule._startup import interrupted_while_starting
 
-    if signal.getsignal(signal.SIGINT) is interrupted_while_starting:
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # from here KeyboardInterrupt is caught
+    # chainrule/_startup.py installed a one-line handler when this process is the command; _run
+    # puts Python's own back inside its try, and the command ends with the one-line one again.
+    starting = signal.getsignal(signal.SIGINT) is interrupted_while_starting
     try:
-        return _run(argv)
+        return _run(argv, starting)
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else 0
+    finally:
+        if starting:
+            signal.signal(signal.SIGINT, interrupted_while_starting)
 
 
-def _run(argv) -> int:
+def _run(argv, starting=False) -> int:
     from chainrule.cli.train import Interrupted
 
     debug = bool(os.environ.get("CHAINRULE_DEBUG"))
     try:
+        if starting:
+            signal.signal(signal.SIGINT, signal.default_int_handler)  # from here KeyboardInterrupt is caught
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
         if extra:
