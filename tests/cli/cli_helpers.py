@@ -20,20 +20,63 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def cli_env(tmp: Path) -> dict:
+    """The environment a test runs the command in: a data cache of its own under ``tmp``, no
+    debug tracebacks, no warnings, and offline for certain (every download goes to a closed
+    local port)."""
     env = dict(os.environ)
     env["CHAINRULE_DATA"] = str(tmp / "cache")  # never touch the user's cache
     env.pop("CHAINRULE_DEBUG", None)
     env["PYTHONWARNINGS"] = "ignore"
+    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        env[proxy] = "http://127.0.0.1:9"
+    env.pop("no_proxy", None)
+    env.pop("NO_PROXY", None)
     return env
 
 
 def command(*args) -> list:
-    return [sys.executable, "-m", "chainrule.cli", *map(str, args)]
+    """The command line of ``python -m chainrule ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "chainrule", *map(str, args)]
 
 
 def run_cli(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(command(*args), cwd=cwd, env=cli_env(Path(cwd)), capture_output=True, text=True,
                           timeout=timeout)
+
+
+def run_in_process(args, cwd: Path, env: dict | None = None):
+    """``chainrule ARGS`` run in this process: ``cli.main(args)``, all the console script calls
+    (``sys.exit(main())``), in ``cwd`` with ``env`` (default ``cli_env(cwd)``) as the whole
+    environment, stdout and stderr captured. A CompletedProcess-like result; an exception that
+    escapes main gives ``returncode`` None and its traceback in ``stderr``.
+
+    For what a separate process shows nothing more about: a second's interpreter start less per
+    command. Not thread-safe (the working folder and the environment are the process's).
+    """
+    from contextlib import redirect_stderr, redirect_stdout
+    from io import StringIO
+    from types import SimpleNamespace
+
+    from chainrule import cli
+
+    env = cli_env(Path(cwd)) if env is None else env
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    out, err = StringIO(), StringIO()
+    try:
+        os.environ.clear()
+        os.environ.update(env)
+        os.chdir(cwd)
+        with redirect_stdout(out), redirect_stderr(err):
+            code = cli.main([str(a) for a in args])
+    except BaseException:  # noqa: BLE001  what escaped main is the command's failure, shown with it
+        import traceback
+
+        code, err = None, StringIO(err.getvalue() + traceback.format_exc())
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:

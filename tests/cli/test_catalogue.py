@@ -16,10 +16,8 @@ for a billion hidden units, an .npy header declaring 10^11 floats, a 64 kB membe
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -30,24 +28,8 @@ import pytest
 import chainrule as cr
 from chainrule import io
 
+from cli_helpers import cli_env, command, run_in_process
 from test_io import rewrite_meta  # the metadata of an existing archive, rewritten
-
-
-def cli_env(tmp: Path) -> dict:
-    env = dict(os.environ)
-    env["CHAINRULE_DATA"] = str(tmp / "cache")  # never touch the user's cache
-    env.pop("CHAINRULE_DEBUG", None)
-    env["PYTHONWARNINGS"] = "ignore"
-    # Offline for certain: every download goes to a closed local port.
-    for proxy in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        env[proxy] = "http://127.0.0.1:9"
-    env.pop("no_proxy", None)
-    env.pop("NO_PROXY", None)
-    return env
-
-
-def command(*args) -> list:
-    return [sys.executable, "-m", "chainrule", *map(str, args)]
 
 
 def snapshot(root: Path) -> dict:
@@ -330,33 +312,6 @@ IN_A_PROCESS = {"model declaring a billion units", "npy header declaring 10^11 f
                 "member inflating past its shape", "metadata declaring 373 GiB", "mnist offline"}
 
 
-def _run_in_process(args, cwd: Path, env: dict):
-    """``cli.main(args)`` in ``cwd`` with ``env`` as the environment; a CompletedProcess-like result."""
-    from contextlib import redirect_stderr, redirect_stdout
-    from io import StringIO
-    from types import SimpleNamespace
-
-    from chainrule import cli
-
-    saved_env, saved_cwd = dict(os.environ), os.getcwd()
-    out, err = StringIO(), StringIO()
-    try:
-        os.environ.clear()
-        os.environ.update(env)
-        os.chdir(cwd)
-        with redirect_stdout(out), redirect_stderr(err):
-            code = cli.main(list(args))
-    except BaseException:  # noqa: BLE001  what escaped main is the case's failure, shown with it
-        import traceback
-
-        code, err = None, StringIO(err.getvalue() + traceback.format_exc())
-    finally:
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
-    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
-
-
 @pytest.fixture(scope="module")
 def catalogue(tmp_path_factory):
     """Run every case, each in its own empty folder: IN_A_PROCESS four at a time as subprocesses
@@ -380,7 +335,7 @@ def catalogue(tmp_path_factory):
 
     with ThreadPoolExecutor(4) as pool:
         children = pool.map(in_a_process, sorted(IN_A_PROCESS))
-        results = {name: _run_in_process(*cases[name]) for name in cases if name not in IN_A_PROCESS}
+        results = {name: run_in_process(*cases[name]) for name in cases if name not in IN_A_PROCESS}
         results.update(children)
     results = {name: (result, sorted(p.name for p in cases[name][1].iterdir())) for name, result in results.items()}
     return results, before, snapshot(F), F

@@ -17,18 +17,21 @@ import pytest
 
 from chainrule import io
 
+from cli_helpers import cli_env as env, command, run_in_process
+
 ROWS = "\n".join(f"{x:.3f},{(x * 7) % 3 - 1:.3f},{'ab'[int(x * 10) % 2]}" for x in np.linspace(-1, 1, 40))
 
 
-def env(tmp: Path) -> dict:
-    e = dict(os.environ, CHAINRULE_DATA=str(tmp / "cache"), PYTHONWARNINGS="ignore")
-    e.pop("CHAINRULE_DEBUG", None)
-    return e
-
-
 def chainrule(*args, cwd: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "chainrule", *map(str, args)], cwd=cwd, env=env(cwd),
-                          capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL, **kw)
+    """The command as a process: for what needs one (two at once, a lock held by another
+    process, a kill, a terminal, a resource limit)."""
+    return subprocess.run(command(*args), cwd=cwd, env=env(cwd), capture_output=True, text=True, timeout=300,
+                          stdin=subprocess.DEVNULL, **kw)
+
+
+def here(*args, cwd: Path):
+    """The command in this process (``cli.main``): for a run that a process shows nothing more about."""
+    return run_in_process(args, cwd)
 
 
 def one_error_line(result) -> str:
@@ -109,7 +112,7 @@ def reference(data) -> Path:
     cwd = data / "reference"
     cwd.mkdir()
     shutil.copy(data / "points.csv", cwd)
-    result = chainrule(*TRAIN, "--out", "run", "--json", cwd=cwd)
+    result = here(*TRAIN, "--out", "run", "--json", cwd=cwd)
     assert result.returncode == 0, result.stderr
     return cwd / "run"
 
@@ -132,17 +135,16 @@ def _killed_folder(data: Path, reference: Path, killed_while: str) -> Path:
 
 @pytest.fixture(scope="module")
 def killed(data, reference) -> dict:
-    """Every kill case finished at once, two at a time: {file: (cwd, [results])}."""
+    """Every kill case finished, in this process (the folder on disk is all a resume reads; the
+    killed run's lock names a process that does not exist): {file: (cwd, [results])}."""
     def finish(name):
         cwd = _killed_folder(data, reference, name)
         if name == "config.json":
             # The run never started: --resume says so, and a new run on the folder just works.
-            return name, (cwd, [chainrule("train", "--resume", "run", cwd=cwd),
-                                chainrule(*TRAIN, "--out", "run", "--json", cwd=cwd)])
-        return name, (cwd, [chainrule("train", "--resume", "run", "--json", cwd=cwd)])
+            return cwd, [here("train", "--resume", "run", cwd=cwd), here(*TRAIN, "--out", "run", "--json", cwd=cwd)]
+        return cwd, [here("train", "--resume", "run", "--json", cwd=cwd)]
 
-    with ThreadPoolExecutor(2) as pool:
-        return dict(pool.map(finish, RUN_FILES))
+    return {name: finish(name) for name in RUN_FILES}
 
 
 # Every file of a run is written to .NAME.XXXX.tmp and then renamed: a kill during the write
@@ -170,20 +172,20 @@ def test_resume_refuses_changed_data_unless_asked(data, reference):
     cwd = data / "changed"
     cwd.mkdir()
     (cwd / "points.csv").write_text("x1,x2,label\n" + ROWS + "\n")
-    first = chainrule(*TRAIN, "--epochs", "2", "--out", "run", "--json", cwd=cwd)
+    first = here(*TRAIN, "--epochs", "2", "--out", "run", "--json", cwd=cwd)
     assert first.returncode == 0, first.stderr
     config = json.loads((cwd / "run" / "config.json").read_text())
     assert len(config["data_sha256"]) == 64
     # Continue it for more epochs? Not with other settings; but the data file itself changed:
     (cwd / "points.csv").write_text("x1,x2,label\n" + ROWS.replace("0.", "1.", 3) + "\n")
     before = {p.name: p.stat().st_mtime_ns for p in (cwd / "run").iterdir()}
-    line = one_error_line(chainrule("train", "--resume", "run", cwd=cwd))
+    line = one_error_line(here("train", "--resume", "run", cwd=cwd))
     assert "--resume run: the training data points changed since the run started (SHA-256 " in line
     assert "pass --allow-changed-data to continue on the new data" in line
     assert {p.name: p.stat().st_mtime_ns for p in (cwd / "run").iterdir()} == before
-    allowed = chainrule("train", "--resume", "run", "--allow-changed-data", "--json", cwd=cwd)
+    allowed = here("train", "--resume", "run", "--allow-changed-data", "--json", cwd=cwd)
     assert allowed.returncode == 0, allowed.stderr
-    line = one_error_line(chainrule(*TRAIN, "--out", "new", "--allow-changed-data", cwd=cwd))
+    line = one_error_line(here(*TRAIN, "--out", "new", "--allow-changed-data", cwd=cwd))
     assert "--allow-changed-data applies to --resume only" in line
 
 
@@ -193,10 +195,10 @@ def test_progress_is_a_live_bar_on_a_terminal_lines_in_a_log_and_nothing_with_qu
     cwd = data / "progress"
     cwd.mkdir()
     shutil.copy(data / "points.csv", cwd)
-    logged = chainrule(*TRAIN, "--epochs", "3", "-o", "log", cwd=cwd)
+    logged = here(*TRAIN, "--epochs", "3", "-o", "log", cwd=cwd)  # stderr captured: not a terminal
     assert logged.returncode == 0 and logged.stderr == ""  # not a terminal: no bar at all
     assert [line.split()[1] for line in logged.stdout.splitlines() if line.startswith("epoch")] == ["1/3", "2/3", "3/3"]
-    quiet = chainrule(*TRAIN, "--epochs", "3", "-o", "quiet", "-q", cwd=cwd)
+    quiet = here(*TRAIN, "--epochs", "3", "-o", "quiet", "-q", cwd=cwd)
     assert quiet.returncode == 0 and quiet.stderr == ""
     assert not [line for line in quiet.stdout.splitlines() if line.startswith("epoch")]
     assert "done: test accuracy" in quiet.stdout
