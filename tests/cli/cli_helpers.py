@@ -1,5 +1,6 @@
-"""What the tests of the `chainrule` command share: running it in a subprocess with a private
-data cache, checking a clean exit, and reading what it wrote (PNG pictures, saved weights).
+"""What the tests of the `chainrule` command share: running it (in this process through
+``cli.main``, or as a process) with a private data cache and offline, checking a clean exit, and
+reading what it wrote (PNG pictures, saved weights).
 
 pytest puts this folder on ``sys.path`` (its default import mode), so a test imports it as
 ``from cli_helpers import ...``.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -39,9 +39,11 @@ def command(*args) -> list:
     return [sys.executable, "-m", "chainrule", *map(str, args)]
 
 
-def run_cli(*args, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(command(*args), cwd=cwd, env=cli_env(Path(cwd)), capture_output=True, text=True,
-                          timeout=timeout)
+def run_cli(*args, cwd: Path):
+    """``chainrule ARGS`` in ``cwd``, in this process (:func:`run_in_process`): what the tests of
+    a subcommand's results use. A test about the process itself (a kill, Ctrl-C, two at once, the
+    console script) starts one with :func:`command`."""
+    return run_in_process(args, cwd)
 
 
 def run_in_process(args, cwd: Path, env: dict | None = None):
@@ -79,7 +81,7 @@ def run_in_process(args, cwd: Path, env: dict | None = None):
     return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+def ok(result):
     assert result.returncode == 0, f"exit {result.returncode}\nstdout: {result.stdout[-2000:]}\nstderr: {result.stderr[-2000:]}"
     assert "Traceback" not in result.stderr
     return result

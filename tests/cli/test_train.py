@@ -1,6 +1,6 @@
-"""`chainrule train`, end to end: each test runs the command in a subprocess (or, where a
-dataset download has to be faked, in-process through ``cli.main``) and checks its exit code, the
-run folder it writes, its JSON and its pictures; kill -9, Ctrl-C and --resume; divergence.
+"""`chainrule train`, end to end: each test runs the command (in-process through ``cli.main``,
+as a process where the process is the point: kill -9 and Ctrl-C) and checks its exit code, the run
+folder it writes, its JSON and its pictures; --resume; divergence.
 """
 from __future__ import annotations
 
