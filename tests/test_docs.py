@@ -216,7 +216,7 @@ def test_lecture_map_names_tests_that_exist():
 
 # ====================================================================== docstrings
 DOCUMENTED_MODULES = [
-    "chainrule", "chainrule.engine", "chainrule.gradcheck", "chainrule.nn", "chainrule.nn.functional",
+    "chainrule", "chainrule.validation", "chainrule.engine", "chainrule.gradcheck", "chainrule.nn", "chainrule.nn.functional",
     "chainrule.optim", "chainrule.models", "chainrule.models.losses", "chainrule.data", "chainrule.train",
     "chainrule.io", "chainrule.viz", "chainrule.expr", "chainrule.estimators", "chainrule.sweep",
     "chainrule.playground",

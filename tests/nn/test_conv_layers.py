@@ -110,7 +110,7 @@ def test_dropout2d_zeroes_whole_channels_while_training_only():
     assert np.all((per_channel == 0).all(axis=2) | (per_channel == 2.0).all(axis=2))
     assert 0.25 < (per_channel[:, :, 0] == 0).mean() < 0.75
     assert np.array_equal(layer.eval()(x).numpy(), x.numpy())
-    with pytest.raises(ValueError, match=r"probability must be in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"Dropout2d probability must be a finite number in \[0, 1\); got 1.0"):
         nn.Dropout2d(1.0)
 
 
@@ -206,7 +206,7 @@ def test_batchnorm_matches_torch_module_over_several_steps():
     (lambda: nn.BatchNorm2d(3)(cr.ones(2, 4, 2, 2)), r"BatchNorm2d\(3\): the input has 4 channels"),
     (lambda: nn.BatchNorm2d(3)(cr.ones(2, 3)), "expected a 4-d input"),
     (lambda: nn.BatchNorm1d(3)(cr.ones(1, 3)), "more than 1 value per channel when training"),
-    (lambda: nn.BatchNorm1d(0), "num_features must be a positive int"),
+    (lambda: nn.BatchNorm1d(0), "BatchNorm1d num_features must be a whole number >= 1; got 0"),
     (lambda: F.batch_norm(cr.ones(2, 3), None, None), "needs running_mean and running_var"),
 ])
 def test_batchnorm_rejects_bad_input(call, message):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine import Tensor, fused, ops, subscribe
 from chainrule.engine.api import as_generator
 from chainrule.nn import functional as F
@@ -34,10 +35,8 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, init="he", rng=None):
         super().__init__()
-        for name, value in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"Linear {name} must be a positive integer; got {value!r}")
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.in_features = check.integer("Linear in_features", in_features, low=1)
+        self.out_features = check.integer("Linear out_features", out_features, low=1)
         # Column-major storage: Wᵀ is then row-major and x·Wᵀ, the forward product, is BLAS's
         # fastest case at every batch size (benchmarks/README.md). The shape is PyTorch's.
         self.weight = Parameter(np.asfortranarray(get_init(init)((self.out_features, self.in_features), as_generator(rng))))
@@ -62,7 +61,7 @@ class Linear(Module):
         >>> Linear.parameter_shapes({"in_features": 3, "out_features": 4})
         {'weight': (4, 3), 'bias': (4,)}
         """
-        fan_in, fan_out = (_positive_size(config.get(k), k) for k in ("in_features", "out_features"))
+        fan_in, fan_out = (check.integer(k, config.get(k), low=1) for k in ("in_features", "out_features"))
         return {"weight": (fan_out, fan_in), **({"bias": (fan_out,)} if config.get("bias", True) else {})}
 
 
@@ -198,9 +197,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5, rng=None):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout probability must be in [0, 1); got {p}")
-        self.p = float(p)
+        self.p = check.number("Dropout probability", p, 0, 1, high_open=True)
         self.rng = as_generator(rng)
 
     def forward(self, x):
@@ -270,9 +267,10 @@ class LayerNorm(Module):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
-        if not shape or any(not isinstance(n, (int, np.integer)) or n <= 0 for n in shape):
-            raise ValueError(f"LayerNorm normalized_shape must be positive integers; got {normalized_shape!r}")
-        self.normalized_shape, self.eps = tuple(int(n) for n in shape), float(eps)
+        if not shape:
+            raise ValueError(f"LayerNorm normalized_shape must be one or more sizes; got {normalized_shape!r}")
+        shape = tuple(check.integer("each of LayerNorm's normalized_shape", n, low=1) for n in shape)
+        self.normalized_shape, self.eps = shape, float(eps)
         self.weight = Parameter(np.ones(self.normalized_shape, np.float32)) if elementwise_affine else None
         self.bias = Parameter(np.zeros(self.normalized_shape, np.float32)) if elementwise_affine and bias else None
 
@@ -352,8 +350,7 @@ class MLP(Sequential):
             hidden_sizes = [hidden_sizes]
         hidden_sizes = list(hidden_sizes)
         for h in hidden_sizes:
-            if not isinstance(h, (int, np.integer)) or isinstance(h, bool) or h <= 0:
-                raise ValueError(f"hidden layer sizes must be positive integers; got {h!r} in {hidden_sizes}")
+            check.integer(f"each hidden layer size (of {hidden_sizes})", h, low=1)
         gen = as_generator(rng)
         init = init or _DEFAULT_INIT.get(activation, "xavier")
         sizes = [in_features, *hidden_sizes, out_features]
@@ -392,7 +389,7 @@ class MLP(Sequential):
         hidden = config.get("hidden_sizes", [])
         hidden = [hidden] if isinstance(hidden, (int, np.integer)) else list(hidden)
         sizes = [config.get("in_features"), *hidden, config.get("out_features")]
-        sizes = [_positive_size(n, "layer sizes") for n in sizes]
+        sizes = [check.integer("each of the layer sizes", n, low=1) for n in sizes]
         stride = 3 if config.get("dropout") else 2  # Linear, activation (, Dropout)
         shapes = {}
         for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
@@ -404,9 +401,3 @@ class MLP(Sequential):
 # The layer's own parameters are valid, so the pair skips linear_relu's argument checks.
 _MLP_FUSED = {(Linear, ReLU): lambda x, layer: fused.LinearReLU.apply(
     *((x, layer.weight) if layer.bias is None else (x, layer.weight, layer.bias)))}
-
-
-def _positive_size(value, name: str) -> int:
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be positive integers; got {value!r}")
-    return int(value)

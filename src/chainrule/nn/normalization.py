@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine import Function, Tensor
 from chainrule.engine.backend import array_module
 from chainrule.nn.module import Module, Parameter
@@ -100,10 +101,9 @@ class _BatchNormNd(Module):
                  device=None, dtype=None):
         super().__init__()
         cls = type(self).__name__
-        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) or num_features < 1:
-            raise ValueError(f"{cls} num_features must be a positive int; got {num_features!r}")
-        if momentum is not None and not 0 <= momentum <= 1:
-            raise ValueError(f"{cls} momentum must be in [0, 1] or None; got {momentum}")
+        num_features = check.integer(f"{cls} num_features", num_features, low=1)
+        if momentum is not None:
+            check.number(f"{cls} momentum (or None)", momentum, 0, 1)
         dtype = np.dtype(dtype or np.float32)
         self.num_features, self.eps, self.momentum = int(num_features), float(eps), momentum
         self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)

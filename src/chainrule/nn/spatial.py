@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine import Tensor
 from chainrule.engine.api import as_generator
 from chainrule.nn.module import Module
@@ -73,9 +74,7 @@ class Dropout2d(Module):
 
     def __init__(self, p: float = 0.5, inplace: bool = False, rng=None):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout2d probability must be in [0, 1); got {p}")
-        self.p, self.rng = float(p), as_generator(rng)
+        self.p, self.rng = check.number("Dropout2d probability", p, 0, 1, high_open=True), as_generator(rng)
 
     def forward(self, x):
         x = _t(x)

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine import Tensor, backend
 
 
@@ -58,7 +59,6 @@ def clip_grad_value_(parameters, clip_value: float) -> None:
     >>> cr.nn.utils.clip_grad_value_([w], 1.0); w.grad.tolist()
     [1.0, -1.0]
     """
-    if not clip_value >= 0:
-        raise ValueError(f"clip_value must be >= 0; got {clip_value}")
+    check.number("clip_value", clip_value, low=0)
     for p in _grads(parameters):
         p.grad = backend.array_module(p.grad).clip(p.grad, -clip_value, clip_value)
