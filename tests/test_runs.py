@@ -1,12 +1,13 @@
 """chainrule.runs: settings checked in one place, a run trained in memory, its folder, exact resume."""
 import json
 import math
+import re
 
 import numpy as np
 import pytest
 
 from chainrule import cli, io
-from chainrule.runs import RunSettings, prepare_run, train_run, write_run
+from chainrule.runs import RunSettings, prepare_run, read_config, train_run, write_config, write_run
 from chainrule.train import Callback, TrainingDiverged
 
 
@@ -63,6 +64,33 @@ def test_settings_round_trip_through_json_and_reject_unknown_keys():
     with pytest.raises(ValueError, match="unknown run setting.*'hiden'"):
         RunSettings.from_dict({**s.to_dict(), "hiden": [3]})
     assert s.replace(epochs=9).epochs == 9 and s.epochs == 7
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("epochs", "2", "the field 'settings.epochs' must be a whole number >= 1; got '2'"),
+    ("lr", -1, "the field 'settings.lr' must be a finite number > 0; got -1"),
+    ("model", "resnet", "the field 'settings.model' must be one of mlp, softmax, .*; got 'resnet'"),
+    ("capture", 1, "the field 'settings.capture' must be True or False; got 1"),
+    ("optimizer", "adam", "the field 'settings.optimizer' does not apply to the field 'settings.model' perceptron"),
+])
+def test_a_hand_edited_config_is_refused_naming_the_file_the_field_and_what_it_must_be(tmp_path, field, value,
+                                                                                         message):
+    # RunSettings' own rules, field by field, named as the file holds them (one rule, not two).
+    settings = RunSettings(model="perceptron") if field == "optimizer" else RunSettings()
+    write_config(tmp_path, settings)
+    config = json.loads((tmp_path / "config.json").read_text())
+    config["settings"][field] = value
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    with pytest.raises(io.FormatError, match=f"^{re.escape(str(tmp_path / 'config.json'))}: {message}"):
+        read_config(tmp_path)
+
+
+def test_a_change_given_with_resume_is_named_as_the_option(tmp_path):
+    write_config(tmp_path, RunSettings())
+    assert read_config(tmp_path, {"device": "cpu"})[0] == RunSettings()
+    with pytest.raises(ValueError, match="^--device: ") as caught:
+        read_config(tmp_path, {"device": "tpu"})
+    assert not isinstance(caught.value, io.FormatError)  # the option given now, not the file
 
 
 # ====================================================================== a run
