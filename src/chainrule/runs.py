@@ -36,7 +36,7 @@ from chainrule import validation as check
 
 __all__ = [
     "BINARY_MODELS", "MODELS", "MODEL_LOSS", "RUN_ONLY", "Head", "RunResult", "RunSettings",
-    "PreparedRun", "build_model", "implied_loss", "make_trainer", "prepare_run", "network_losses", "in_features", "load_run_data", "model_meta", "read_checkpoint", "train_run",
+    "PreparedRun", "DATA_SETTINGS", "build_model", "implied_loss", "make_trainer", "prepare_data", "prepare_run", "network_losses", "in_features", "load_run_data", "model_meta", "read_checkpoint", "train_run",
     "write_run",
 ]
 
@@ -494,16 +494,32 @@ class PreparedRun:
     preprocess: dict
 
 
-def prepare_run(settings: RunSettings) -> PreparedRun:
-    """Load the data, build the model and split and preprocess the data; ValueError for a bad fit."""
+#: The settings that decide a run's data and its split (what :func:`prepare_data` reads).
+DATA_SETTINGS = ("data", "n_samples", "noise", "label_column", "data_dir", "seed", "test_size", "val_size",
+                 "preprocess")
+
+
+def prepare_data(settings: RunSettings) -> tuple:
+    """``(dataset, raw_split, split, preprocess_spec)``: the settings' data, split and
+    preprocessed; it follows from :data:`DATA_SETTINGS` alone (a sweep's worker keeps it for
+    the trials that share them)."""
     from chainrule.data import prepare_split
 
     if not isinstance(settings, RunSettings):
         raise TypeError(f"a run needs RunSettings; got {type(settings).__name__}")
     ds = load_run_data(settings)
-    model, loss = build_model(settings, ds)
     raw, split, spec = prepare_split(ds, test_size=settings.test_size, val_size=settings.val_size,
                                      seed=settings.seed, preprocess=settings.preprocess)
+    return ds, raw, split, spec
+
+
+def prepare_run(settings: RunSettings, data: tuple | None = None) -> PreparedRun:
+    """Load the data, build the model and split and preprocess the data; ValueError for a bad fit.
+    ``data`` is :func:`prepare_data`'s result for these settings, when the caller has it."""
+    if not isinstance(settings, RunSettings):
+        raise TypeError(f"a run needs RunSettings; got {type(settings).__name__}")
+    ds, raw, split, spec = prepare_data(settings) if data is None else data
+    model, loss = build_model(settings, ds)
     return PreparedRun(ds, model, loss, split, raw, spec)
 
 

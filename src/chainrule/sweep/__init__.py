@@ -47,12 +47,16 @@ def _resolve_space(space, params) -> Space | None:
 def run_study(space=None, *, params=(), settings=None, trials=None, strategy=None, metric=None, seed=None,
               out=None, resume=None, scheduler=None, workers=None, eta=None, min_epochs=None,
               progress: bool = False, trial=None, connect_timeout: float | None = None,
-              blas_threads: int = 1) -> Study:
-    """Run a sweep and return its :class:`Study` (the trials and their results); see :func:`sweep`."""
+              blas_threads: int = 1, trial_plots: bool = True, shared_folder: bool | None = None) -> Study:
+    """Run a sweep and return its :class:`Study` (the trials and their results); see :func:`sweep`.
+
+    Resuming a sweep that has finished starts no cluster: it rewrites the sweep's own files
+    (sweep.json, sweep.csv, the best model, the plots) and returns it.
+    """
     from chainrule.sweep.runner import DEFAULT_CONNECT_TIMEOUT, check_address, open_client
     from chainrule.sweep.trial import RunsTrial
 
-    trial = trial if trial is not None else RunsTrial()
+    trial = trial if trial is not None else RunsTrial(plots=trial_plots)
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
     if workers is not None and scheduler is not None:
@@ -62,8 +66,11 @@ def run_study(space=None, *, params=(), settings=None, trials=None, strategy=Non
         check_address(scheduler)
     given_space = _resolve_space(space, params)
     if resume is not None:
-        study = Study.load(resume, trial)
+        study = Study.load(resume, trial, shared_folder)
         _check_same(study.spec, given_space, settings, trials, strategy, metric, seed, eta, min_epochs, trial)
+        if study.finished():
+            study.save(final=True)  # in case the client was stopped while it wrote them
+            return study
     else:
         if given_space is None:
             Space({})  # the error that says how to give a space
@@ -75,7 +82,7 @@ def run_study(space=None, *, params=(), settings=None, trials=None, strategy=Non
         base = trial.base_settings({**settings, "seed": seed})
         spec = SweepSpec(given_space, base, strategy or "random", metric or "val_acc", seed,
                          trials, 3 if eta is None else eta, min_epochs)
-        study = Study.create(spec, trial, out)
+        study = Study.create(spec, trial, out, shared_folder)
     timeout = DEFAULT_CONNECT_TIMEOUT if connect_timeout is None else connect_timeout
     with open_client(scheduler, workers=workers, connect_timeout=timeout) as client:
         study.run(client, progress=progress, blas_threads=blas_threads)
@@ -98,7 +105,8 @@ def _check_same(spec: SweepSpec, space, settings, trials, strategy, metric, seed
 
 def sweep(space=None, *, params=(), settings=None, trials=None, strategy=None, metric=None, seed=None,
           out=None, resume=None, scheduler=None, workers=None, eta=None, min_epochs=None,
-          progress: bool = False, trial=None, connect_timeout: float | None = None, as_frame: bool = True):
+          progress: bool = False, trial=None, connect_timeout: float | None = None, as_frame: bool = True,
+          trial_plots: bool = True, shared_folder: bool | None = None):
     """Run a hyper-parameter sweep; its trials best first (a pandas DataFrame if pandas is installed).
 
     Each trial trains ``settings`` (the options of ``chainrule train`` as a dict, e.g.
@@ -120,7 +128,15 @@ def sweep(space=None, *, params=(), settings=None, trials=None, strategy=None, m
         and every trial's run has this seed, so all trials train on the same split from comparable
         initial weights and differ by their parameters alone (put ``seed`` in the space to vary it).
     out, resume : path
-        A new folder to keep the results in (default: nothing written), or a sweep's folder to continue.
+        A new folder to keep the results in (default: nothing written), or a sweep's folder to
+        continue (a finished one is only reported: no cluster is started).
+    trial_plots : bool
+        Whether each trial's run folder gets the pictures of a ``chainrule train`` folder
+        (default True; they are drawn on the workers).
+    shared_folder : None or False
+        None (default): each worker writes its trials' folders into ``out`` itself when it sees
+        it (same machine or a shared file system), else sends their files back to be written
+        here. False: always send them back.
     scheduler : str
         ``tcp://HOST:PORT`` of a running Dask scheduler; default: a local cluster of ``workers``
         processes (one per core), started and stopped here.
@@ -134,7 +150,8 @@ def sweep(space=None, *, params=(), settings=None, trials=None, strategy=None, m
     """
     study = run_study(space, params=params, settings=settings, trials=trials, strategy=strategy, metric=metric,
                       seed=seed, out=out, resume=resume, scheduler=scheduler, workers=workers, eta=eta,
-                      min_epochs=min_epochs, progress=progress, trial=trial, connect_timeout=connect_timeout)
+                      min_epochs=min_epochs, progress=progress, trial=trial, connect_timeout=connect_timeout,
+                      trial_plots=trial_plots, shared_folder=shared_folder)
     rows = study.records()
     if as_frame:
         try:

@@ -1,26 +1,42 @@
 """Running a sweep on Dask: a local cluster by default, or an existing one by its address.
 
 The client (this process) owns the sweep: it plans the trials, submits each as a task with
-``Client.submit``, takes the results as they complete (``as_completed``) and writes them. The
-workers need nothing but chainrule: a trial returns its model, metrics and history to the
-client, and a trial that continues (successive halving) is sent its checkpoint, so no shared
-file system is needed. A worker that dies mid-trial has its task rescheduled on another worker
-by the scheduler; a trial that fails by itself (divergence, settings that do not fit) comes back
-as a failed result with its message, and the sweep goes on.
+``Client.submit``, takes the results as they complete (``as_completed``) and records them in
+sweep.json. The worker that trains a trial also writes its run folder (:func:`execute`):
+
+- in place, when it sees the sweep folder: same machine, or a shared file system at the same
+  path. The client writes a new ``session`` id into sweep.json before it submits anything; a
+  worker that reads that id at the path it was given sees the client's folder, and nothing else
+  can (a folder of the same name on another machine holds another id, or none);
+- otherwise (a cluster without a shared file system, or ``shared_folder=False``) into a
+  temporary folder of its own, whose files travel back to the client, which writes each one
+  atomically.
+
+Either way the client never loads the data or draws a picture, and the folder holds the same
+files. A trial that continues (successive halving) is sent its checkpoint. A worker that dies
+mid-trial has its task rescheduled on another worker by the scheduler (the trial runs again
+from its start and rewrites its folder with the same content); a trial that fails by itself
+(divergence, settings that do not fit) comes back as a failed result with its message, and the
+sweep goes on.
 
 Nothing here imports Dask until a sweep runs, so ``import chainrule.sweep`` works without it.
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
+import tempfile
 import time
 import traceback
 import uuid
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
-__all__ = ["SchedulerUnreachable", "DaskMissing", "execute", "open_client", "DEFAULT_CONNECT_TIMEOUT"]
+__all__ = ["SchedulerUnreachable", "DaskMissing", "Destination", "execute", "open_client", "sees_sweep",
+           "submit_all", "write_files", "DEFAULT_CONNECT_TIMEOUT"]
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 # A task whose worker died is rescheduled by the scheduler itself (up to
@@ -103,12 +119,47 @@ def _one_line(exc) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def execute(trial, settings: dict, resume=None, blas_threads: int = 1) -> dict:
-    """Run one trial on a worker: ``trial(settings, resume=...)``, timed, its failures caught.
+@dataclass(frozen=True)
+class Destination:
+    """Where a trial's run folder goes: ``folder`` (absolute) of the sweep whose ``sweep.json``
+    (``marker``) names ``session``. ``shared`` None lets the worker find out whether it sees the
+    folder; False makes it send the files back even when it could write them in place."""
 
-    Returns the trial's outcome dict (``status``, ``metrics``, ``history``, ``seconds``, and
-    whatever the trial adds for writing it), or ``{"status": "failed", "error": ...}`` when the
-    trial raised: a trial that fails by itself is a result, not an error of the sweep.
+    folder: str
+    marker: str
+    session: str
+    shared: bool | None = None
+
+
+# What this process found out, per (sweep.json path, session): whether it sees that sweep folder.
+_SEEN: dict = {}
+
+
+def sees_sweep(marker: str, session: str) -> bool:
+    """Whether the sweep.json at ``marker`` names ``session``: this process sees the client's folder."""
+    key = (marker, session)
+    if key not in _SEEN:
+        try:
+            _SEEN[key] = json.loads(Path(marker).read_text(encoding="utf-8")).get("session") == session
+        except (OSError, ValueError, AttributeError):
+            _SEEN[key] = False
+    return _SEEN[key]
+
+
+# What a finished trial sends back besides its folder: what sweep.json records of it.
+_RECORDED = ("status", "metrics", "seconds", "error")
+
+
+def execute(trial, settings: dict, resume=None, blas_threads: int = 1, destination: Destination | None = None) -> dict:
+    """Run one trial on a worker: ``trial(settings, resume=...)``, timed, its failures caught,
+    and its run folder written (``trial.write``) when ``destination`` says where.
+
+    Returns what the client records: ``status``, ``metrics``, ``seconds`` (and ``error`` for a
+    failed trial); with no destination also the ``checkpoint`` (a halving sweep kept in memory
+    continues from it). The folder is written in place when this worker sees the sweep folder
+    (:func:`sees_sweep`), else its files come back as ``files`` (``{relative path: bytes}``)
+    for the client to write (:func:`write_files`). A trial that raised is a failed result, not
+    an error of the sweep.
     """
     began = time.perf_counter()
     limits = contextlib.nullcontext()
@@ -124,22 +175,57 @@ def execute(trial, settings: dict, resume=None, blas_threads: int = 1) -> dict:
         if os.environ.get("CHAINRULE_DEBUG"):
             traceback.print_exc()
         return {"status": "failed", "error": f"{type(exc).__name__}: {_one_line(exc)}",
-                "seconds": time.perf_counter() - began, "metrics": {}, "history": []}
+                "seconds": time.perf_counter() - began, "metrics": {}}
     outcome.setdefault("status", "ok")
     outcome.setdefault("seconds", time.perf_counter() - began)
-    return outcome
+    sent = {k: outcome[k] for k in _RECORDED if k in outcome}
+    if destination is None:
+        if "checkpoint" in outcome:
+            sent["checkpoint"] = outcome["checkpoint"]
+    elif sent["status"] == "ok":
+        sent.update(_write_trial(trial, outcome, destination))
+    return sent
+
+
+def _write_trial(trial, outcome: dict, destination: Destination) -> dict:
+    if destination.shared is not False and sees_sweep(destination.marker, destination.session):
+        folder = Path(destination.folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            trial.write(folder, outcome)
+            return {"written": True}
+        except PermissionError:  # visible but not writable here: the client writes it
+            pass
+    with tempfile.TemporaryDirectory(prefix="chainrule-trial-") as tmp:
+        trial.write(Path(tmp), outcome)
+        return {"files": {p.relative_to(tmp).as_posix(): p.read_bytes()
+                          for p in sorted(Path(tmp).rglob("*")) if p.is_file()}}
+
+
+def write_files(folder: Path, files: dict) -> None:
+    """Write a trial folder's ``files`` (``{relative path: bytes}``, from a worker) into ``folder``,
+    each one atomically; ValueError for a path that would leave the folder."""
+    from chainrule import io
+
+    folder = Path(folder)
+    for name, data in files.items():
+        rel = PurePosixPath(name)
+        if rel.is_absolute() or ".." in rel.parts or not rel.parts or not isinstance(data, bytes):
+            raise ValueError(f"a worker sent the trial file {name!r}; expected a relative path and bytes")
+        io.write_atomic(folder.joinpath(*rel.parts), lambda fh, data=data: fh.write(data), make_parents=True)
 
 
 def submit_all(client, trial, jobs, *, blas_threads: int = 1):
-    """Submit ``jobs`` (``(key, settings, resume)``) and yield ``(key, outcome)`` as they complete.
+    """Submit ``jobs`` (``(key, settings, resume, destination)``) and yield ``(key, outcome)`` as
+    they complete (:func:`execute`'s outcome).
 
     A task that Dask itself gives up on (its workers kept dying: ``KilledWorker``) yields a failed
     outcome naming why; losing the scheduler raises ConnectionError.
     """
     distributed = _import_distributed()
     futures = {}
-    for key, settings, resume in jobs:
-        future = client.submit(execute, trial, settings, resume, blas_threads, pure=False, retries=RETRIES,
+    for key, settings, resume, destination in jobs:
+        future = client.submit(execute, trial, settings, resume, blas_threads, destination, pure=False, retries=RETRIES,
                                key=f"chainrule-trial-{key}-{uuid.uuid4().hex[:8]}")
         futures[future] = key
     try:
@@ -148,12 +234,12 @@ def submit_all(client, trial, jobs, *, blas_threads: int = 1):
             try:
                 outcome = future.result()
             except distributed.KilledWorker as exc:
-                outcome = {"status": "failed", "metrics": {}, "history": [], "seconds": math.nan,
+                outcome = {"status": "failed", "metrics": {}, "seconds": math.nan,
                            "error": f"the workers running it died repeatedly ({_one_line(exc)})"}
             except (distributed.client.FutureCancelledError, OSError) as exc:
                 raise ConnectionError(f"lost the Dask cluster while trial {key} ran ({_one_line(exc)})") from None
             except Exception as exc:  # raised outside the trial function, after the retries
-                outcome = {"status": "failed", "metrics": {}, "history": [], "seconds": math.nan,
+                outcome = {"status": "failed", "metrics": {}, "seconds": math.nan,
                            "error": f"{type(exc).__name__}: {_one_line(exc)}"}
             future.release()
             yield key, outcome

@@ -100,26 +100,35 @@ class Study:
     """The trials of a sweep, run by a Dask client and kept in ``out`` (or only in memory).
 
     ``trial`` is what runs one trial; it is called on a worker as ``trial(settings, resume=...)``
-    and writes a trial's run folder on the client with ``trial.write(folder, outcome)`` (see
-    :class:`chainrule.sweep.trial.RunsTrial`, the default).
+    and writes the trial's run folder there with ``trial.write(folder, outcome)`` (see
+    :class:`chainrule.sweep.trial.RunsTrial`, the default, and :func:`chainrule.sweep.runner.execute`
+    for where). ``shared_folder=False`` has the workers send every trial's files to the client
+    even when they could write them into the sweep folder themselves; None (the default) lets
+    each worker find out.
     """
 
-    def __init__(self, spec: SweepSpec, trial, trials: list, out: Path | None = None):
+    def __init__(self, spec: SweepSpec, trial, trials: list, out: Path | None = None,
+                 shared_folder: bool | None = None):
+        if shared_folder not in (None, False):
+            raise ValueError(f"shared_folder must be None (find out) or False (the client writes), "
+                             f"got {shared_folder!r}")
         self.spec, self.trial, self.trials = spec, trial, trials
         self.out = Path(out) if out is not None else None
+        self.shared_folder = shared_folder
         self.checkpoints: dict = {}
+        self.session: str | None = None
 
     # ---------------------------------------------------------------- creation
     @classmethod
-    def create(cls, spec: SweepSpec, trial, out=None) -> "Study":
+    def create(cls, spec: SweepSpec, trial, out=None, shared_folder: bool | None = None) -> "Study":
         spec.check()
         trials = initial_trials(spec.space, spec.strategy, spec.trials, spec.seed)
         if out is not None:
             check_new_sweep_dir(Path(out))
-        return cls(spec, trial, trials, out)
+        return cls(spec, trial, trials, out, shared_folder)
 
     @classmethod
-    def load(cls, out, trial) -> "Study":
+    def load(cls, out, trial, shared_folder: bool | None = None) -> "Study":
         """The study saved in ``out/sweep.json``; ValueError when it is not a sweep folder."""
         out = Path(out)
         path = out / SWEEP_FILE
@@ -136,7 +145,7 @@ class Study:
         except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path} is not a chainrule sweep file ({exc})") from None
         spec.check()
-        return cls(spec, trial, trials, out)
+        return cls(spec, trial, trials, out, shared_folder)
 
     # ---------------------------------------------------------------- running
     def settings_for(self, t: Trial, epochs: int) -> dict:
@@ -149,11 +158,24 @@ class Study:
         done = sum(min(len(t.rungs), len(budgets)) for t in self.trials)
         return max(0, sum(sizes) - done)
 
+    def finished(self) -> bool:
+        """Whether every trial run of the sweep has finished (a finished sweep needs no cluster)."""
+        alive = list(self.trials)
+        for r in range(len(self.spec.budgets())):
+            if any(len(t.rungs) == r for t in alive):
+                return False
+            if r < len(self.spec.budgets()) - 1:
+                alive = promote([t for t in alive if len(t.rungs) > r], r, self.spec.metric, self.spec.eta)
+        return True
+
     def run(self, client, *, progress: bool = False, blas_threads: int = 1) -> "Study":
         """Run every trial run that has not finished, rung after rung; save as each one ends."""
+        import uuid
+
         from chainrule.sweep.runner import submit_all
 
         budgets = self.spec.budgets()
+        self.session = uuid.uuid4().hex  # sweep.json names it: a worker that reads it sees this folder
         self.save()
         bar = _progress(self.remaining(), progress)
         try:
@@ -161,7 +183,8 @@ class Study:
             for r, epochs in enumerate(budgets):
                 todo = [t for t in alive if len(t.rungs) == r]
                 by_index = {t.index: t for t in todo}
-                jobs = [(t.index, self.settings_for(t, epochs), self._resume_state(t, r)) for t in todo]
+                jobs = [(t.index, self.settings_for(t, epochs), self._resume_state(t, r), self._destination(t))
+                        for t in todo]
                 for index, outcome in submit_all(client, self.trial, jobs, blas_threads=blas_threads):
                     self._record(by_index[index], epochs, outcome)
                     if r == len(budgets) - 1:
@@ -176,6 +199,15 @@ class Study:
             bar.close()
         self.save(final=True)
         return self
+
+    def _destination(self, t: Trial):
+        from chainrule.sweep.runner import Destination
+
+        if self.out is None:
+            return None
+        out = self.out.resolve()  # the workers' current folder is not this one
+        return Destination(str(out / self.trial_dir(t).relative_to(self.out)), str(out / SWEEP_FILE), self.session,
+                           self.shared_folder)
 
     def _resume_state(self, t: Trial, rung: int):
         if rung == 0:
@@ -197,10 +229,10 @@ class Study:
         if entry["status"] == "ok":
             if "checkpoint" in outcome:
                 self.checkpoints[t.index] = outcome["checkpoint"]
-            if self.out is not None:
-                folder = self.trial_dir(t)
-                folder.mkdir(parents=True, exist_ok=True)
-                self.trial.write(folder, outcome)
+            if "files" in outcome:  # written by a worker that does not see the sweep folder
+                from chainrule.sweep.runner import write_files
+
+                write_files(self.trial_dir(t), outcome["files"])
         self.save()
 
     # ---------------------------------------------------------------- results
@@ -241,7 +273,7 @@ class Study:
 
         best = self.best()
         return {"format": SWEEP_FORMAT, "kind": "chainrule-sweep", "chainrule_version": __version__,
-                "spec": self.spec.to_dict(), "budgets": self.spec.budgets(),
+                "session": self.session, "spec": self.spec.to_dict(), "budgets": self.spec.budgets(),
                 "best": None if best is None else {"trial": best.index, self.spec.metric: best.value(self.spec.metric),
                                                    "params": best.params},
                 "trials": [t.to_dict() for t in self.trials]}

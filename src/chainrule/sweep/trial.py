@@ -1,34 +1,90 @@
-"""The default trial: an ordinary training run (``chainrule.runs``), sent back as plain data.
+"""The default trial: an ordinary training run (``chainrule.runs``), written where it ran.
 
-On the worker, :func:`chainrule.runs.train_run` trains in memory; what comes back to the client is
-the model's parameters (arrays), its metadata, the history, the metrics and the checkpoint state
-(arrays + JSON-able meta) — never the data set, which the client loads itself from the same
-settings to write the run folder (the split is the settings' seed's, so it is the same split).
+On the worker, :func:`chainrule.runs.train_run` trains in memory and :func:`chainrule.runs.write_run`
+writes the trial's run folder, pictures included, exactly as ``chainrule train`` writes its own:
+into the sweep folder when the worker sees it, else into a temporary folder whose files go back
+to the client (see :func:`chainrule.sweep.runner.execute`). A worker keeps the data of the
+trials it ran (:func:`prepared_data`): trials that share the data settings share the split, so
+it is loaded once per worker, not once per trial.
 """
 from __future__ import annotations
 
+import os
+from collections import OrderedDict
 from pathlib import Path
 
-__all__ = ["RunsTrial", "SWEEP_METRICS"]
+__all__ = ["RunsTrial", "SWEEP_METRICS", "prepared_data"]
 
 # The per-epoch numbers a sweep records of a run (its last epoch's): the training loss and
 # accuracy and the validation ones. The test part is left out on purpose: choosing by it would
 # make the final test score optimistic.
 SWEEP_METRICS = ("loss", "train_acc", "val_loss", "val_acc")
 
+# This process's prepared data, by data settings (a worker's trials mostly share one entry).
+_DATA: OrderedDict = OrderedDict()
+DATA_KEPT = 2
+
+
+def _data_key(settings) -> tuple:
+    from chainrule.runs import DATA_SETTINGS
+
+    key = tuple((name, repr(getattr(settings, name))) for name in DATA_SETTINGS)
+    # A data file that changed on disk is other data: its size and time are part of the key.
+    stamp = None
+    if settings.data.lower().endswith((".csv", ".npz")):
+        try:
+            st = os.stat(settings.data)
+            stamp = (st.st_size, st.st_mtime_ns)
+        except OSError:
+            stamp = "missing"
+    return key + (("file", stamp),)
+
+
+def prepared_data(settings) -> tuple:
+    """:func:`chainrule.runs.prepare_data` for ``settings``, kept for the next trial of this process.
+
+    The arrays kept are made read-only, so a trial can never change the data the next one gets;
+    at most :data:`DATA_KEPT` data sets are kept (the oldest goes first).
+    """
+    from chainrule.runs import prepare_data
+
+    key = _data_key(settings)
+    if key in _DATA:
+        _DATA.move_to_end(key)
+        return _DATA[key]
+    data = prepare_data(settings)
+    ds, raw, split, _ = data
+    for part in (ds.X, ds.y, *raw, *split):
+        if hasattr(part, "setflags"):
+            part.setflags(write=False)
+    _DATA[key] = data
+    while len(_DATA) > DATA_KEPT:
+        _DATA.popitem(last=False)
+    return data
+
 
 class RunsTrial:
-    """Runs one trial with ``chainrule.runs.train_run`` on a worker and writes it on the client.
+    """Runs one trial with ``chainrule.runs.train_run`` and writes its run folder, on a worker.
+
+    ``plots=False`` leaves the pictures (``curves.png``, ``weights.png`` or
+    ``decision_regions.png``) out of the trial folders; by default a trial folder holds what a
+    ``chainrule train`` folder holds.
 
     Any object with these four methods can run a sweep's trials (the tests pass their own):
 
     - ``base_settings(given)``: the settings every trial starts from, completed and checked;
     - ``trial(settings, resume=state)``: train (on a worker) and return the outcome: a dict with
-      ``status``, ``metrics``, ``history``, ``seconds``, ``checkpoint`` (what a continuing trial
-      resumes from) and whatever ``write`` needs;
-    - ``write(folder, outcome)``: write the trial's run folder (on the client);
-    - ``read_checkpoint(folder)``: the checkpoint state back from a run folder (a resumed halving sweep).
+      ``status``, ``metrics``, ``seconds``, ``checkpoint`` (what a continuing trial resumes from)
+      and whatever ``write`` needs;
+    - ``write(folder, outcome)``: write the trial's run folder (on the worker, into the sweep
+      folder or into a temporary folder whose files the client copies);
+    - ``read_checkpoint(folder)``: the checkpoint state back from a run folder (halving's next rung).
     """
+
+    def __init__(self, plots: bool = True):
+        if not isinstance(plots, bool):
+            raise TypeError(f"plots must be True or False, got {plots!r}")
+        self.plots = plots
 
     def base_settings(self, given: dict) -> dict:
         """``RunSettings(**given)`` checked, as a dict (every field present)."""
@@ -37,37 +93,25 @@ class RunsTrial:
         return RunSettings.from_dict(dict(given)).to_dict()
 
     def __call__(self, settings: dict, resume=None) -> dict:
-        from chainrule.runs import RunSettings, train_run
+        from chainrule.runs import RunSettings, prepare_run, train_run
 
-        result = train_run(RunSettings.from_dict(settings), resume=resume)
+        settings = RunSettings.from_dict(settings)
+        prepared = prepare_run(settings, prepared_data(settings))
+        result = train_run(settings, resume=resume, prepared=prepared)
         final = result.metrics.get("final") or (result.history[-1] if result.history else {})
         return {"status": "ok", "metrics": {k: final[k] for k in SWEEP_METRICS if k in final},
                 "history": list(result.history), "seconds": result.seconds, "checkpoint": result.checkpoint,
-                "parameters": {k: v for k, v in result.model.state_dict().items()},
-                "run": {"settings": result.settings.to_dict(), "loss": result.loss, "metrics": result.metrics,
-                        "meta": result.meta}}
+                "result": result}
 
     def write(self, folder: Path, outcome: dict) -> None:
-        """Write the run folder of ``chainrule train`` from a trial's outcome, without its pictures
-        (they cost seconds a trial; ``chainrule evaluate`` draws them), config.json anew: a
-        trial that went on to a later rung has more epochs than the one before."""
+        """Write the run folder of ``chainrule train`` from a trial's outcome (on the worker that
+        trained it), ``config.json`` anew: a trial that went on to a later rung has more epochs
+        than the one before."""
         from chainrule import runs
 
-        result = self.result(outcome)
-        (Path(folder) / "config.json").unlink(missing_ok=True)
-        runs.write_run(folder, result, plots=False)
-
-    def result(self, outcome: dict):
-        """The :class:`chainrule.runs.RunResult` of an outcome, rebuilt here with this machine's data."""
-        from chainrule import runs
-
-        run = outcome["run"]
-        settings = runs.RunSettings.from_dict(run["settings"])
-        p = runs.prepare_run(settings)  # the same data, model and split: they follow from the settings
-        p.model.load_state_dict(outcome["parameters"])
-        return runs.RunResult(settings=settings, model=p.model, loss=p.loss, history=list(outcome["history"]),
-                              metrics=run["metrics"], checkpoint=outcome["checkpoint"], meta=run["meta"],
-                              seconds=outcome["seconds"], dataset=p.dataset, split=p.split, raw_split=p.raw_split)
+        result = outcome["result"]
+        runs.write_config(folder, result.settings)  # replaced whole, then write_run keeps it
+        runs.write_run(folder, result, plots=self.plots)
 
     def read_checkpoint(self, folder: Path):
         """``(arrays, meta)`` of the run folder's checkpoint.npz."""
