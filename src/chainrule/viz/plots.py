@@ -399,6 +399,10 @@ def plot_weight_images(W, image_shape, path, *, class_names=None, title: str | N
     if class_names is not None and len(class_names) != K:
         raise ValueError(f"class_names has {len(class_names)} names for {K} rows of W")
 
+    from matplotlib import colormaps
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
     W = W.astype(np.float64)
     lo = np.nanmin(W, axis=1, keepdims=True)
     span = np.nanmax(W, axis=1, keepdims=True) - lo
@@ -408,23 +412,31 @@ def plot_weight_images(W, image_shape, path, *, class_names=None, title: str | N
     cols = min(K, 10)
     rows = math.ceil(K / cols)
     fig = _new_figure(1.3 * cols + 0.4, 1.45 * rows + 0.3)
-    axes = np.atleast_1d(fig.subplots(rows, cols, squeeze=False)).ravel()
-    for k, ax in enumerate(axes):
-        ax.axis("off")
-        if k >= K:
-            continue
-        img = images[k].reshape(shape)
-        ax.imshow(img, cmap="gray" if len(shape) == 2 else None, vmin=0.0, vmax=1.0,
-                  interpolation="nearest")
-        ax.set_title(str(class_names[k]) if class_names is not None else str(k), fontsize=9)
+    # One picture of all the images (a mosaic), on one axes: a figure of K small axes spent
+    # seconds laying them out, which a sweep paid for every trial.
+    h, w = shape[:2]
+    gap = max(1, round(max(h, w) / 8))  # between two images
+    label = max(2, round(h / 4))  # above each image, room for its name
+    tile_h, tile_w = label + h + gap, w + gap
+    mosaic = np.full((rows * tile_h, cols * tile_w - gap) + shape[2:], np.nan)
+    ax = fig.subplots()
+    for k in range(K):
+        r, c = divmod(k, cols)
+        top, left = r * tile_h + label, c * tile_w
+        mosaic[top:top + h, left:left + w] = images[k].reshape(shape)
+        ax.text(left + (w - 1) / 2, top - 0.7, str(class_names[k]) if class_names is not None else str(k),
+                ha="center", va="bottom", fontsize=9)
+    mosaic = mosaic[:rows * tile_h - gap]
+    if len(shape) == 2:
+        cmap = colormaps["gray"].with_extremes(bad="white")
+        ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest")
+    else:
+        ax.imshow(np.where(np.isnan(mosaic), 1.0, mosaic), interpolation="nearest")
+    ax.axis("off")
     size = "×".join(map(str, shape[:2])) + (" colour" if len(shape) == 3 else "")
     shown = f"{K} of {total}" if total is not None and total > K else f"{K}"
     fig.suptitle(f"{title or 'weights: rows of W'} ({shown} shown, as {size} images)", fontsize=10)
-    from matplotlib import colormaps
-    from matplotlib.cm import ScalarMappable
-    from matplotlib.colors import Normalize
-
-    bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), colormaps["gray"]), ax=list(axes),
+    bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), colormaps["gray"]), ax=ax,
                        ticks=[0.0, 1.0], shrink=0.8, pad=0.02, aspect=max(10, 12 * rows))
     bar.ax.set_yticklabels(["lowest", "highest"], fontsize=8)
     bar.set_label("weight, each image scaled\nto its own min..max", fontsize=8)
