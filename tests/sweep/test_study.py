@@ -24,10 +24,11 @@ HERE = Path(__file__).resolve().parent
 SPACE = ["lr=loguniform:1e-2:10", "reg=loguniform:1e-5:1e-1"]
 
 
-def make_study(out=None, *, params=SPACE, trials=6, strategy="random", settings=None, trial=None, **kw):
+def make_study(out=None, *, params=SPACE, trials=6, strategy="random", settings=None, trial=None,
+               shared_folder=None, **kw):
     spec = SweepSpec(parse_params(params), ToyTrial().base_settings(settings or {}), strategy=strategy,
                      trials=trials, **kw)
-    return Study.create(spec, trial or ToyTrial(), out)
+    return Study.create(spec, trial or ToyTrial(), out, shared_folder)
 
 
 def alone(study, t, epochs=None):
@@ -251,3 +252,20 @@ def test_an_unreachable_scheduler_is_a_connection_error_naming_it():
         cr.sweep(params=SPACE, trials=1, trial=ToyTrial(), scheduler=f"tcp://127.0.0.1:{port}", connect_timeout=1)
     with pytest.raises(ValueError, match="--scheduler 'localhost': expected an address such as tcp://HOST:8786"):
         cr.sweep(params=SPACE, trials=1, trial=ToyTrial(), scheduler="localhost")
+
+
+def test_workers_that_see_the_sweep_folder_write_the_trials_there_and_others_send_the_files(client, tmp_path):
+    shared = make_study(tmp_path / "shared", trials=4).run(client)
+    sent = make_study(tmp_path / "sent", trials=4, shared_folder=False).run(client)
+    assert shared.records() != [] and [
+        {k: v for k, v in r.items() if k not in ("seconds", "folder")} for r in shared.records()] == [
+        {k: v for k, v in r.items() if k not in ("seconds", "folder")} for r in sent.records()]
+    for t in shared.trials:
+        written = json.loads((shared.trial_dir(t) / "result.json").read_text())
+        assert written["written_in"] == str(shared.trial_dir(t).resolve())  # in place, by the worker
+        other = json.loads((sent.trial_dir(t) / "result.json").read_text())
+        assert Path(other["written_in"]).name.startswith("chainrule-trial-")  # a worker's temporary folder
+        assert not Path(other["written_in"]).exists()
+        assert (sent.trial_dir(t) / "checkpoint.json").read_text() == (shared.trial_dir(t) / "checkpoint.json").read_text()
+    with pytest.raises(ValueError, match="shared_folder must be None"):
+        make_study(trials=1, shared_folder=True)

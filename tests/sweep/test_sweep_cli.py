@@ -134,3 +134,41 @@ def test_without_dask_the_command_says_what_to_install(tmp_path, capsys, monkeyp
     line = error(capsys, *BASE, *SPACE, "--trials", "2", "--out", tmp_path / "s", code=1)
     assert 'pip install "chainrule[sweep]"' in line
     assert not (tmp_path / "s").exists()
+
+
+def test_a_trial_folder_holds_what_a_train_folder_holds_and_a_finished_sweep_resumes_without_a_cluster(
+        tmp_path, capsys, monkeypatch):
+    import sys
+
+    digits = ["--data", "digits", "--n-samples", "300", "--model", "softmax", "--epochs", "2"]
+    out = tmp_path / "s"
+    code, text, _ = sweep_cli(capsys, *digits, "--param", "lr=loguniform:1e-2:1", "--trials", "2",
+                              "--workers", "1", "--out", out, "--json")
+    assert code == 0
+    first = json.loads(text)
+    trial = out / "trials" / "000"
+    lr = json.loads((out / "sweep.json").read_text())["trials"][0]["params"]["lr"]
+    assert cli.main(["train", *digits, "--lr", repr(lr), "--out", str(tmp_path / "t")]) == 0
+    capsys.readouterr()
+    made = sorted(p.name for p in (tmp_path / "t").iterdir())
+    assert "weights.png" in made and "curves.png" in made
+    assert sorted(p.name for p in trial.iterdir()) == made
+    for name in made:
+        if name.endswith(".png"):
+            assert (trial / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    trained, _ = io.load_archive(tmp_path / "t" / "model.npz", kind="model")
+    swept, _ = io.load_archive(trial / "model.npz", kind="model")
+    assert trained.keys() == swept.keys() and all(np.array_equal(trained[k], swept[k]) for k in trained)
+
+    # Resuming it: nothing is left to run, so no cluster starts. Without Dask, and with a
+    # scheduler nobody listens at, starting one would be exit 1; it reports the results instead.
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for where in ([], ["--scheduler", f"tcp://127.0.0.1:{port}", "--connect-timeout", "1"]):
+        code, text, err = sweep_cli(capsys, "--resume", out, *where, "--json")
+        assert (code, err) == (0, "")
+        assert json.loads(text)["records"] == first["records"]
+    code, text, _ = sweep_cli(capsys, "--resume", out)
+    assert code == 0 and f"best: trial {first['best']['trial']} " in text

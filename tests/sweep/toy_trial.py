@@ -63,7 +63,8 @@ class ToyTrial:
                 "result": {"w": w.tolist(), "settings": settings}}
 
     def write(self, folder: Path, outcome: dict) -> None:
-        (Path(folder) / "result.json").write_text(json.dumps(outcome["result"]))
+        # Where it was written: the trial folder itself, or a worker's temporary folder.
+        (Path(folder) / "result.json").write_text(json.dumps({**outcome["result"], "written_in": str(folder)}))
         (Path(folder) / "checkpoint.json").write_text(json.dumps(outcome["checkpoint"]))
 
     def read_checkpoint(self, folder: Path):

@@ -1,9 +1,9 @@
 """``chainrule sweep``: many training runs with settings drawn from a search space, on Dask.
 
 A sweep folder holds sweep.json and sweep.csv (every trial's parameters, status, metrics and
-seconds, rewritten as trials finish), trials/NNN/ (each trial's run folder, in the layout of
-``chainrule train`` without its pictures: ``chainrule evaluate DIR/trials/007`` works), model.npz (the best trial's
-model), scores.png and, for lr and reg, lr_reg.png. See ``chainrule.sweep``.
+seconds, rewritten as trials finish), trials/NNN/ (each trial's run folder, what ``chainrule
+train`` writes, pictures included: ``chainrule evaluate DIR/trials/007`` works), model.npz (the
+best trial's model), scores.png and, for lr and reg, lr_reg.png. See ``chainrule.sweep``.
 """
 from __future__ import annotations
 
@@ -30,13 +30,15 @@ at the top level or under [params]; --param adds to it.
 
 Trials run on Dask: with no --scheduler on a local cluster of --workers processes (one per
 core), started and stopped by the command; with --scheduler tcp://HOST:PORT on a running cluster
-('dask scheduler' and 'dask worker' started by hand, see the docs). Workers need no shared
-folder: each trial's model, metrics and history come back here and are written here.
+('dask scheduler' and 'dask worker' started by hand, see the docs). The worker that trains a
+trial writes its run folder: into the sweep folder when it sees it (this machine, or a shared
+file system), else its files come back here and are written here.
 
 Trial i draws its parameters from the sweep's --seed and i alone, and every trial trains with
 that seed (the same split), so the results do not depend on the workers. A trial that fails by
 itself (divergence, settings that do not fit) is recorded as failed and the sweep goes on. A
-sweep stopped at any moment continues with --resume DIR, running only what had not finished.
+sweep stopped at any moment continues with --resume DIR, running only what had not finished;
+--resume of a finished sweep prints its results and starts no cluster.
 """
 
 SWEEP_EXAMPLES = """\
@@ -82,6 +84,9 @@ def add_parser(sub) -> None:
     g.add_argument("--out", metavar="DIR",
                    help="the sweep folder, new or empty (default: sweeps/DATA-MODEL-YYYYmmdd-HHMMSS)")
     g.add_argument("--resume", metavar="DIR", help="continue the sweep in DIR with its saved settings")
+    g.add_argument("--no-trial-plots", action="store_true",
+                   help="leave the pictures (curves.png, weights.png, ...) out of the trial folders; they "
+                        "cost a worker about 0.3 s a trial")
     g.add_argument("--json", action="store_true",
                    help="print one JSON object with the results on stdout instead of the progress bar and table")
     p.set_defaults(func=run)
@@ -118,7 +123,7 @@ def run(args) -> int:
             space, settings=settings, trials=args.trials, strategy=args.strategy, metric=args.metric,
             seed=settings.pop("seed", None), out=out, resume=resume, scheduler=args.scheduler,
             workers=args.workers, eta=args.eta, min_epochs=args.min_epochs, progress=not args.json,
-            connect_timeout=args.connect_timeout)
+            connect_timeout=args.connect_timeout, trial_plots=not args.no_trial_plots)
     except (ConnectionError, DaskMissing) as exc:  # the environment, not the input: exit 1
         stderr_line(f"chainrule: error: {one_line(exc)}")
         return 1
