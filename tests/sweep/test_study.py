@@ -267,5 +267,7 @@ def test_workers_that_see_the_sweep_folder_write_the_trials_there_and_others_sen
         assert Path(other["written_in"]).name.startswith("chainrule-trial-")  # a worker's temporary folder
         assert not Path(other["written_in"]).exists()
         assert (sent.trial_dir(t) / "checkpoint.json").read_text() == (shared.trial_dir(t) / "checkpoint.json").read_text()
+    for study in (shared, sent):  # the sweep's plots, drawn on a worker, in place or sent back
+        assert (study.out / "lr_reg.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="shared_folder must be None"):
         make_study(trials=1, shared_folder=True)

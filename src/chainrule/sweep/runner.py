@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 __all__ = ["SchedulerUnreachable", "DaskMissing", "Destination", "execute", "open_client", "sees_sweep",
-           "submit_all", "write_files", "DEFAULT_CONNECT_TIMEOUT"]
+           "submit_all", "write_files", "write_folder", "draw_plots", "DEFAULT_CONNECT_TIMEOUT"]
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 # A task whose worker died is rescheduled by the scheduler itself (up to
@@ -183,23 +183,34 @@ def execute(trial, settings: dict, resume=None, blas_threads: int = 1, destinati
         if "checkpoint" in outcome:
             sent["checkpoint"] = outcome["checkpoint"]
     elif sent["status"] == "ok":
-        sent.update(_write_trial(trial, outcome, destination))
+        sent.update(write_folder(lambda folder: trial.write(folder, outcome), destination))
     return sent
 
 
-def _write_trial(trial, outcome: dict, destination: Destination) -> dict:
+def write_folder(write, destination: Destination) -> dict:
+    """Call ``write(folder)`` on ``destination.folder`` when this process sees the sweep folder
+    (``{"written": True}``), else on a temporary folder whose files it returns (``{"files": ...}``,
+    for :func:`write_files` on the client)."""
     if destination.shared is not False and sees_sweep(destination.marker, destination.session):
         folder = Path(destination.folder)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            trial.write(folder, outcome)
+            write(folder)
             return {"written": True}
         except PermissionError:  # visible but not writable here: the client writes it
             pass
     with tempfile.TemporaryDirectory(prefix="chainrule-trial-") as tmp:
-        trial.write(Path(tmp), outcome)
+        write(Path(tmp))
         return {"files": {p.relative_to(tmp).as_posix(): p.read_bytes()
                           for p in sorted(Path(tmp).rglob("*")) if p.is_file()}}
+
+
+def draw_plots(records: list, space, metric: str, destination: Destination) -> dict:
+    """The sweep's plots (:func:`chainrule.sweep.plots.write_plots`), drawn on a worker: its
+    matplotlib is imported already (it drew the trials' pictures), the client's need not be."""
+    from chainrule.sweep.plots import write_plots
+
+    return write_folder(lambda folder: write_plots(folder, records, space, metric), destination)
 
 
 def write_files(folder: Path, files: dict) -> None:

@@ -197,17 +197,18 @@ class Study:
                     alive = promote([t for t in alive if len(t.rungs) > r], r, self.spec.metric, self.spec.eta)
         finally:
             bar.close()
-        self.save(final=True)
+        self.save(final=True, client=client)
         return self
 
-    def _destination(self, t: Trial):
+    def _destination(self, t: Trial | None = None):
+        """Where a worker writes trial ``t``'s folder (None: the sweep folder itself)."""
         from chainrule.sweep.runner import Destination
 
         if self.out is None:
             return None
         out = self.out.resolve()  # the workers' current folder is not this one
-        return Destination(str(out / self.trial_dir(t).relative_to(self.out)), str(out / SWEEP_FILE), self.session,
-                           self.shared_folder)
+        folder = out if t is None else out / self.trial_dir(t).relative_to(self.out)
+        return Destination(str(folder), str(out / SWEEP_FILE), self.session, self.shared_folder)
 
     def _resume_state(self, t: Trial, rung: int):
         if rung == 0:
@@ -278,8 +279,9 @@ class Study:
                                                    "params": best.params},
                 "trials": [t.to_dict() for t in self.trials]}
 
-    def save(self, final: bool = False) -> None:
-        """Rewrite sweep.json and sweep.csv (atomically); at the end, the best model and plots too."""
+    def save(self, final: bool = False, client=None) -> None:
+        """Rewrite sweep.json and sweep.csv (atomically); at the end, the best model and plots too
+        (the plots drawn on one of ``client``'s workers when there is one)."""
         if self.out is None:
             return
         from chainrule import io
@@ -294,9 +296,16 @@ class Study:
                 arrays, meta = io.load_archive(model, kind="model")  # checked as it is copied
                 meta = {k: v for k, v in meta.items() if k not in io.RESERVED_META_KEYS}
                 io.save_archive(self.out / "model.npz", arrays, meta, kind="model")
-            from chainrule.sweep.plots import write_plots
+            if client is not None:
+                from chainrule.sweep.runner import RETRIES, draw_plots, write_files
 
-            write_plots(self.out, self.records(), self.spec.space, self.spec.metric)
+                drawn = client.submit(draw_plots, self.records(), self.spec.space, self.spec.metric,
+                                      self._destination(), pure=False, retries=RETRIES).result()
+                write_files(self.out, drawn.get("files", {}))
+            else:
+                from chainrule.sweep.plots import write_plots
+
+                write_plots(self.out, self.records(), self.spec.space, self.spec.metric)
 
 
 def check_new_sweep_dir(out: Path) -> None:
