@@ -70,9 +70,12 @@ def test_halving_continues_runs_from_their_checkpoints_to_the_same_weights(tmp_p
     out = tmp_path / "h"
     code, text, _ = sweep_cli(capsys, "--data", "iris", "--model", "softmax", "--epochs", "4", "--param",
                            "lr=loguniform:1e-2:1", "--trials", "4", "--strategy", "halving", "--eta", "2",
-                           "--workers", "1", "--out", out, "--json")
+                           "--workers", "1", "--out", out, "--json", "--no-trial-plots")
     assert code == 0
     report = json.loads(text)
+    for trial in (out / "trials").iterdir():  # --no-trial-plots: the run folder less its pictures
+        assert sorted(p.name for p in trial.iterdir()) == ["checkpoint.npz", "config.json", "metrics.csv",
+                                                          "metrics.json", "model.npz"]
     saved = json.loads((out / "sweep.json").read_text())
     assert saved["budgets"] == [1, 2, 4]
     assert sorted(len(t["rungs"]) for t in saved["trials"]) == [1, 1, 2, 3]
