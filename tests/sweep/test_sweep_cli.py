@@ -159,6 +159,9 @@ def test_a_trial_folder_holds_what_a_train_folder_holds_and_a_finished_sweep_res
     for name in made:
         if name.endswith(".png"):
             assert (trial / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    configs = [json.loads((folder / "config.json").read_text()) for folder in (trial, tmp_path / "t")]
+    assert configs[0]["settings"] == configs[1]["settings"]
+    assert configs[0]["data_sha256"] == configs[1]["data_sha256"]
     trained, _ = io.load_archive(tmp_path / "t" / "model.npz", kind="model")
     swept, _ = io.load_archive(trial / "model.npz", kind="model")
     assert trained.keys() == swept.keys() and all(np.array_equal(trained[k], swept[k]) for k in trained)

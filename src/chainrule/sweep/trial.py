@@ -110,7 +110,9 @@ class RunsTrial:
         from chainrule import runs
 
         result = outcome["result"]
-        runs.write_config(folder, result.settings)  # replaced whole, then write_run keeps it
+        # Replaced whole (write_run keeps it), with the data's SHA-256 as chainrule train records
+        # it, so that resuming the trial folder with chainrule train checks the data too.
+        runs.write_config(folder, result.settings, data_sha256=result.dataset.fingerprint())
         runs.write_run(folder, result, plots=self.plots)
 
     def read_checkpoint(self, folder: Path):
