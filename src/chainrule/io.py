@@ -1002,7 +1002,8 @@ SCHEMAS: dict[str, Schema] = {
             "feature_names": Null() | List(Str(max_len=1000)),
             "image_shape": Null() | List(_SIZE, min_len=2, max_len=3),
             "preprocess": Obj({"kind": Str(_preprocessing_kinds)},
-                              {"mean": _NUMBERS, "scale": List(Number(positive=True))}),
+                              {"mean": _NUMBERS, "scale": List(Number(positive=True)),
+                               "channels_first": List(_SIZE, min_len=3, max_len=3)}),
             "data": Obj(optional={
                 "data": Str(nonempty=True), "n_samples": Null() | _SIZE,
                 "noise": Null() | Number(0), "label_column": Null() | Str(nonempty=True),
@@ -1018,6 +1019,7 @@ SCHEMAS: dict[str, Schema] = {
             "evaluations": Int(0), "config": Obj(), "optimizer": Null() | Obj(),
             "schedule": Null() | Obj(), "trainer": Str(), "settings": Obj(),
             "rng": Obj({"bit_generator": Str(nonempty=True), "state": Obj()}),
+            "augment": Obj({"rng": Obj({"bit_generator": Str(nonempty=True), "state": Obj()})}),
         },
     )}),
 }
@@ -1241,10 +1243,23 @@ def _check_model_meta(path: Path, meta: dict, inputs: int, outputs: int) -> None
                              f"the model takes {inputs}")
     pre = meta.get("preprocess")
     if pre is not None:
-        needed = {"standardize": ("mean", "scale"), "mean-image": ("mean",)}.get(pre["kind"], ())
-        for key in needed:
-            if key not in pre:
-                raise _invalid(path, f"the field 'preprocess.{key}' is missing ({pre['kind']} needs it)")
-            if len(pre[key]) != inputs:
-                raise _invalid(path, f"the field 'preprocess.{key}' has {len(pre[key])} values; "
-                                     f"the model takes {inputs} features")
+        check_preprocess_widths(path, pre, inputs)
+
+
+def check_preprocess_widths(path, pre: dict, inputs: int | None) -> None:
+    """A model file's preprocessing must hold the statistics its kind needs, as many as the
+    model's ``inputs`` (one for ``global-standardize``), and reorder rows of ``inputs`` values."""
+    needed = {"standardize": ("mean", "scale"), "global-standardize": ("mean", "scale"),
+              "mean-image": ("mean",)}.get(pre["kind"], ())
+    for key in needed:
+        if key not in pre:
+            raise _invalid(path, f"the field 'preprocess.{key}' is missing ({pre['kind']} needs it)")
+        wanted = 1 if pre["kind"] == "global-standardize" else inputs
+        if wanted is not None and len(pre[key]) != wanted:
+            raise _invalid(path, f"the field 'preprocess.{key}' has {len(pre[key])} values; "
+                                 + ("global-standardize keeps one" if wanted == 1 and inputs != 1
+                                    else f"the model takes {inputs} features"))
+    order = pre.get("channels_first")
+    if order is not None and inputs is not None and math.prod(order) != inputs:
+        raise _invalid(path, f"the field 'preprocess.channels_first' {order} holds {math.prod(order)} values; "
+                             f"the model takes {inputs}")

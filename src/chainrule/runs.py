@@ -40,7 +40,11 @@ __all__ = [
     "write_run",
 ]
 
-MODELS = ("mlp", "softmax", "svm", "perceptron", "logistic", "binary-svm")
+MODELS = ("mlp", "cnn", "softmax", "svm", "perceptron", "logistic", "binary-svm")
+#: The models whose loss is a choice (``--loss``); the others are defined by theirs (MODEL_LOSS).
+NETWORKS = ("mlp", "cnn")
+#: The losses a convolutional classifier (one output per class) may be trained with.
+CNN_LOSSES = ("cross-entropy", "svm")
 #: The loss each classic model is defined by (an MLP's loss is a choice, cross-entropy by default).
 MODEL_LOSS = {"softmax": "cross-entropy", "svm": "svm", "logistic": "logistic",
               "binary-svm": "binary-hinge", "perceptron": "perceptron"}
@@ -48,6 +52,7 @@ BINARY_MODELS = ("logistic", "binary-svm")
 #: Options that only some models take: setting one for another model is an error, not a no-op.
 ONLY_FOR = {
     "hidden": ("mlp",), "activation": ("mlp",),
+    "conv": ("cnn",), "image_shape": ("cnn",), "crop": ("cnn",), "flip": ("cnn",),
     "optimizer": tuple(m for m in MODELS if m != "perceptron"),
     "schedule": tuple(m for m in MODELS if m != "perceptron"),
     "batch_size": tuple(m for m in MODELS if m != "perceptron"),
@@ -55,7 +60,11 @@ ONLY_FOR = {
 }
 #: What an option left unset becomes, for the models that take it.
 MODEL_DEFAULTS = {"hidden": [128], "activation": "relu", "optimizer": "adam", "schedule": "none",
-                  "reg": 0.0, "batch_size": 32}
+                  "reg": 0.0, "batch_size": 32, "crop": 0, "flip": False}
+#: The preprocessing of a model's data when --preprocess is not given: a convolutional network
+#: sees every pixel scaled alike (a shifted image keeps its values); the others every feature
+#: standardized on its own.
+DEFAULT_PREPROCESS = {"cnn": "global-standardize"}
 DEFAULT_LR = {"perceptron": 1.0}
 DEFAULT_LR_OTHER = 1e-3
 SEED_MAX = check.SEED_MAX
@@ -95,6 +104,14 @@ class RunSettings:
     (a TypeError for a wrong type, a ValueError for a wrong value), and a message names the
     option as ``chainrule train`` spells it.
 
+    ``model="cnn"`` is a convolutional classifier (:class:`chainrule.nn.CNN`): ``conv`` is its
+    layer string (``"c16k5-m2-c32k5-m2"``; None: the default for the image size,
+    :func:`chainrule.nn.cnn.default_spec`), ``image_shape`` how to fold a row into an image
+    for data that does not say (``[C, H, W]``, or ``[H, W]`` with the channels the row length
+    leaves), ``crop`` the padding of a random crop and ``flip`` a random horizontal flip of
+    every training batch (:class:`chainrule.data.Augment`, seeded by ``seed``). Its data is
+    scaled by one mean and standard deviation unless ``preprocess`` says otherwise.
+
     >>> s = RunSettings(model="softmax", reg=1e-3)
     >>> s.optimizer, s.lr, s.batch_size, s.hidden
     ('adam', 0.001, 32, None)
@@ -111,10 +128,14 @@ class RunSettings:
     noise: float | None = None
     label_column: str | None = None
     data_dir: str | None = None
-    preprocess: str = "standardize"
+    preprocess: str | None = None
     model: str = "mlp"
     hidden: list | None = None
     activation: str | None = None
+    conv: str | None = None
+    image_shape: list | None = None
+    crop: int | None = None
+    flip: bool | None = None
     loss: str | None = None
     optimizer: str | None = None
     lr: float | None = None
@@ -154,6 +175,8 @@ class RunSettings:
 
         self.data = check.text(name("data"), self.data)
         self.model = check.choice(name("model"), self.model, MODELS)
+        if self.preprocess is None:
+            self.preprocess = DEFAULT_PREPROCESS.get(self.model, "standardize")
         self.preprocess = check.choice(name("preprocess"), self.preprocess, PREPROCESSING)
         self.epochs = check.integer(name("epochs"), self.epochs, low=1)
         self.seed = check.seed(name("seed"), self.seed, optional=False)
@@ -175,7 +198,10 @@ class RunSettings:
                                  + (" (it trains with its own update rule)" if model == "perceptron" else ""))
         if self.loss is not None:
             self.loss = get_task(check.choice(name("loss"), self.loss, network_losses())).name
-            if model != "mlp" and self.loss != MODEL_LOSS[model]:
+            if model == "cnn" and self.loss not in CNN_LOSSES:
+                raise ValueError(f"{name('model')} cnn has one output per class; it trains with {name('loss')} "
+                                 f"{' or '.join(CNN_LOSSES)}, not {name('loss')} {self.loss}")
+            if model not in NETWORKS and self.loss != MODEL_LOSS[model]:
                 raise ValueError(f"{name('model')} {model} is trained with the {MODEL_LOSS[model]} loss; "
                                  f"{name('loss')} {self.loss} needs {name('model')} mlp")
         for key, default in MODEL_DEFAULTS.items():
@@ -187,6 +213,22 @@ class RunSettings:
             self.hidden = [check.integer(name("hidden"), h, low=1) for h in self.hidden]
         if self.activation is not None:
             self.activation = check.choice(name("activation"), self.activation, tuple(nn.ACTIVATIONS))
+        if self.conv is not None:
+            try:
+                nn.cnn.parse_spec(check.text(name("conv"), self.conv))
+            except ValueError as exc:
+                raise ValueError(f"{name('conv')}: {exc}") from None
+            self.conv = self.conv.strip().lower()
+        if self.image_shape is not None:
+            if isinstance(self.image_shape, (str, bytes)) or not hasattr(self.image_shape, "__len__") or \
+                    len(self.image_shape) not in (2, 3):
+                raise TypeError(f"{name('image_shape')} must be CxHxW or HxW, such as 1x28x28; "
+                                f"got {self.image_shape!r}")
+            self.image_shape = [check.integer(name("image_shape"), v, low=1) for v in self.image_shape]
+        if self.crop is not None:
+            self.crop = check.integer(name("crop"), self.crop, low=0)
+        if self.flip is not None:
+            self.flip = check.boolean(name("flip"), self.flip)
         if self.optimizer is not None:
             self.optimizer = check.choice(name("optimizer"), self.optimizer, tuple(optim.OPTIMIZERS))
         if self.schedule is not None:
@@ -210,6 +252,7 @@ class RunSettings:
         """The settings as a JSON-able dict (``config.json``'s ``settings``)."""
         out = dataclasses.asdict(self)
         out["hidden"] = list(self.hidden) if self.hidden is not None else None
+        out["image_shape"] = list(self.image_shape) if self.image_shape is not None else None
         return out
 
     @classmethod
@@ -292,6 +335,16 @@ def build_model(settings: RunSettings, ds):
         raise ValueError(f"{what} is a binary classifier but {ds.name} has {K} classes "
                          f"{ds.classes[:10]}; use --model softmax, svm, perceptron or mlp")
     reg = settings.reg or 0.0
+    if model_name == "cnn":
+        shape = cnn_input_shape(settings, ds)
+        spec = settings.conv or nn.cnn.default_spec(shape)
+        if hasattr(nn.CNN, "parameter_shapes"):  # sized before anything is allocated
+            check_network_size(nn.CNN.parameter_shapes({"input_shape": list(shape), "n_classes": K, "spec": spec}),
+                               what=f"--conv {spec}")
+        try:
+            return nn.CNN(shape, K, spec, rng=seed), loss
+        except ValueError as exc:
+            raise ValueError(f"--conv {spec}: {exc}") from None
     if model_name == "mlp":
         out = 1 if binary else K
         check_network_size(nn.MLP.parameter_shapes({"in_features": D, "hidden_sizes": settings.hidden,
@@ -306,16 +359,18 @@ def build_model(settings: RunSettings, ds):
     return models.Perceptron(D, K, lr=settings.lr, epochs=settings.epochs, seed=seed), "perceptron"
 
 
-def check_network_size(shapes: dict) -> None:
+def check_network_size(shapes: dict, what: str | None = None) -> None:
     """Refuse, before allocating, a network larger than a model file may hold (io's limit) or
     than this machine can train: about six float32 copies of the weights (the weights, their
-    gradients, two optimizer buffers, the checkpoint's copy and a temporary). ValueError."""
+    gradients, two optimizer buffers, the checkpoint's copy and a temporary). ValueError.
+    ``what`` names the option that made the network (default: the MLP's ``--hidden``)."""
     from chainrule import io
 
     n = sum(math.prod(shape) for shape in shapes.values())
-    hidden = [shape[0] for name, shape in shapes.items() if name.endswith("weight")][:-1]
-    what = (f"--hidden {' '.join(map(str, hidden))} makes a network of {n} parameters "
-            f"({io.format_bytes(4 * n)} as float32)")
+    if what is None:
+        hidden = [shape[0] for name, shape in shapes.items() if name.endswith("weight")][:-1]
+        what = f"--hidden {' '.join(map(str, hidden))}"
+    what = f"{what} makes a network of {n} parameters ({io.format_bytes(4 * n)} as float32)"
     limit = io.max_archive_bytes()
     if 4 * n > limit:
         raise ValueError(f"{what}, more than the {io.format_bytes(limit)} a model file may hold; use smaller "
@@ -325,6 +380,46 @@ def check_network_size(shapes: dict) -> None:
         raise ValueError(f"{what}; training it needs about {io.format_bytes(24 * n)} (weights, gradients, "
                          f"optimizer state), more than the {io.format_bytes(available)} of memory available; "
                          "use smaller layers")
+
+
+def cnn_input_shape(settings: RunSettings, ds) -> tuple:
+    """The (C, H, W) images a convolutional network sees in the rows of ``ds``: from
+    ``--image-shape`` (CxHxW, or HxW with C the row length leaves), else from the dataset's own
+    ``image_shape`` ((H, W) grey, (H, W, C) stored channels last, reordered by the preprocessing);
+    ValueError naming the values when they do not fit."""
+    D, given, own = ds.n_features, settings.image_shape, ds.image_shape
+    chw = None if own is None else (1, *own) if len(own) == 2 else (own[2], own[0], own[1])
+    if given is None:
+        if chw is None:
+            raise ValueError(f"--model cnn needs images, but {ds.name} has no image shape (rows of {D} values); "
+                             f"give --image-shape CxHxW (or HxW), such as --image-shape 1x8x8 for 64 values")
+        return tuple(chw)
+    text = "x".join(map(str, given))
+    if len(given) == 2:
+        h, w = given
+        if D % (h * w):
+            raise ValueError(f"--image-shape {text} ({h * w} pixels) does not divide the {D} values of a row "
+                             f"of {ds.name}; give HxW with H*W a divisor of {D}, or CxHxW")
+        shape = (D // (h * w), h, w)
+    else:
+        shape = tuple(given)
+        if math.prod(shape) != D:
+            raise ValueError(f"--image-shape {text} holds {math.prod(shape)} values per image, but a row of "
+                             f"{ds.name} has {D}")
+    if chw is not None and shape != tuple(chw):
+        raise ValueError(f"--image-shape {text} is not the {'x'.join(map(str, chw))} images of {ds.name}; "
+                         f"leave --image-shape out for data that has an image shape")
+    return shape
+
+
+def make_augment(settings: RunSettings, model):
+    """The run's :class:`chainrule.data.Augment` (random crops, flips), seeded by the run's
+    seed; None when the run does not augment."""
+    from chainrule.data import Augment
+
+    if not (settings.crop or settings.flip):
+        return None
+    return Augment(model.input_shape, crop_padding=settings.crop, flip=settings.flip, seed=settings.seed)
 
 
 def _available_memory() -> int | None:
@@ -436,7 +531,11 @@ def _out_features(model) -> int:
 
 
 def in_features(model) -> int:
-    """The input width of a model (its first weight matrix's columns)."""
+    """The input width of a model: an image model's pixels (``input_shape``), else its first
+    weight matrix's columns."""
+    shape = getattr(model, "input_shape", None)
+    if shape is not None:
+        return int(math.prod(shape))
     for _, p in model.named_parameters():
         if p.ndim == 2:
             return int(p.shape[1])
@@ -509,7 +608,8 @@ def prepare_data(settings: RunSettings) -> tuple:
         raise TypeError(f"a run needs RunSettings; got {type(settings).__name__}")
     ds = load_run_data(settings)
     raw, split, spec = prepare_split(ds, test_size=settings.test_size, val_size=settings.val_size,
-                                     seed=settings.seed, preprocess=settings.preprocess)
+                                     seed=settings.seed, preprocess=settings.preprocess,
+                                     channels_first=settings.model == "cnn")
     return ds, raw, split, spec
 
 
@@ -598,12 +698,13 @@ def make_trainer(model, loss, split, settings: RunSettings, callbacks=()):
     if settings.patience:
         callbacks.insert(0, EarlyStopping(settings.patience, monitor="val_loss" if validation else "loss"))
     return Trainer(model, split.X_train, split.y_train, config, validation=validation, callbacks=callbacks,
-                   device=settings.device, capture=settings.capture)
+                   device=settings.device, capture=settings.capture, augment=make_augment(settings, model))
 
 
 # ====================================================================== the run folder
 RUN_FILES = ("config.json", "checkpoint.npz", "model.npz", "metrics.json", "metrics.csv",
-             "curves.png", "decision_regions.png", "weights.png", "confusion.png")
+             "curves.png", "decision_regions.png", "weights.png", "filters.png", "feature_maps.png",
+             "confusion.png")
 CONFIG_FORMAT = 2
 
 
@@ -717,13 +818,15 @@ def lock_folder(folder, *, how: str = "--out"):
             f"file {lock.path}); wait for it to end, or choose another --out", exc.pid) from None
 
 
-def write_run(folder, result: RunResult, *, plots: bool = True) -> dict:
+def write_run(folder, result: RunResult, *, plots: bool = True, example: int = 0) -> dict:
     """Write ``result`` as a ``chainrule train`` run folder; returns ``{kind: path}`` of the files.
 
     The folder gets ``config.json``, ``model.npz`` (with the preprocessing and class names),
     ``metrics.json``, ``metrics.csv``, ``checkpoint.npz`` and, unless ``plots=False``, the plots
-    (``curves.png``, and ``decision_regions.png`` for 2-D data or ``weights.png`` for images),
-    each written whole or not at all. ``chainrule evaluate FOLDER`` reads it. A sweep's trial
+    (``curves.png``, and ``decision_regions.png`` for 2-D data or ``weights.png`` for images;
+    a convolutional network's ``filters.png``, its first convolution's filters, and
+    ``feature_maps.png``, what that convolution and its ReLU make of test example ``example``,
+    the first by default), each written whole or not at all. ``chainrule evaluate FOLDER`` reads it. A sweep's trial
     folders skip the plots: drawing them costs more than a short trial's training.
     """
     from chainrule import io
@@ -739,7 +842,7 @@ def write_run(folder, result: RunResult, *, plots: bool = True) -> dict:
     files["metrics_csv"] = io.write_text_atomic(folder / "metrics.csv", records_csv(result.history))
     files["checkpoint"] = io.save_archive(folder / "checkpoint.npz", *result.checkpoint, kind="checkpoint")
     if plots:
-        files.update(_plots(result, folder))
+        files.update(_plots(result, folder, example))
     return files
 
 
@@ -757,7 +860,7 @@ def records_csv(records: list) -> str:
 MAX_UNIT_IMAGES = 20
 
 
-def _plots(result: RunResult, folder: Path) -> dict:
+def _plots(result: RunResult, folder: Path, example: int = 0) -> dict:
     from chainrule import viz
     from chainrule.data import apply_preprocess
 
@@ -771,9 +874,52 @@ def _plots(result: RunResult, folder: Path) -> dict:
             lambda grid: head.predict(apply_preprocess(spec, grid)), np.asarray(result.raw_split.X_train, np.float32),
             split.y_train, folder / "decision_regions.png", class_names=list(ds.classes))
     shape = ds.image_shape
-    if shape is not None and (len(shape) == 2 or (len(shape) == 3 and shape[2] == 3)):
+    if hasattr(result.model, "input_shape"):
+        files.update(conv_plots(result.model, split.X_test, folder, example))
+    elif shape is not None and (len(shape) == 2 or (len(shape) == 3 and shape[2] == 3)):
         W, names = weight_rows(result.model, head)
         files["weights"] = viz.plot_weight_images(W, shape, folder / "weights.png", class_names=names)
+    return files
+
+
+def check_example(example, n_test: int) -> int:
+    """The test example whose feature maps a run shows: an index into the test part."""
+    if isinstance(example, bool) or not isinstance(example, numbers.Integral) or not 0 <= example < max(n_test, 1):
+        raise ValueError(f"--feature-maps {example!r}: the test part holds {n_test} example(s); give an index "
+                         f"from 0 to {max(n_test - 1, 0)}")
+    return int(example)
+
+
+def conv_plots(model, X_test, folder: Path, example: int = 0) -> dict:
+    """``filters.png`` (the first convolution's filters) and ``feature_maps.png`` (its feature
+    maps, after the ReLU, for the preprocessed test row ``X_test[example]``)."""
+    from chainrule import nn, viz
+    from chainrule.engine import Tensor, no_grad
+
+    layers = list(model)
+    first = next(i for i, m in enumerate(layers) if isinstance(m, nn.Conv2d))
+    conv = layers[first]
+    weight = conv.weight.numpy()
+    channels = "" if weight.shape[1] in (1, 3) else f" (input channel 0 of {weight.shape[1]})"
+    files = {"filters": viz.plot_filters(weight if not channels else weight[:, :1], folder / "filters.png",
+                                         title=f"first convolution: {weight.shape[0]} filters of "
+                                               f"{weight.shape[2]}x{weight.shape[3]}{channels}")}
+    if len(X_test):
+        upto = first + 2 if first + 1 < len(layers) and isinstance(layers[first + 1], nn.ReLU) else first + 1
+        was = model.training
+        model.eval()
+        try:
+            with no_grad():
+                x = Tensor(np.asarray(X_test[example:example + 1], np.float32).reshape(1, *model.input_shape))
+                for m in layers[:upto]:
+                    x = m(x)
+        finally:
+            model.train(was)
+        maps = x.numpy()[0]
+        files["feature_maps"] = viz.plot_feature_maps(
+            maps, folder / "feature_maps.png",
+            title=f"test example {example}: {maps.shape[0]} feature maps of {maps.shape[1]}x{maps.shape[2]} "
+                  f"after the first convolution")
     return files
 
 

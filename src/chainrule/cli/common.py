@@ -102,6 +102,18 @@ def batch_size_arg(text):
     return value
 
 
+def image_shape_arg(text):
+    """An image shape: CxHxW (channels, height, width) or HxW, such as 1x28x28 or 3x32x32."""
+    parts = str(text).lower().replace("×", "x").split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (2, 3) or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"must be CxHxW or HxW of whole numbers >= 1, such as 1x28x28; got {text!r}")
+    return values
+
+
 def fraction(text):
     value = finite_float(text)
     if not 0 <= value < 1:
@@ -126,14 +138,13 @@ class Interrupted(Exception):
     """Ctrl-C during a run or a sweep: reported on one line, exit code 130."""
 
 
-PREPROCESSING_CHOICES = ("standardize", "mean-image", "none")
-
-
 def add_training_options(p) -> None:
     """The options that define a training run (data, model, optimization): train's and sweep's.
 
     Declared once here so the two commands cannot drift apart; each adds its own output options.
     """
+    from chainrule.data import PREPROCESSING
+    from chainrule.nn.cnn import GRAMMAR
     from chainrule.runs import MODELS, network_losses
 
     g = p.add_argument_group("data")
@@ -147,20 +158,37 @@ def add_training_options(p) -> None:
     g.add_argument("--noise", type=nonnegative_float, help="synthetic sets only: their noise level")
     g.add_argument("--data-dir", metavar="DIR",
                    help="where downloaded datasets are kept (default: $CHAINRULE_DATA or the platform's cache)")
-    g.add_argument("--preprocess", choices=PREPROCESSING_CHOICES,
-                   help="standardize every feature (default), subtract the mean image, or nothing; "
-                        "fitted on the training part")
+    g.add_argument("--preprocess", choices=PREPROCESSING,
+                   help="standardize every feature (default), global-standardize (one mean and standard "
+                        "deviation for all pixels: the default of --model cnn), subtract the mean image, "
+                        "or nothing; fitted on the training part")
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=MODELS,
-                   help="mlp (default); the linear classifiers softmax and svm; the perceptron (its own "
-                        "rule w <- w + lr(y - y')x); the binary logistic and binary-svm")
+                   help="mlp (default); cnn (a convolutional network on image data, see --conv); the "
+                        "linear classifiers softmax and svm; the perceptron (its own rule "
+                        "w <- w + lr(y - y')x); the binary logistic and binary-svm")
     g.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
                    help="mlp: hidden layer sizes, e.g. --hidden 256 128 (default: 128)")
     g.add_argument("--activation", choices=registry_names("chainrule.nn", "ACTIVATIONS"),
                    help="mlp: the hidden layers' activation (default: relu)")
+    g.add_argument("--conv", metavar="SPEC",
+                   help="cnn: the layers, e.g. c16k5-m2-c32k5-m2 (" + GRAMMAR + "; each conv is followed by "
+                        "ReLU, the output layer is added). Default per image size: c32-m2-c64 up to 8 px "
+                        "(digits), c16k5-m2-c32k5-m2 up to 28 px (MNIST), c32-m2-c64-m2 above (CIFAR-10)")
+    g.add_argument("--image-shape", type=image_shape_arg, metavar="CxHxW",
+                   help="cnn: how a row folds into an image, for data without an image shape (CSV, NPZ): "
+                        "CxHxW with the row channel after channel, or HxW (channels: what the row length "
+                        "leaves)")
+    g.add_argument("--crop", type=nonnegative_int, metavar="PAD",
+                   help="cnn: augment each training batch with random crops: pad PAD zero pixels on every "
+                        "side, cut the image size at a random offset (seeded; default 0: none)")
+    g.add_argument("--flip", action="store_true", default=None,
+                   help="cnn: augment each training batch with random horizontal flips (for natural images "
+                        "such as cifar10, not digits)")
     g.add_argument("--loss", choices=network_losses(),
                    help="mlp: cross-entropy (= softmax, default), svm (= hinge), logistic or binary-hinge "
-                        "(two classes), mse (numeric targets). The other models have their own loss")
+                        "(two classes), mse (numeric targets); cnn: cross-entropy or svm. The other models "
+                        "have their own loss")
     g = p.add_argument_group("optimization")
     g.add_argument("--optimizer", choices=registry_names("chainrule.optim", "OPTIMIZERS"),
                    help="default: adam")
@@ -354,6 +382,10 @@ class SavedModel:
 
         X = np.asarray(X)
         if X.shape[1] != self.n_features:
+            image = getattr(self.model, "input_shape", None)
+            if image is not None:  # a convolutional network: say the images it takes
+                raise UsageError(f"the model takes {'x'.join(map(str, image))} images, rows of {self.n_features} "
+                                 f"values; the data has rows of {X.shape[1]} values")
             raise UsageError(f"the model expects {self.n_features} features per example; the data has {X.shape[1]}")
         return apply_preprocess(self.preprocess, X, what=what)
 

@@ -25,7 +25,7 @@ from chainrule.optim.strategies import BY_NAME, STRATEGIES, Strategy
 from chainrule.cli.common import (
     batch_size_arg,
     seed_arg,
-    Formatter, UsageError, check_output_dir, data_label, emit_json, load_data, nonnegative_float,
+    Formatter, UsageError, check_output_dir, data_label, emit_json, image_shape_arg, load_data, nonnegative_float,
     nonnegative_int, positive_int, say, strategy_step,
 )
 
@@ -46,15 +46,19 @@ def add_parser(sub) -> None:
                     "(the full batch, a mini-batch or a single example): what each strategy pays per step.\n\n"
                     "strategies:\n" + names,
         epilog="examples:\n  chainrule compare --data spiral --budget 300\n"
-               "  chainrule compare --data digits --model mlp --budget 1000 --json")
+               "  chainrule compare --data digits --model mlp --budget 1000 --json\n"
+               "  chainrule compare --data digits --model cnn --strategies sgd adam --budget 500")
     p.add_argument("--data", default="spiral", metavar="NAME|FILE", help="default: spiral")
     p.add_argument("--label-column", metavar="NAME", help="CSV only: the label column")
     p.add_argument("--n-samples", type=positive_int, metavar="N", help="as for train")
     p.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets are kept")
-    p.add_argument("--model", choices=("softmax", "svm", "mlp"), default="softmax",
-                   help="the model every strategy trains (default: softmax)")
+    p.add_argument("--model", choices=("softmax", "svm", "mlp", "cnn"), default="softmax",
+                   help="the model every strategy trains (default: softmax; cnn: on image data)")
     p.add_argument("--hidden", type=positive_int, nargs="+", default=[100], metavar="N",
                    help="mlp: hidden layer sizes (default: 100)")
+    p.add_argument("--conv", metavar="SPEC", help="cnn: its layers, as for train (default: per image size)")
+    p.add_argument("--image-shape", type=image_shape_arg, metavar="CxHxW",
+                   help="cnn: for data without an image shape, as for train")
     p.add_argument("--budget", type=positive_int, default=300, help="loss evaluations per strategy (default: 300)")
     p.add_argument("--batch-size", type=batch_size_arg, default=32, metavar="full|N",
                    help="the mini-batch size of mini-batch GD, momentum and Adam: N, or 'full' as for "
@@ -87,12 +91,16 @@ def run(args) -> int:
         raise UsageError(f"compare needs a classification dataset with 2 or more classes; {ds.name} is not one")
     from chainrule.data import prepare_split
 
-    _, splits, _ = prepare_split(ds, test_size=0.25, val_size=0.0, seed=args.seed, preprocess="standardize")
+    cnn = _cnn_settings(args, ds)
+    _, splits, _ = prepare_split(ds, test_size=0.25, val_size=0.0, seed=args.seed,
+                                 preprocess=cnn.preprocess if cnn else "standardize", channels_first=bool(cnn))
     loss_name = "svm" if args.model == "svm" else "cross-entropy"
 
     def make_model():
-        from chainrule import models, nn
+        from chainrule import models, nn, runs
 
+        if cnn is not None:  # the same network `chainrule train --model cnn` builds, from the same seed
+            return runs.build_model(cnn, ds)[0]
         if args.model == "mlp":
             return nn.MLP(ds.n_features, args.hidden, ds.n_classes, rng=args.seed)
         return models.LinearClassifier(ds.n_features, ds.n_classes, loss=args.model, reg=args.reg, seed=args.seed)
@@ -131,6 +139,25 @@ def run(args) -> int:
     say(format_table(results))
     say(f"wrote {json_path} and {png_path}")
     return 0
+
+
+def _cnn_settings(args, ds):
+    """For --model cnn: the run settings whose network every strategy trains (checked up
+    front: the layer string, the image shape); None for the other models."""
+    from chainrule import runs
+
+    if args.model != "cnn":
+        for option in ("conv", "image_shape"):
+            if getattr(args, option) is not None:
+                raise UsageError(f"{runs.option_name(option)} applies to --model cnn, not --model {args.model}")
+        return None
+    try:
+        settings = runs.RunSettings(data=args.data, model="cnn", conv=args.conv, image_shape=args.image_shape,
+                                    seed=args.seed)
+        runs.build_model(settings, ds)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return settings
 
 
 def _default_dir(args) -> Path:

@@ -12,6 +12,9 @@ each file written whole or not at all (temporary file + ``os.replace``)::
     curves.png        loss and accuracy per epoch
     decision_regions.png   for 2-D data
     weights.png       for image data: a linear model's weight rows (or an MLP's first layer)
+    filters.png       --model cnn: the first convolution's filters
+    feature_maps.png  --model cnn: that convolution's feature maps (after its ReLU) for one test
+                      example, the first of the test part unless --feature-maps N says which
 
 A run killed at any moment (Ctrl-C, ``kill -9``, a power cut) continues with
 ``chainrule train --resume RUN_DIR`` and ends with the same weights as an uninterrupted run. A
@@ -25,7 +28,7 @@ from pathlib import Path
 
 from chainrule.cli.common import (  # noqa: F401  (Interrupted: cli's main catches it from here)
     Formatter, Interrupted, MadeDirs, UsageError, add_training_options, batch_size_arg, check_output_dir,
-    emit_json, new_folder, nonnegative_float, positive_float, positive_int, registry_names, say,
+    emit_json, new_folder, nonnegative_float, nonnegative_int, positive_float, positive_int, registry_names, say,
 )
 from chainrule.runs import RUN_ONLY, RunSettings, option_name
 
@@ -35,7 +38,9 @@ SETTINGS = tuple(f.name for f in dataclasses.fields(RunSettings))
 # ====================================================================== the parser
 TRAIN_HELP = """\
 Train a model and write a run folder: model.npz, config.json, metrics.json, metrics.csv,
-checkpoint.npz, curves.png, and decision_regions.png (2-D data) or weights.png (image data).
+checkpoint.npz, curves.png, and decision_regions.png (2-D data) or weights.png (image data);
+for --model cnn, filters.png (the first convolution's filters) and feature_maps.png (what they
+make of one test example: --feature-maps N, default the first).
 
 With no options it trains an MLP (one hidden layer of 128 ReLU units, Adam, lr 0.001, batches
 of 32, 30 epochs, seed 0) on the 8x8 digits: about 97-98 % test accuracy in a few seconds.
@@ -47,6 +52,17 @@ While it runs: a progress bar with the live loss and accuracy (on stderr) and on
 (on stdout), then a summary with the test accuracy. A checkpoint is written after every epoch;
 a run stopped at any moment (Ctrl-C, kill -9) continues with --resume RUN_DIR and ends with the
 same weights as an uninterrupted run.
+
+--model cnn trains a convolutional network on image data (digits, mnist, fashion-mnist, cifar10,
+or a file with --image-shape). --conv describes its layers, joined by '-':
+  c16        a 3x3 convolution with 16 filters, stride 1, padding 1, then ReLU
+  c16k5s1p2  ... kernel 5, stride 1, padding 2 (k, s, p optional, in that order; padding k//2)
+  bn         batch normalization         m2, a2   2x2 max / average pooling (stride 2)
+  g          global average pooling      d0.25    dropout (of whole maps before fc)
+  fc128      a fully connected layer of 128 neurons, then ReLU
+The output layer (one neuron per class) is added. Defaults: c32-m2-c64 for 8x8 images,
+c16k5-m2-c32k5-m2 up to 28x28, c32-m2-c64-m2 above. Its data is scaled by one mean and standard
+deviation (--preprocess global-standardize); --crop PAD and --flip augment the training batches.
 """
 
 TRAIN_EXAMPLES = """\
@@ -55,6 +71,9 @@ examples:
   chainrule train --out runs/my-run                    # the same, in a folder of your choice
   chainrule train --data spiral --hidden 100 --optimizer sgd --lr 1 --batch-size full --epochs 300
   chainrule train --data digits --model softmax --reg 1e-3 --out runs/softmax
+  chainrule train --model cnn                          # a CNN on the digits: about 98.7 % in ~10 s
+  chainrule train --data mnist --model cnn --epochs 5 --crop 2
+  chainrule train --data cifar10 --model cnn --conv c32-c32-m2-c64-c64-m2-fc128-d0.5 --crop 4 --flip
   chainrule train --data cifar10 --model svm --preprocess mean-image --n-samples 5000
   chainrule train --data my.csv --label-column species --model logistic
   chainrule train --resume runs/softmax                # continue a stopped run
@@ -74,6 +93,9 @@ def add_parser(sub) -> None:
     g.add_argument("--allow-changed-data", action="store_true",
                    help="with --resume: continue even if the training data differs from what the run "
                         "started on (its SHA-256 is recorded in config.json)")
+    g.add_argument("--feature-maps", type=nonnegative_int, default=None, metavar="N",
+                   help="--model cnn: feature_maps.png shows test example N (its index in the test part; "
+                        "default 0, the first)")
     g.add_argument("-q", "--quiet", action="store_true",
                    help="no progress: neither the bar nor the line per epoch (the start and the result are printed)")
     g.add_argument("--json", action="store_true",
@@ -114,6 +136,8 @@ def _normal(key, value):
 
     if key == "loss":
         return get_task(value).name
+    if key == "conv":
+        return str(value).strip().lower()
     if key == "data_dir" or (key == "data" and str(value).lower().endswith((".csv", ".npz"))):
         return str(Path(value).expanduser().resolve())
     return value
@@ -182,6 +206,7 @@ def run(args) -> int:
             if resuming and checkpoint.exists():
                 state = runs.read_checkpoint(checkpoint)
             prepared = runs.prepare_run(settings)
+            example = _feature_map_example(args, settings, prepared)
             fingerprint = prepared.dataset.fingerprint()
             if resuming:
                 runs.check_same_data(run_dir, read_config(run_dir)[1], prepared.dataset,
@@ -207,7 +232,7 @@ def run(args) -> int:
                 raise UsageError(f"{checkpoint} cannot continue this run ({exc}); delete it to start again") from None
             raise
         # Inside the try: Ctrl-C while the model and plots are written still names the checkpoint.
-        files = runs.write_run(run_dir, result)
+        files = runs.write_run(run_dir, result, example=example)
         return _report(result, run_dir, files, quiet)
     except KeyboardInterrupt:
         done = _checkpoint_epoch(checkpoint)
@@ -228,9 +253,24 @@ def run(args) -> int:
             lock.release()
 
 
+def _feature_map_example(args, settings: RunSettings, prepared) -> int:
+    """The test example feature_maps.png shows (--feature-maps), checked before training."""
+    from chainrule import runs
+
+    if args.feature_maps is None:
+        return 0
+    if settings.model != "cnn":
+        raise ValueError(f"--feature-maps applies to --model cnn, not --model {settings.model}")
+    return runs.check_example(args.feature_maps, len(prepared.split.y_test))
+
+
 def _banner(settings: RunSettings, prepared, run_dir, resuming) -> str:
     ds, split, model = prepared.dataset, prepared.split, prepared.model
     what = settings.model + (f" {settings.hidden} {settings.activation}" if settings.model == "mlp" else "")
+    if settings.model == "cnn":
+        augment = [f"crop {settings.crop}"] * bool(settings.crop) + ["flip"] * bool(settings.flip)
+        what += (f" {model.spec} on {'x'.join(map(str, model.input_shape))} images"
+                 + (f" ({', '.join(augment)})" if augment else ""))
     parts = [f"{'resuming' if resuming else 'training'} {what} on {ds.name}: "
              f"{len(split.y_train)} train / {len(split.y_val)} validation / {len(split.y_test)} test "
              f"examples, {ds.n_features} features",

@@ -300,49 +300,84 @@ def batches(
 # ====================================================================== a dataset's run split
 #: The preprocessing steps a run can fit on its training part and a model file can name
 #: (``chainrule train --preprocess``).
-PREPROCESSING = ("standardize", "mean-image", "none")
+PREPROCESSING = ("standardize", "global-standardize", "mean-image", "none")
 
 
-def fit_preprocess(kind: str, X_train) -> dict:
+def fit_preprocess(kind: str, X_train, *, channels_first=None) -> dict:
     """Fit the preprocessing ``kind`` on the training part; a JSON-able description of it.
 
-    ``kind`` is one of :data:`PREPROCESSING`. The description is what a model file keeps and
-    :func:`apply_preprocess` reads.
+    ``kind`` is one of :data:`PREPROCESSING`: ``standardize`` scales every feature on its own,
+    ``global-standardize`` every feature with one mean and one standard deviation (images:
+    every pixel alike, so a shifted image keeps its values, what a convolutional network wants;
+    PyTorch's ``Normalize`` with one value), ``mean-image`` subtracts the mean row, ``none``
+    leaves the data. The description is what a model file keeps and :func:`apply_preprocess`
+    reads.
+
+    ``channels_first`` is an image shape (H, W, C) in which the rows are stored channels last
+    (a :class:`Dataset`'s ``image_shape``, CIFAR-10's (32, 32, 3)): the description then also
+    reorders every row to C×H×W, the (C, H, W) images a convolution takes. The statistics are
+    those of the rows as stored.
 
     >>> fit_preprocess("standardize", np.array([[0.0, 1.0], [2.0, 3.0]]))
     {'kind': 'standardize', 'mean': [1.0, 2.0], 'scale': [1.0, 1.0]}
+    >>> fit_preprocess("global-standardize", np.array([[0.0, 1.0], [2.0, 3.0]]))["mean"]
+    [1.5]
     """
     if kind == "standardize":
         s = Standardizer().fit(X_train)
-        return {"kind": kind, "mean": s.mean_.tolist(), "scale": s.scale_.tolist()}
-    if kind == "mean-image":
-        return {"kind": kind, "mean": MeanImage().fit(X_train).mean_.tolist()}
-    if kind == "none":
-        return {"kind": "none"}
-    raise ValueError(f"unknown preprocessing {kind!r}; expected one of {list(PREPROCESSING)}")
+        spec = {"kind": kind, "mean": s.mean_.tolist(), "scale": s.scale_.tolist()}
+    elif kind == "global-standardize":
+        X = _as_features(X_train, None, "global-standardize")
+        std = float(np.std(X, dtype=np.float64)) if X.size else 0.0
+        spec = {"kind": kind, "mean": [float(np.mean(X, dtype=np.float64)) if X.size else 0.0],
+                "scale": [std if std > 0 else 1.0]}
+    elif kind == "mean-image":
+        spec = {"kind": kind, "mean": MeanImage().fit(X_train).mean_.tolist()}
+    elif kind == "none":
+        spec = {"kind": "none"}
+    else:
+        raise ValueError(f"unknown preprocessing {kind!r}; expected one of {list(PREPROCESSING)}")
+    if channels_first is not None:
+        shape = [int(s) for s in channels_first]
+        if len(shape) != 3 or min(shape) < 1:
+            raise ValueError(f"channels_first must be an image shape (height, width, channels); got {channels_first!r}")
+        spec["channels_first"] = shape
+    return spec
 
 
 def apply_preprocess(spec: dict | None, X, *, what: str = "X") -> np.ndarray:
     """Apply a description written by :func:`fit_preprocess` to ``X``, in float32.
 
     The data is checked finite after its conversion to float32 and again after the step (a
-    huge value divided by a small scale overflows too), so a model never sees infinity.
+    huge value divided by a small scale overflows too), so a model never sees infinity. A
+    description with ``channels_first`` (H, W, C) reorders each row from H×W×C to C×H×W last.
 
     >>> spec = {"kind": "standardize", "mean": [1.0, 2.0], "scale": [1.0, 1.0]}
     >>> apply_preprocess(spec, np.array([[1.0, 4.0]])).tolist()
     [[0.0, 2.0]]
+    >>> apply_preprocess({"kind": "none", "channels_first": [1, 2, 2]}, np.array([[1, 2, 3, 4]])).tolist()
+    [[1.0, 3.0, 2.0, 4.0]]
     """
     X = as_model_dtype(X, what=what)
-    kind = (spec or {}).get("kind", "none")
+    spec = spec or {}
+    kind = spec.get("kind", "none")
     if kind == "standardize":
         out = Standardizer.from_dict({"mean": spec["mean"], "scale": spec["scale"]}).transform(X)
+    elif kind == "global-standardize":
+        out = ((X - np.float32(spec["mean"][0])) / np.float32(spec["scale"][0])).astype(X.dtype, copy=False)
     elif kind == "mean-image":
         out = MeanImage.from_dict({"mean": spec["mean"]}).transform(X)
     elif kind == "none":
-        return X
+        out = X
     else:
         raise ValueError(f"unknown preprocessing {kind!r}; expected one of {list(PREPROCESSING)}")
-    return as_model_dtype(out, what=f"{what} after {kind}")
+    if "channels_first" in spec:
+        h, w, c = spec["channels_first"]
+        if X.ndim != 2 or X.shape[1] != h * w * c:
+            raise ValueError(f"{what}: rows of {X.shape[1] if X.ndim == 2 else X.shape} values are not "
+                             f"{h}x{w}x{c} images ({h * w * c} values)")
+        out = np.ascontiguousarray(out.reshape(len(out), h, w, c).transpose(0, 3, 1, 2)).reshape(len(out), -1)
+    return out if out is X else as_model_dtype(out, what=f"{what} after {kind}")
 
 
 def split_dataset(ds, *, test_size: float = 0.25, val_size: float = 0.1, seed: int = 0) -> Split:
@@ -370,10 +405,15 @@ def _stratified_split(X, y, test_size, val_size, seed, stratify) -> Split:
 
 
 def prepare_split(ds, *, test_size: float = 0.25, val_size: float = 0.1, seed: int = 0,
-                  preprocess: str = "standardize") -> tuple[Split, Split, dict]:
+                  preprocess: str = "standardize", channels_first: bool = False) -> tuple[Split, Split, dict]:
     """``(raw, prepared, spec)``: :func:`split_dataset`, and every part preprocessed with the
-    statistics of the training part only (``spec``, from :func:`fit_preprocess`)."""
+    statistics of the training part only (``spec``, from :func:`fit_preprocess`).
+
+    ``channels_first=True`` reorders the rows of colour images (a dataset's ``image_shape``
+    (H, W, C)) to C×H×W, as a convolutional network takes them; grey images (H, W) are already
+    in that order."""
     raw = split_dataset(ds, test_size=test_size, val_size=val_size, seed=seed)
-    spec = fit_preprocess(preprocess, raw.X_train)
+    shape = ds.image_shape if channels_first and ds.image_shape is not None and len(ds.image_shape) == 3 else None
+    spec = fit_preprocess(preprocess, raw.X_train, channels_first=shape)
     prepared = Split(*(apply_preprocess(spec, a) if i % 2 == 0 else a for i, a in enumerate(raw)))
     return raw, prepared, spec

@@ -486,7 +486,7 @@ def plot_confusion_matrix(cm, path, *, class_names=None) -> Path:
     return _save(fig, path)
 
 
-def plot_filters(weight, path) -> Path:
+def plot_filters(weight, path, *, title: str | None = None) -> Path:
     """Show a convolution's filters as images: ``weight`` of shape (C_out, C_in, kh, kw) with
     one input channel (grey) or three (colour), like the first layer of a CNN.
 
@@ -499,11 +499,12 @@ def plot_filters(weight, path) -> Path:
     if w.ndim != 4 or w.shape[1] not in (1, 3):
         raise ValueError(f"plot_filters needs a weight of shape (C_out, 1 or 3, kh, kw); got {w.shape}")
     if w.shape[1] == 1:
-        return plot_weight_images(w.reshape(w.shape[0], -1), w.shape[2:], path)
-    return plot_weight_images(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1), (*w.shape[2:], 3), path)
+        return plot_weight_images(w.reshape(w.shape[0], -1), w.shape[2:], path, title=title)
+    return plot_weight_images(w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1), (*w.shape[2:], 3), path,
+                              title=title)
 
 
-def plot_feature_maps(maps, path) -> Path:
+def plot_feature_maps(maps, path, *, title: str | None = None) -> Path:
     """Show each channel of one example's feature maps, shape (C, H, W), as a grey image.
 
     Example:
@@ -512,7 +513,7 @@ def plot_feature_maps(maps, path) -> Path:
     m = _as_numpy(maps, "maps")
     if m.ndim != 3:
         raise ValueError(f"plot_feature_maps needs maps of shape (C, H, W); got {m.shape}")
-    return plot_weight_images(m.reshape(m.shape[0], -1), m.shape[1:], path)
+    return plot_weight_images(m.reshape(m.shape[0], -1), m.shape[1:], path, title=title)
 
 
 # --- sweeps ----------------------------------------------------------------------------------
