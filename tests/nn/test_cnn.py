@@ -32,7 +32,7 @@ def test_bad_layer_strings_are_errors_that_name_the_token(spec, message):
 
 
 def test_default_architectures_per_input_size_are_the_benchmark_nets():
-    assert default_spec((1, 8, 8)) == "c32-m2-c64"
+    assert default_spec((1, 8, 8)) == "c32-bn-m2-c64-bn"
     assert default_spec((1, 28, 28)) == "c16k5-m2-c32k5-m2"
     assert default_spec((3, 32, 32)) == "c32-m2-c64-m2"
     net = cr.nn.CNN((1, 28, 28), 10, rng=0)

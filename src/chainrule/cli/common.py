@@ -173,7 +173,7 @@ def add_training_options(p) -> None:
                    help="mlp: the hidden layers' activation (default: relu)")
     g.add_argument("--conv", metavar="SPEC",
                    help="cnn: the layers, e.g. c16k5-m2-c32k5-m2 (" + GRAMMAR + "; each conv is followed by "
-                        "ReLU, the output layer is added). Default per image size: c32-m2-c64 up to 8 px "
+                        "ReLU, the output layer is added). Default per image size: c32-bn-m2-c64-bn up to 8 px "
                         "(digits), c16k5-m2-c32k5-m2 up to 28 px (MNIST), c32-m2-c64-m2 above (CIFAR-10)")
     g.add_argument("--image-shape", type=image_shape_arg, metavar="CxHxW",
                    help="cnn: how a row folds into an image, for data without an image shape (CSV, NPZ): "

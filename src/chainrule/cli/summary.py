@@ -38,10 +38,10 @@ def run(args) -> int:
 
     given = [o for o, v in (("--layers", args.layers), ("--model", args.model), ("--conv", args.conv)) if v is not None]
     if not given:
-        raise UsageError("give the layer sizes (--layers 3 4 2), a convolutional network (--conv c16-m2 "
-                         "--image-shape 1x8x8) or a saved model (--model FILE|RUN_DIR)")
+        raise UsageError("give the layer sizes (--layers 3 4 2) or a saved model (--model FILE|RUN_DIR), or a "
+                         "convolutional network (--conv c16-m2 --image-shape 1x8x8)")
     if len(given) > 1:
-        raise UsageError(f"give one of --layers, --conv and --model, not {' and '.join(given)}")
+        raise UsageError(f"give {' or '.join(given)}, not both")
     if args.conv is None and args.image_shape is not None:
         raise UsageError("--image-shape applies to --conv")
     if args.model is not None or args.conv is not None:

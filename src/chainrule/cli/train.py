@@ -60,7 +60,7 @@ or a file with --image-shape). --conv describes its layers, joined by '-':
   bn         batch normalization         m2, a2   2x2 max / average pooling (stride 2)
   g          global average pooling      d0.25    dropout (of whole maps before fc)
   fc128      a fully connected layer of 128 neurons, then ReLU
-The output layer (one neuron per class) is added. Defaults: c32-m2-c64 for 8x8 images,
+The output layer (one neuron per class) is added. Defaults: c32-bn-m2-c64-bn for 8x8 images,
 c16k5-m2-c32k5-m2 up to 28x28, c32-m2-c64-m2 above. Its data is scaled by one mean and standard
 deviation (--preprocess global-standardize); --crop PAD and --flip augment the training batches.
 """
@@ -71,7 +71,7 @@ examples:
   chainrule train --out runs/my-run                    # the same, in a folder of your choice
   chainrule train --data spiral --hidden 100 --optimizer sgd --lr 1 --batch-size full --epochs 300
   chainrule train --data digits --model softmax --reg 1e-3 --out runs/softmax
-  chainrule train --model cnn                          # a CNN on the digits: about 98.7 % in ~10 s
+  chainrule train --model cnn                          # a CNN on the digits: 99.3 % in under a minute
   chainrule train --data mnist --model cnn --epochs 5 --crop 2
   chainrule train --data cifar10 --model cnn --conv c32-c32-m2-c64-c64-m2-fc128-d0.5 --crop 4 --flip
   chainrule train --data cifar10 --model svm --preprocess mean-image --n-samples 5000
