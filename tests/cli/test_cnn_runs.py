@@ -7,10 +7,8 @@ tar.gz) with their digests patched in, as the data tests do.
 from __future__ import annotations
 
 import gzip
-import io as _io
 import json
 import math
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,7 @@ from chainrule.cli import main
 from chainrule.data import DATASETS, apply_preprocess, fit_preprocess, load_dataset
 from chainrule.data import datasets as datasets_module
 
-from test_data import cifar_bytes, idx_bytes, sha  # the formats, written byte by byte
+from test_data import cifar_archive, cifar_bytes, idx_bytes, sha  # the formats, written byte by byte
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:
@@ -210,15 +208,10 @@ def write_cifar(folder: Path, rng) -> bytes:
         images = rng.integers(0, 256, size=(2, 32, 32, 3), dtype=np.uint8)
         members[batch] = cifar_bytes(images, labels)
     members["batches.meta.txt"] = b"plane\ncar\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n"
-    buffer = _io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
-            info.size = len(data)
-            tar.addfile(info, _io.BytesIO(data))
+    archive = cifar_archive(members)
     folder.mkdir(parents=True)
-    (folder / "cifar-10-binary.tar.gz").write_bytes(buffer.getvalue())
-    return buffer.getvalue()
+    (folder / "cifar-10-binary.tar.gz").write_bytes(archive)
+    return archive
 
 
 def test_cifar10_recipe_trains_from_the_binary_archive_on_channels_first_images(tmp_path, monkeypatch, capsys):

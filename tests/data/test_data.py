@@ -488,6 +488,17 @@ def test_fashion_mnist_offline_error_names_every_mirror_and_the_path(tmp_path, m
     assert info.value.files == list(spec.files) and info.value.folder == tmp_path / "fashion-mnist"
 
 
+def cifar_archive(members: dict) -> bytes:
+    """The CIFAR-10 binary tar.gz holding ``members`` (file name -> bytes) in its folder."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
 def test_cifar10_loader_reads_the_binary_archive(tmp_path, monkeypatch):
     rng = np.random.default_rng(4)
     members, expected = {}, []
@@ -499,13 +510,7 @@ def test_cifar10_loader_reads_the_binary_archive(tmp_path, monkeypatch):
     members["batches.meta.txt"] = "\n".join(
         ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
     ).encode() + b"\n\n"
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(f"cifar-10-batches-bin/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    archive = buffer.getvalue()
+    archive = cifar_archive(members)
     (tmp_path / "cifar10").mkdir()
     (tmp_path / "cifar10" / "cifar-10-binary.tar.gz").write_bytes(archive)
     monkeypatch.setitem(DATASETS["cifar10"].files, "cifar-10-binary.tar.gz", sha(archive))
