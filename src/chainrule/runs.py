@@ -58,6 +58,8 @@ ONLY_FOR = {
     "batch_size": tuple(m for m in MODELS if m != "perceptron"),
     "reg": tuple(m for m in MODELS if m != "perceptron"),
 }
+#: The settings only --model cnn takes.
+CNN_ONLY = tuple(key for key, models in ONLY_FOR.items() if models == ("cnn",))
 #: What an option left unset becomes, for the models that take it.
 MODEL_DEFAULTS = {"hidden": [128], "activation": "relu", "optimizer": "adam", "schedule": "none",
                   "reg": 0.0, "batch_size": 32, "crop": 0, "flip": False}
@@ -249,10 +251,18 @@ class RunSettings:
 
     # ---------------------------------------------------------------- conversions
     def to_dict(self) -> dict:
-        """The settings as a JSON-able dict (``config.json``'s ``settings``)."""
+        """The settings as a JSON-able dict (``config.json``'s ``settings``).
+
+        The options of ``--model cnn`` (:data:`CNN_ONLY`) appear only where they are set: the
+        settings of every other run are the keys they always had (a config.json written before
+        CNNs existed reads back equal), and :meth:`from_dict` fills in what is missing.
+        """
         out = dataclasses.asdict(self)
         out["hidden"] = list(self.hidden) if self.hidden is not None else None
         out["image_shape"] = list(self.image_shape) if self.image_shape is not None else None
+        for key in CNN_ONLY:
+            if out[key] is None:
+                del out[key]
         return out
 
     @classmethod
