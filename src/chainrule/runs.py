@@ -40,7 +40,7 @@ __all__ = [
     "write_run",
 ]
 
-MODELS = ("mlp", "cnn", "softmax", "svm", "perceptron", "logistic", "binary-svm")
+MODELS = ("mlp", "softmax", "svm", "perceptron", "logistic", "binary-svm", "cnn")
 #: The models whose loss is a choice (``--loss``); the others are defined by theirs (MODEL_LOSS).
 NETWORKS = ("mlp", "cnn")
 #: The losses a convolutional classifier (one output per class) may be trained with.
@@ -894,7 +894,7 @@ def _plots(result: RunResult, folder: Path, example: int = 0) -> dict:
 
 def check_example(example, n_test: int) -> int:
     """The test example whose feature maps a run shows: an index into the test part."""
-    if isinstance(example, bool) or not isinstance(example, numbers.Integral) or not 0 <= example < max(n_test, 1):
+    if isinstance(example, bool) or not isinstance(example, (int, np.integer)) or not 0 <= example < max(n_test, 1):
         raise ValueError(f"--feature-maps {example!r}: the test part holds {n_test} example(s); give an index "
                          f"from 0 to {max(n_test - 1, 0)}")
     return int(example)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,8 @@ from chainrule.cli import main
 from chainrule.data import DATASETS, apply_preprocess, fit_preprocess, load_dataset
 from chainrule.data import datasets as datasets_module
 
-from test_data import cifar_archive, cifar_bytes, idx_bytes, sha  # the formats, written byte by byte
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))  # tests/data, wherever pytest starts
+from test_data import cifar_archive, cifar_bytes, idx_bytes, sha  # noqa: E402  (the formats, byte by byte)
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:
