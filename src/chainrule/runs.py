@@ -37,7 +37,7 @@ from chainrule import validation as check
 __all__ = [
     "BINARY_MODELS", "MODELS", "MODEL_LOSS", "RUN_ONLY", "Head", "RunResult", "RunSettings",
     "PreparedRun", "DATA_SETTINGS", "build_model", "implied_loss", "make_trainer", "prepare_data", "prepare_run", "network_losses", "in_features", "load_run_data", "model_meta", "read_checkpoint", "train_run",
-    "write_run",
+    "write_run", "CNN_LOSSES", "NETWORKS", "check_example", "cnn_input_shape", "conv_plots", "make_augment",
 ]
 
 MODELS = ("mlp", "softmax", "svm", "perceptron", "logistic", "binary-svm", "cnn")

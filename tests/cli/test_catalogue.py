@@ -125,10 +125,11 @@ CATALOGUE = [
     ("config.json not JSON", ["train", "--resume", "{F}/r_notjson"], "config.json: not valid UTF-8 JSON", 2),
     ("config.json of format 99", ["train", "--resume", "{F}/r_format"], "the field 'format' is the number 99", 2),
     ("config.json naming an unknown model", ["train", "--resume", "{F}/r_model"],
-     "config.json: the field 'settings.model' must be one of mlp, softmax, svm, perceptron, logistic, binary-svm; "
-     "got 'resnet'", 2),
+     "config.json: the field 'settings.model' must be one of mlp, softmax, svm, perceptron, logistic, binary-svm, "
+     "cnn; got 'resnet'", 2),
     ("config.json with an unknown preprocessing", ["train", "--resume", "{F}/r_preprocess"],
-     "config.json: the field 'settings.preprocess' must be one of standardize, mean-image, none; got 'whiten'", 2),
+     "config.json: the field 'settings.preprocess' must be one of standardize, global-standardize, mean-image, "
+     "none; got 'whiten'", 2),
     ("config.json with epochs as text", ["train", "--resume", "{F}/r_epochs"],
      "config.json: the field 'settings.epochs' must be a whole number >= 1; got '2'", 2),
     ("--out is a file", [*RUN, "-o", "{F}/a_file"], "is a file, not a folder", 2),
