@@ -543,9 +543,10 @@ def _out_features(model) -> int:
 def in_features(model) -> int:
     """The input width of a model: an image model's pixels (``input_shape``), else its first
     weight matrix's columns."""
-    shape = getattr(model, "input_shape", None)
-    if shape is not None:
-        return int(math.prod(shape))
+    from chainrule import io
+
+    if hasattr(type(model), "widths"):  # what the class declares (nn.CNN: its images' pixels)
+        return int(io.model_widths(model)[0])
     for _, p in model.named_parameters():
         if p.ndim == 2:
             return int(p.shape[1])

@@ -108,11 +108,11 @@ def test_bad_parameters_are_errors_of_fit_that_name_the_values(params, n_feature
 # ====================================================================== training
 def test_default_network_on_digits_is_as_accurate_as_scikit_learns_mlp(digits):
     # scikit-learn's MLPClassifier gets 97.8 % on this split; five epochs of the default CNN
-    # for 8×8 images (c32-m2-c64) reach 97.6 % (seed 0), about 2 s.
+    # for 8×8 images (c32-bn-m2-c64-bn) reach 99.3 % on the unscaled rows (seed 0), about 2 s.
     X_train, X_test, y_train, y_test = digits
     clf = CNNClassifier(image_shape=(8, 8), learning_rate_init=3e-3, batch_size=32, max_iter=5,
                         random_state=0).fit(X_train, y_train)
-    assert clf.conv_ == "c32-m2-c64" and clf.n_iter_ == 5
+    assert clf.conv_ == "c32-bn-m2-c64-bn" and clf.n_iter_ == 5
     assert clf.score(X_test, y_test) >= 0.97
 
 
