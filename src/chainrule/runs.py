@@ -348,13 +348,12 @@ def build_model(settings: RunSettings, ds):
     if model_name == "cnn":
         shape = cnn_input_shape(settings, ds)
         spec = settings.conv or nn.cnn.default_spec(shape)
-        if hasattr(nn.CNN, "parameter_shapes"):  # sized before anything is allocated
-            check_network_size(nn.CNN.parameter_shapes({"input_shape": list(shape), "n_classes": K, "spec": spec}),
-                               what=f"--conv {spec}")
-        try:
-            return nn.CNN(shape, K, spec, rng=seed), loss
+        try:  # sized before anything is allocated
+            shapes = nn.CNN.parameter_shapes({"input_shape": list(shape), "n_classes": K, "spec": spec})
         except ValueError as exc:
             raise ValueError(f"--conv {spec}: {exc}") from None
+        check_network_size(shapes, what=f"--conv {spec}")
+        return nn.CNN(shape, K, spec, rng=seed), loss
     if model_name == "mlp":
         out = 1 if binary else K
         check_network_size(nn.MLP.parameter_shapes({"in_features": D, "hidden_sizes": settings.hidden,

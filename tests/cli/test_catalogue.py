@@ -167,7 +167,7 @@ CATALOGUE = [
     ("conv string that does not parse", ["train", "--model", "cnn", "--conv", "c16-q2"],
      "--conv: cannot parse 'q2' in the CNN layer string 'c16-q2'; expected c<filters>", 2),
     ("conv kernel larger than the padded input", ["train", "--model", "cnn", "--conv", "c8k11p1"],
-     "the kernel (11 wide, dilation 1: spans 11) is larger than the padded input (8 + padding 2 = 10)", 2),
+     "--conv c8k11p1: CNN layer string 'c8k11p1' does not fit (1, 8, 8) images at layer 0 (Conv2d): the kernel (11 wide) is larger than the padded input (8 + padding 2 = 10)", 2),
     ("conv with zero filters", ["train", "--model", "cnn", "--conv", "c0"], "filters, kernel and stride must be at least 1", 2),
     ("conv for an mlp", ["train", "--conv", "c8"], "--conv does not apply to --model mlp", 2),
     ("cnn on data without an image shape", [*RUN[:3], "--model", "cnn"],
@@ -189,7 +189,7 @@ CATALOGUE = [
     ("feature maps of an mlp", [*RUN, "--feature-maps", "0"], "--feature-maps applies to --model cnn, not --model softmax", 2),
     ("summary of a conv spec without images", ["summary", "--conv", "c8"], "--conv needs the input images: --image-shape", 2),
     ("summary of a conv spec too large", ["summary", "--conv", "c8k9p0", "--image-shape", "1x8x8"],
-     "the kernel (9 wide, dilation 1: spans 9) is larger than the padded input (8 + padding 0 = 8)", 2),
+     "the kernel (9 wide) is larger than the padded input (8 + padding 0 = 8)", 2),
     ("compare a cnn on points", ["compare", "--model", "cnn"], "--model cnn needs images, but spiral has no image shape", 2),
     # ------------------------------------------------------------------ expressions
     ("unfinished expression", ["graph", "(x + ", "--var", "x=1"], "unexpected end of input at column 6", 2),

@@ -95,11 +95,10 @@ def _conv_network(args):
         raise UsageError(f"--classes must be 2 or more, got {args.classes}")
     try:
         nn.cnn.parse_spec(args.conv)
-        if hasattr(nn.CNN, "parameter_shapes"):  # sized before anything is allocated
-            from chainrule.runs import check_network_size
+        from chainrule.runs import check_network_size  # sized before anything is allocated
 
-            check_network_size(nn.CNN.parameter_shapes({"input_shape": list(shape), "n_classes": args.classes,
-                                                        "spec": args.conv}), what=f"--conv {args.conv}")
+        check_network_size(nn.CNN.parameter_shapes({"input_shape": list(shape), "n_classes": args.classes,
+                                                    "spec": args.conv}), what=f"--conv {args.conv}")
         return nn.CNN(shape, args.classes, args.conv)
     except ValueError as exc:
         raise UsageError(f"--conv: {exc}") from None
