@@ -1019,7 +1019,6 @@ SCHEMAS: dict[str, Schema] = {
             "evaluations": Int(0), "config": Obj(), "optimizer": Null() | Obj(),
             "schedule": Null() | Obj(), "trainer": Str(), "settings": Obj(),
             "rng": Obj({"bit_generator": Str(nonempty=True), "state": Obj()}),
-            "augment": Obj({"rng": Obj({"bit_generator": Str(nonempty=True), "state": Obj()})}),
         },
     )}),
 }

@@ -111,7 +111,8 @@ class RunSettings:
     :func:`chainrule.nn.cnn.default_spec`), ``image_shape`` how to fold a row into an image
     for data that does not say (``[C, H, W]``, or ``[H, W]`` with the channels the row length
     leaves), ``crop`` the padding of a random crop and ``flip`` a random horizontal flip of
-    every training batch (:class:`chainrule.data.Augment`, seeded by ``seed``). Its data is
+    the training rows, drawn anew every epoch (:class:`chainrule.data.Augment` through
+    :class:`chainrule.train.AugmentEachEpoch`, seeded by ``seed``). Its data is
     scaled by one mean and standard deviation unless ``preprocess`` says otherwise.
 
     >>> s = RunSettings(model="softmax", reg=1e-3)
@@ -423,7 +424,8 @@ def cnn_input_shape(settings: RunSettings, ds) -> tuple:
 
 def make_augment(settings: RunSettings, model):
     """The run's :class:`chainrule.data.Augment` (random crops, flips), seeded by the run's
-    seed; None when the run does not augment."""
+    seed, which :class:`chainrule.train.AugmentEachEpoch` applies to the training rows every
+    epoch; None when the run does not augment."""
     from chainrule.data import Augment
 
     if not (settings.crop or settings.flip):
@@ -698,17 +700,20 @@ class _LastState:
 
 def make_trainer(model, loss, split, settings: RunSettings, callbacks=()):
     """The :class:`chainrule.train.Trainer` of a run: its config, validation part and early stopping."""
-    from chainrule.train import EarlyStopping, TrainConfig, Trainer
+    from chainrule.train import AugmentEachEpoch, EarlyStopping, TrainConfig, Trainer
 
     config = TrainConfig(loss=loss, optimizer=settings.optimizer or "sgd", lr=settings.lr, epochs=settings.epochs,
                          batch_size=settings.train_batch_size, reg=settings.reg or 0.0,
                          schedule=settings.schedule or "none", seed=settings.seed)
     callbacks = list(callbacks)
+    augment = make_augment(settings, model)
+    if augment is not None:  # new crops and flips of the training rows every epoch, kept by checkpoints
+        callbacks.append(AugmentEachEpoch(augment, split.X_train, split.y_train))
     validation = (split.X_val, split.y_val) if len(split.y_val) else None
     if settings.patience:
         callbacks.insert(0, EarlyStopping(settings.patience, monitor="val_loss" if validation else "loss"))
     return Trainer(model, split.X_train, split.y_train, config, validation=validation, callbacks=callbacks,
-                   device=settings.device, capture=settings.capture, augment=make_augment(settings, model))
+                   device=settings.device, capture=settings.capture)
 
 
 # ====================================================================== the run folder

@@ -180,11 +180,11 @@ def add_training_options(p) -> None:
                         "CxHxW with the row channel after channel, or HxW (channels: what the row length "
                         "leaves)")
     g.add_argument("--crop", type=nonnegative_int, metavar="PAD",
-                   help="cnn: augment each training batch with random crops: pad PAD zero pixels on every "
-                        "side, cut the image size at a random offset (seeded; default 0: none)")
+                   help="cnn: augment the training images with random crops, new ones every epoch: pad PAD "
+                        "zero pixels on every side, cut the image size at a random offset (seeded; default 0: none)")
     g.add_argument("--flip", action="store_true", default=None,
-                   help="cnn: augment each training batch with random horizontal flips (for natural images "
-                        "such as cifar10, not digits)")
+                   help="cnn: augment the training images with random horizontal flips, new ones every epoch "
+                        "(for natural images such as cifar10, not digits)")
     g.add_argument("--loss", choices=network_losses(),
                    help="mlp: cross-entropy (= softmax, default), svm (= hinge), logistic or binary-hinge "
                         "(two classes), mse (numeric targets); cnn: cross-entropy or svm. The other models "

@@ -62,7 +62,7 @@ or a file with --image-shape). --conv describes its layers, joined by '-':
   fc128      a fully connected layer of 128 neurons, then ReLU
 The output layer (one neuron per class) is added. Defaults: c32-bn-m2-c64-bn for 8x8 images,
 c16k5-m2-c32k5-m2 up to 28x28, c32-m2-c64-m2 above. Its data is scaled by one mean and standard
-deviation (--preprocess global-standardize); --crop PAD and --flip augment the training batches.
+deviation (--preprocess global-standardize); --crop PAD and --flip augment the training images.
 """
 
 TRAIN_EXAMPLES = """\

@@ -90,29 +90,5 @@ class Augment:
             images = horizontal_flip(images, self.rng)
         return np.ascontiguousarray(images).reshape(len(X), size)
 
-    def get_config(self) -> dict:
-        """What the transform is (not where its draws are): JSON-able."""
-        return {"image_shape": list(self.image_shape), "crop_padding": self.crop_padding, "flip": self.flip}
-
-    def state_dict(self) -> dict:
-        """The configuration and the generator's state, JSON-able: a training checkpoint keeps it,
-        so a resumed run draws the same shifts and flips as an uninterrupted one.
-
-        >>> import numpy as np
-        >>> a, b = Augment((1, 4, 4), crop_padding=1, seed=3), Augment((1, 4, 4), crop_padding=1, seed=9)
-        >>> X = np.arange(32.0).reshape(2, 16)
-        >>> _ = a(X); b.load_state_dict(a.state_dict())
-        >>> bool((a(X) == b(X)).all())
-        True
-        """
-        return {**self.get_config(), "rng": self.rng.bit_generator.state}
-
-    def load_state_dict(self, state: dict) -> None:
-        """Continue from :meth:`state_dict`'s dict; ValueError when it describes another transform."""
-        config = {k: state.get(k) for k in self.get_config()}
-        if config != self.get_config():
-            raise ValueError(f"the checkpoint's augmentation {config} is not this one {self.get_config()}")
-        self.rng.bit_generator.state = state["rng"]
-
     def __repr__(self):
         return f"Augment(image_shape={self.image_shape}, crop_padding={self.crop_padding}, flip={self.flip})"

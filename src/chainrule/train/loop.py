@@ -64,7 +64,7 @@ class Trainer:
     """
 
     def __init__(self, model: Module, X, y, config: TrainConfig, validation=None, callbacks=(), device=None,
-                 capture=False, augment=None):
+                 capture=False):
         if not isinstance(model, Module):
             raise TypeError(f"fit() needs a chainrule Module to train; got {type(model).__name__}")
         check_config(config)
@@ -72,9 +72,6 @@ class Trainer:
         self.device = module_device(model) if device is None else as_device(device)
         model.to(self.device)
         self.model, self.config, self.callbacks = model, config, list(callbacks)
-        if augment is not None and not callable(augment):
-            raise TypeError(f"augment must be a callable on a batch of rows (data.Augment); got {augment!r}")
-        self.augment = augment
         self.task = get_task(config.loss)
         self.set_data(X, y)
         self.validation = None
@@ -154,10 +151,7 @@ class Trainer:
         for b, idx in enumerate(batches(len(self.X), self.config.batch_size, rng=self.rng, shuffle=self.config.shuffle)):
             # The data stays on the host; each batch is copied to the model's device here, the one
             # place (the targets follow the scores there inside the loss).
-            # Augmentation (random crops, flips) changes each training batch on the host, drawing
-            # from its own generator, whose state the checkpoint keeps.
-            X = self.X[idx] if self.augment is None else self.augment(self.X[idx])
-            value = self.step(to_device(X, self.device), self.y[idx])
+            value = self.step(to_device(self.X[idx], self.device), self.y[idx])
             self.evaluations += 1
             if not math.isfinite(value):
                 self._diverged(start_state, f"the loss became {value} at epoch {self.epoch + 1}, batch {b + 1}", lr)
@@ -254,8 +248,6 @@ class Trainer:
             "callbacks": callbacks,
             "stopped": bool(self.stop_training),
         }
-        if self.augment is not None and hasattr(self.augment, "state_dict"):
-            meta["augment"] = self.augment.state_dict()
         if history:
             meta["history"] = self.history.records
         return arrays, meta
@@ -286,11 +278,6 @@ class Trainer:
         if saved.get("epochs") != now["epochs"] and now["schedule"] != "none":
             raise ValueError(f"{source} was written for {saved.get('epochs')} epochs and the {now['schedule']} "
                              f"schedule depends on the number of epochs; continue with epochs={saved.get('epochs')}")
-        augment = meta.get("augment")
-        if (augment is None) != (self.augment is None or not hasattr(self.augment, "load_state_dict")):
-            raise ValueError(f"{source} was written " + ("with" if augment is not None else "without")
-                             + " data augmentation; continue it " + ("with" if augment is not None else "without")
-                             + " (the same) augmentation")
         if int(meta["epoch"]) > self.config.epochs:
             raise ValueError(f"{source} has already run {meta['epoch']} epochs, more than epochs={self.config.epochs}")
         self.model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
@@ -302,8 +289,6 @@ class Trainer:
             state = (meta.get("callbacks") or {}).get(type(cb).__name__)
             if state is not None and hasattr(cb, "load_state_dict"):
                 cb.load_state_dict(_join_arrays(state, arrays, ""))
-        if augment is not None:
-            self.augment.load_state_dict(augment)
         self.rng.bit_generator.state = meta["rng"]
         self.epoch, self.evaluations = int(meta["epoch"]), int(meta["evaluations"])
         self.history.records = list(meta["history"])
