@@ -607,7 +607,7 @@ class PreparedRun:
 
 #: The settings that decide a run's data and its split (what :func:`prepare_data` reads).
 DATA_SETTINGS = ("data", "n_samples", "noise", "label_column", "data_dir", "seed", "test_size", "val_size",
-                 "preprocess")
+                 "preprocess", "model")  # model: --model cnn takes colour rows reordered to C×H×W
 
 
 def prepare_data(settings: RunSettings) -> tuple:
