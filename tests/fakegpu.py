@@ -208,11 +208,26 @@ def _from_host(a, dtype=None, copy=None, order="K", **_):
     return FakeArray(np.array(a, dtype=dtype, copy=True, order=order), _CURRENT[0])
 
 
+def _axpy(a, x, y):
+    """``cupy.cublas.axpy``: y ← y + a·x in place on 1-D device arrays (BLAS underneath here too)."""
+    if not (isinstance(x, FakeArray) and isinstance(y, FakeArray)):
+        raise LeakError(f"Unsupported type {type(x) if not isinstance(x, FakeArray) else type(y)}")
+    if x._dev != y._dev:
+        raise ValueError(f"Array device must be same as the current device: arrays on fake devices {[x._dev, y._dev]}")
+    if x._a.ndim != 1 or y._a.ndim != 1 or x._a.size != y._a.size:
+        raise ValueError("x and y must be 1-D arrays of the same size")  # CuPy's _check_two_vectors
+    from scipy.linalg import blas
+
+    fn = {"f": blas.saxpy, "d": blas.daxpy}[y._a.dtype.char]
+    assert fn(x._a, y._a, a=a) is y._a  # in place, as cuBLAS writes y
+
+
 class _FakeModule(types.ModuleType):
     """The fake GPU's array module: NumPy's names, through the same checks as the arrays."""
 
     ndarray = FakeArray
     asarray = array = ascontiguousarray = staticmethod(_from_host)
+    cublas = types.SimpleNamespace(axpy=_axpy)
 
     def asnumpy(self, a):
         return a.get() if isinstance(a, FakeArray) else np.asarray(a)

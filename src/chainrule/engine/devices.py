@@ -221,6 +221,10 @@ class CUDABackend:
             import cupy
         except ImportError:
             raise DeviceError(f"CUDA devices need CuPy, which is not installed: {CUDA_HINT}") from None
+        try:  # cupy.cublas.axpy: the optimizers' fused p ← p − a·x (backend.axpy)
+            import cupy.cublas  # noqa: F401
+        except ImportError:  # an older CuPy: axpy falls back to p += a * x
+            pass
         return cupy
 
     def count(self):

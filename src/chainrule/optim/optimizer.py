@@ -14,6 +14,13 @@ a *plan*, built at its first step: one flat array per state buffer, one flat gra
 one flat scratch array, with a view of each for every parameter. A step copies the gradients
 into the flat array (and the parameters, when there is weight decay), runs the update rule once
 on the flat arrays, and subtracts each parameter's view of the result from ``p.data`` in place.
+A rule whose step is a multiple ``a·x`` of an array it already has (SGD's ``η·g``) returns
+``(x, a)`` instead of writing ``u``. A parameter of at least ``FUSED_MIN_SIZE`` (8,192) elements
+is then updated by one fused multiply-add, ``p ← p − a·x`` rounded once
+(:func:`axpy`, PyTorch's ``p.add_(x, alpha=−a)``): one pass over the
+parameter where ``u ← a·x; p ← p − u`` makes two (benchmarks/PERFORMANCE_LOG.md entry 16).
+Smaller parameters keep the two passes, whose second call costs less than BLAS's. The choice
+depends on the parameter's size alone, so every path and device rounds a parameter alike.
 Scalars are cached 0-d arrays of the parameters' dtype (see :func:`_constants`). The
 per-parameter buffers in ``state[p]`` are those views, so they read and write the flat storage;
 change them in place (``state[p]["exp_avg"][...] = x``), or through :meth:`load_state_dict`.
@@ -31,7 +38,7 @@ as PyTorch's ``maximize=True``.
 Subclasses implement three small hooks: ``_validate(group)`` checks hyperparameters,
 ``_buffer_names(group)`` names the per-parameter buffers, and ``_update(group, g, bufs, u, t, c)``
 writes the step ``u`` (so that ``p ← p − u``) from the gradient ``g`` (read only), the buffers
-and the step number ``t``.
+and the step number ``t``, or returns ``(x, a)`` for the step ``a·x``.
 """
 from __future__ import annotations
 
@@ -43,7 +50,7 @@ import numpy as np
 
 from chainrule.engine import Tensor, backend, device_of, enable_grad, to_device, to_host
 
-__all__ = ["Optimizer", "check_number"]
+__all__ = ["Optimizer", "axpy", "check_number"]
 
 
 def check_number(value, what, low=0.0, high=math.inf, low_open=False, high_open=False):
@@ -68,6 +75,53 @@ def check_number(value, what, low=0.0, high=math.inf, low_open=False, high_open=
         raise ValueError(f"Invalid {what}: {value} (expected a finite number {lo}{hi})")
 
 
+_BLAS_AXPY = {}  # dtype -> SciPy's BLAS axpy for it (False: none), filled on first use
+
+
+def axpy(a, x, y):
+    """``y ← y + a·x`` in place, rounded once per element (BLAS axpy, a fused multiply-add); returns ``y``.
+
+    One pass over ``y`` instead of the two of ``y -= a * x`` (which rounds ``a·x`` first): the
+    optimizers' ``p ← p − η·g`` (PyTorch's ``p.add_(g, alpha=-η)`` is also fused). ``x`` and
+    ``y`` have one shape; ``y`` is contiguous (C or Fortran order, ``x`` in any layout). NumPy
+    arrays of float32 and float64 use SciPy's BLAS; another array module's ``cublas.axpy`` (CuPy,
+    the tests' fake GPU) is used where it has one; anything else (float16, a strided ``y``) falls
+    back to ``y += a * x``.
+
+    >>> import numpy as np
+    >>> from chainrule.optim.optimizer import axpy
+    >>> y = np.ones(3, np.float32)
+    >>> axpy(-0.5, np.array([2.0, 4.0, 6.0], np.float32), y).tolist()
+    [0.0, -1.0, -2.0]
+    """
+    if y.flags.c_contiguous:
+        order = "C"
+    elif y.flags.f_contiguous:
+        order = "F"
+    else:
+        order = None
+    if order is not None and x.shape == y.shape and y.size:
+        xp = backend.array_module(y)
+        if xp is np:
+            fn = _BLAS_AXPY.get(y.dtype)
+            if fn is None:
+                from scipy.linalg import blas
+
+                fn = _BLAS_AXPY[y.dtype] = {np.dtype(np.float32): blas.saxpy,
+                                            np.dtype(np.float64): blas.daxpy}.get(y.dtype, False)
+            if fn and type(x) is np.ndarray and x.dtype == y.dtype:
+                flat = y.reshape(-1, order=order)
+                if fn(x.reshape(-1, order=order), flat, a=a) is flat:  # BLAS wrote y itself
+                    return y
+        else:
+            blas = getattr(xp, "cublas", None)
+            if blas is not None and x.dtype == y.dtype and y.dtype.char in "fd":
+                blas.axpy(a, x.reshape(-1, order=order), y.reshape(-1, order=order))
+                return y
+    y += x * a
+    return y
+
+
 def _describe(p, index, group_index) -> str:
     where = f"parameter {index}" + (f" of group {group_index}" if group_index else "")
     if not isinstance(p, Tensor):
@@ -88,13 +142,14 @@ def _plain(value):
 
 
 FLAT_MAX_SIZE = 1 << 16  # parameters in a group, above which updates go one parameter at a time
+FUSED_MIN_SIZE = 1 << 13  # elements of a parameter from which a step a·x is one fused pass
 
 
 class _Plan:
     """One parameter group's scratch and state storage (see the module's docstring)."""
 
     __slots__ = ("group", "plist", "n", "params", "names", "g", "u", "p", "bufs", "gviews",
-                 "uviews", "pviews", "bviews", "t", "c", "atype")
+                 "uviews", "pviews", "bviews", "t", "c", "atype", "fused")
 
 
 def _constants(dtype):
@@ -267,7 +322,11 @@ class Optimizer:
         return ()
 
     def _update(self, group, g, bufs, u, t, c):
-        """Write the step into ``u`` so that ``p ← p − u``; return ``u``.
+        """Write the step into ``u`` so that ``p ← p − u``; return ``u``, or ``(x, a)``.
+
+        A rule whose step is ``a·x`` for an array ``x`` it already has (the gradient, a buffer)
+        may return ``(x, a)`` without writing ``u``: the parameter is then updated by one fused
+        multiply-add, ``p ← p − a·x``, rounded once (see the module's docstring).
 
         ``g`` is the gradient (read only), ``bufs`` the buffers named by :meth:`_buffer_names`,
         ``t`` the step number (1 at the first step; 0 for rules without state), and ``c(x)``
@@ -314,16 +373,18 @@ class Optimizer:
         plan.names = names = self._buffer_names(group)
         datas = [p.data for p in params]
         plan.atype = type(datas[0])
+        plan.fused = [d.size >= FUSED_MIN_SIZE for d in datas]
         dtype = datas[0].dtype
         total = sum(d.size for d in datas)
         # Flat storage pays where call overhead dominates (small networks); for large groups the
         # gather copy costs more memory traffic than the calls it saves, so update per parameter.
         if total <= FLAT_MAX_SIZE and all(type(d) is np.ndarray and d.dtype == dtype for d in datas):
 
-            def views(flat):
+            def views(flat):  # in each parameter's memory order, so BLAS reads both alike
                 out, start = [], 0
                 for d in datas:
-                    out.append(flat[start:start + d.size].reshape(d.shape))
+                    order = "F" if d.flags.f_contiguous and not d.flags.c_contiguous else "C"
+                    out.append(flat[start:start + d.size].reshape(d.shape, order=order))
                     start += d.size
                 return out
 
@@ -389,14 +450,32 @@ class Optimizer:
                         plan.g += pflat
                 t = plan.t + 1
                 u = plan.u
-                self._update(group, plan.g, plan.bufs, u, t, c)
+                step = self._update(group, plan.g, plan.bufs, u, t, c)
+                if type(step) is tuple:  # the step a·x: x is the gradient, a buffer or u
+                    x, a = step
+                    xviews = (plan.gviews if x is plan.g else plan.uviews if x is plan.u else
+                              next((v for b, v in zip(plan.bufs, plan.bviews) if x is b), None))
+                    if xviews is not None and not decoupled:
+                        na = -float(a)
+                        for p, xv, fused in zip(params, xviews, plan.fused):
+                            if fused:
+                                axpy(na, xv, p.data)  # p ← p − a·x in one rounding
+                    if xviews is None or decoupled or not all(plan.fused):
+                        np.multiply(x, c(a), out=u)  # the others: u ← a·x (after x was read: x may be u)
+                    if xviews is not None and not decoupled:
+                        for p, uv, fused in zip(params, plan.uviews, plan.fused):
+                            if not fused:
+                                d = p.data
+                                d -= uv
+                        step = None
                 if decoupled:
                     pflat = plan.p
                     pflat *= c(decoupled)
                     u += pflat
-                for p, uv in zip(params, plan.uviews):
-                    d = p.data
-                    d -= uv
+                if step is not None:
+                    for p, uv in zip(params, plan.uviews):
+                        d = p.data
+                        d -= uv
                 if plan.names:
                     plan.t = t
                     state = self.state
@@ -430,6 +509,11 @@ class Optimizer:
                 t = st["step"] + 1
                 st["step"] = t
             u = self._update(group, g, [views[i] for views in plan.bviews], plan.uviews[i], t, c)
+            if type(u) is tuple:
+                if not decoupled and p.data.size >= FUSED_MIN_SIZE:
+                    axpy(-float(u[1]), u[0], p.data)  # p ← p − a·x in one rounding
+                    continue
+                u = np.multiply(u[0], c(u[1]), out=plan.uviews[i])
             if decoupled:
                 pv *= c(decoupled)
                 u += pv

@@ -83,9 +83,11 @@ class SGD(Optimizer):
         return ("momentum_buffer",) if group["momentum"] else ()
 
     def _update(self, group, g, bufs, u, t, c):
+        # The step is η·g, η·buf or η·(g + μ·buf): returned as (x, η), so that the base class
+        # updates p ← p − η·x in one fused pass (the multiply by η is never written out).
         lr, mu = group["lr"], group["momentum"]
         if not mu:
-            return np.multiply(g, c(lr), out=u)
+            return g, lr
         buf = bufs[0]
         if t == 1:
             buf[...] = g
@@ -100,7 +102,5 @@ class SGD(Optimizer):
         if group["nesterov"]:
             np.multiply(buf, c(mu), out=u)
             u += g
-            u *= c(lr)
-        else:
-            np.multiply(buf, c(lr), out=u)
-        return u
+            return u, lr
+        return buf, lr
