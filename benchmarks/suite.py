@@ -34,6 +34,7 @@ TARGETS = {  # workload: (largest allowed chainrule / numpy ratio)
     "tiny_step_b32": 2.00,
 }
 MEMORY_TARGET = 1.20
+SEQUENTIAL_TARGET = 1.05  # nn.Sequential + loss.backward() / nn.MLP's fast path, same process (issue 14)
 CNN_TARGET = 1.0  # chainrule / PyTorch per step (issue 13)
 MICROGRAD_SPEEDUP_TARGET = 1000.0
 
@@ -50,6 +51,30 @@ def chainrule_mlp(sizes, seed=0):
     return model
 
 
+def chainrule_sequential(sizes, seed=0):
+    """The same network the PyTorch way: ``nn.Sequential(Linear, ReLU, …, Linear)``, weights
+    equal to the reference's (and so to :func:`chainrule_mlp`'s)."""
+    layers = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [cr.nn.Linear(fan_in, fan_out, rng=seed), cr.nn.ReLU()]
+    model = cr.nn.Sequential(*layers[:-1])
+    params = ref.make_mlp(sizes, seed)
+    for layer, w, b in zip(layers[0::2], params[0::2], params[1::2]):
+        layer.weight.data[...] = w.T
+        layer.bias.data[...] = b
+    return model
+
+
+def sequential_step(model, opt, xb, yb):
+    """The step a PyTorch user writes by hand: plain ``loss.backward()`` (every intermediate
+    gradient kept), ``opt.step()``."""
+    loss = F.cross_entropy(model(cr.Tensor(xb)), yb)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
 def chainrule_step(model, opt, xb, yb, keep_grads=False):
     """One training step as the performance guide writes it: intermediate gradients are not
     kept (``keep_grads=False``, what ``cr.fit`` does); the memory table shows both modes."""
@@ -60,22 +85,29 @@ def chainrule_step(model, opt, xb, yb, keep_grads=False):
     return loss.item()
 
 
-def chainrule_epoch_fn(batch_size, n, sizes=harness.MLP_SIZES, lr=harness.LR, seed=0, keep_grads=False):
+def chainrule_epoch_fn(batch_size, n, sizes=harness.MLP_SIZES, lr=harness.LR, seed=0, keep_grads=False,
+                       sequential=False):
     X, y = harness.mnist_like(n, sizes[0], sizes[-1], seed)
-    model = chainrule_mlp(sizes, seed)
+    model = (chainrule_sequential if sequential else chainrule_mlp)(sizes, seed)
     opt = cr.optim.SGD(model.parameters(), lr=lr)
 
     def epoch():
         for start in range(0, len(X), batch_size):
-            chainrule_step(model, opt, X[start:start + batch_size], y[start:start + batch_size], keep_grads)
+            xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+            if sequential:
+                sequential_step(model, opt, xb, yb)
+            else:
+                chainrule_step(model, opt, xb, yb, keep_grads)
 
     return epoch
 
 
-def chainrule_tiny_fn(batch_size=32, sizes=harness.TINY_SIZES, lr=harness.LR, seed=0):
+def chainrule_tiny_fn(batch_size=32, sizes=harness.TINY_SIZES, lr=harness.LR, seed=0, sequential=False):
     X, y = harness.mnist_like(batch_size, sizes[0], sizes[-1], seed)
-    model = chainrule_mlp(sizes, seed)
+    model = (chainrule_sequential if sequential else chainrule_mlp)(sizes, seed)
     opt = cr.optim.SGD(model.parameters(), lr=lr)
+    if sequential:
+        return lambda: sequential_step(model, opt, X, y)
     return lambda: chainrule_step(model, opt, X, y)
 
 
@@ -195,9 +227,11 @@ def time_workloads(n, threads, repeats):
     for batch_size in (16, 128, 1024):
         fns = harness.mlp_epoch_fns(batch_size, n=n)
         fns["chainrule"] = chainrule_epoch_fn(batch_size, n)
+        fns["chainrule_sequential"] = chainrule_epoch_fn(batch_size, n, sequential=True)
         results[f"mlp_epoch_b{batch_size}"] = harness.compare(fns, repeats=repeats, threads=threads)
     fns = harness.tiny_step_fns(32)
     fns["chainrule"] = chainrule_tiny_fn(32)
+    fns["chainrule_sequential"] = chainrule_tiny_fn(32, sequential=True)
     fns["chainrule_captured"] = chainrule_tiny_captured_fn(32)
     results["tiny_step_b32"] = harness.compare(fns, repeats=repeats, number=500, threads=threads)
     return results
@@ -327,6 +361,16 @@ def main(argv=None):
     captured = report["ratios"]["tiny_step_b32_captured"] = tiny["chainrule_captured"] / tiny["numpy"]
     print(f"{'tiny_b32 captured':18s} {tiny['chainrule_captured'] * 1e6:9.2f}us {tiny['numpy'] * 1e6:9.2f}us "
           f"{'':11s} {captured:9.2f}   (issue 14 aims at <= 1.2; uncaptured {report['ratios']['tiny_step_b32']:.2f})")
+    print("nn.Sequential(Linear, ReLU, ...) + loss.backward() against nn.MLP + backward(keep_grads=False), "
+          "same weights, same process:")
+    for name, best in times.items():
+        ratio = report["ratios"][f"sequential_{name}"] = best["chainrule_sequential"] / best["chainrule"]
+        passed = ratio <= SEQUENTIAL_TARGET
+        ok &= passed
+        unit, scale = ("ms", 1e3) if "epoch" in name else ("us", 1e6)
+        print(f"{name + ' seq':18s} {best['chainrule_sequential'] * scale:9.2f}{unit} {'MLP':>9s} "
+              f"{best['chainrule'] * scale:9.2f}{unit} {ratio:9.2f} {'≤' + str(SEQUENTIAL_TARGET):>7s} "
+              f"{'ok' if passed else 'MISSED'}   (Sequential / NumPy {best['chainrule_sequential'] / best['numpy']:.2f})")
     for name, row in mem.items():
         if name.startswith("mlp"):
             ratio = row["chainrule"] / row["numpy"]

@@ -369,3 +369,25 @@ def test_cnn_flop_and_im2col_counts_by_hand() -> None:
     conv1, conv2, linear = 64 * 16 * 64 * 9, 64 * 32 * 16 * 16 * 9, 64 * 512 * 10
     assert harness.cnn_flops("cnn_digits") == 2 * (2 * conv1 + 3 * conv2 + 3 * linear)
     assert suite.im2col_bytes("cnn_digits") == 4 * (64 * 64 * 9 + 64 * 16 * 16 * 9)
+
+
+# --------------------------------------------------------------------------------------------
+# nn.Sequential against nn.MLP (issue 14): one network built two ways
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("sizes", [harness.TINY_SIZES, [30, 16, 12, 10]], ids=["tiny", "three-layer"])
+def test_the_sequential_and_mlp_builds_take_the_same_steps(sizes) -> None:
+    sys.path.insert(0, str(BENCH))
+    suite = load("suite")
+    import chainrule as cr
+
+    X, y = harness.mnist_like(24, sizes[0], sizes[-1], seed=1)
+    mlp, seq = suite.chainrule_mlp(sizes), suite.chainrule_sequential(sizes)
+    assert [type(m).__name__ for m in seq] == ["Linear", "ReLU"] * (len(sizes) - 2) + ["Linear"]
+    om, os_ = cr.optim.SGD(mlp.parameters(), lr=0.5), cr.optim.SGD(seq.parameters(), lr=0.5)
+    a = [suite.chainrule_step(mlp, om, X, y) for _ in range(5)]
+    b = [suite.sequential_step(seq, os_, X, y) for _ in range(5)]
+    assert a == b and a[-1] < a[0]  # the fused linear_relu rounds as Linear then ReLU does
+    for p, q in zip(mlp.parameters(), seq.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)

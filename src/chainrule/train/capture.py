@@ -83,7 +83,33 @@ class CapturedForward:
         self.params = [p for p in params.values() if p.requires_grad]
         order = topological_order(result) if loss is not None else [output for *_, output in tape]
         self._make_plan(order, slots, params)
+        self._compile()
         return result, self
+
+    def _compile(self):
+        # The replay's one list of arrays: [x, each parameter's data, each constant, each op's
+        # result]; every op reads its inputs by index, so a step does no lookups by kind.
+        self.sources, self.constants, where = [], [], {}
+        for _, refs, _, _ in self.program:
+            for kind, obj in (r for r in refs if r[0] in "pc"):
+                if id(obj) not in where:
+                    where[id(obj)] = (kind, len(self.sources if kind == "p" else self.constants))
+                    (self.sources if kind == "p" else self.constants).append(obj)
+        n_params = len(self.sources)
+        index = {key: 1 + k + (n_params if kind == "c" else 0) for key, (kind, k) in where.items()}
+        self.base = 1 + n_params + len(self.constants)
+        self.compiled = [(fn.forward, [0 if r[0] == "x" else self.base + r[1] if r[0] == "s" else index[id(r[1])]
+                                       for r in refs], kwargs, targets)
+                         for fn, refs, kwargs, targets in self.program]
+        # backward visits: ("leaf", p) or ("op", i, fn.backward, [(position, slot or None, parameter)])
+        self.steps = []
+        for step in self.plan:
+            if step[0] == "leaf":
+                self.steps.append(step)
+                continue
+            _, i, fn, targets = step
+            needed = [(k, slot, p) for k, (slot, p, need) in enumerate(targets) if need and (slot is not None or p is not None)]
+            self.steps.append(("op", i, fn.backward, needed))
 
     def _refuse(self, reason):
         self.reason = reason
@@ -107,24 +133,25 @@ class CapturedForward:
 
     def forward(self, x, target=None):
         """Replay the recorded ops on input array ``x`` (and ``target``); returns the result array."""
-        values = []
-        for fn, refs, kwargs, targets in self.program:
-            arrays = [x if r[0] == "x" else r[1].data if r[0] == "p" else values[r[1]] if r[0] == "s" else r[1]
-                      for r in refs]
+        values = [x]
+        values += [p.data for p in self.sources]
+        values += self.constants
+        generic = np.generic
+        for forward, inputs, kwargs, targets in self.compiled:
             if targets:
                 kwargs = dict(kwargs, **{k: target for k in targets})
-            data = fn.forward(*arrays, **kwargs)
-            if isinstance(data, np.generic):
+            data = forward(*[values[j] for j in inputs], **kwargs)
+            if isinstance(data, generic):
                 data = np.asarray(data)
             values.append(data)
         self.values = values
-        return values[self.out_slot]
+        return values[self.base + self.out_slot]
 
     def backward(self, grad) -> None:
         """Back-propagate ``grad`` (of the result) to the parameters, as ``Tensor.backward`` does."""
-        values, grads = self.values, [None] * len(self.program)
+        values, grads, base = self.values, [None] * len(self.program), self.base
         grads[self.out_slot] = grad
-        for step in self.plan:
+        for step in self.steps:
             if step[0] == "leaf":  # what the backward pass does when it reaches a parameter
                 p = step[1]
                 g = p.grad
@@ -133,17 +160,18 @@ class CapturedForward:
                 elif g is not None and g.ndim and 0 in g.strides:
                     p.grad = g.copy()
                 continue
-            _, i, fn, targets = step
+            _, i, backward, targets = step
             g = grads[i]
             if g is None:
                 continue
-            parent_grads = fn.backward(g)
+            parent_grads = backward(g)
             if type(parent_grads) is not tuple:
                 parent_grads = (parent_grads,)
-            for (slot, p, need), pg in zip(targets, parent_grads):
-                if pg is None or not need:
+            for k, slot, p in targets:
+                pg = parent_grads[k]
+                if pg is None:
                     continue
-                like = values[slot] if p is None else p.data
+                like = values[base + slot] if p is None else p.data
                 if pg.shape != like.shape:
                     pg = unbroadcast(pg, like.shape, repr(fn.name))
                 if pg.dtype != like.dtype:
