@@ -105,10 +105,12 @@ def axpy(a, x, y):
         if xp is np:
             fn = _BLAS_AXPY.get(y.dtype)
             if fn is None:
-                from scipy.linalg import blas
-
-                fn = _BLAS_AXPY[y.dtype] = {np.dtype(np.float32): blas.saxpy,
-                                            np.dtype(np.float64): blas.daxpy}.get(y.dtype, False)
+                try:
+                    from scipy.linalg import blas
+                except ImportError:  # SciPy comes with scikit-learn; without it, the two-pass form
+                    blas = None
+                fn = _BLAS_AXPY[y.dtype] = blas and {np.dtype(np.float32): blas.saxpy,
+                                                     np.dtype(np.float64): blas.daxpy}.get(y.dtype, False)
             if fn and type(x) is np.ndarray and x.dtype == y.dtype:
                 flat = y.reshape(-1, order=order)
                 if fn(x.reshape(-1, order=order), flat, a=a) is flat:  # BLAS wrote y itself
