@@ -227,6 +227,12 @@ def run_fused(modules, x, fused: dict):
 class Sequential(Module):
     """Modules applied one after another; they are named "0", "1", ….
 
+    A ``Linear`` directly followed by a ``ReLU`` (exactly those types) runs as one fused op,
+    ``F.linear_relu``: the same values and gradients bit for bit, one graph node and one
+    activation array instead of two, so the PyTorch-style ``Sequential(Linear, ReLU, …)`` trains
+    as fast as ``nn.MLP`` (benchmarks/PERFORMANCE_LOG.md entry 17). Drawings show the pair as
+    one ``linear_relu`` gate.
+
     >>> import chainrule as cr
     >>> net = cr.nn.Sequential(cr.nn.Linear(3, 4, rng=0), cr.nn.ReLU(), cr.nn.Linear(4, 2, rng=1))
     >>> net(cr.ones(5, 3)).shape
@@ -239,9 +245,7 @@ class Sequential(Module):
             self.add_module(str(i), module)
 
     def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
-        return x
+        return run_fused(self._modules.values(), x, _MLP_FUSED)
 
     def __getitem__(self, index):
         return list(self._modules.values())[index]
@@ -400,4 +404,4 @@ class MLP(Sequential):
 
 # The layer's own parameters are valid, so the pair skips linear_relu's argument checks.
 _MLP_FUSED = {(Linear, ReLU): lambda x, layer: fused.LinearReLU.apply(
-    *((x, layer.weight) if layer.bias is None else (x, layer.weight, layer.bias)))}
+    *((_as_tensor(x), layer.weight) if layer.bias is None else (_as_tensor(x), layer.weight, layer.bias)))}

@@ -1,0 +1,53 @@
+"""nn.Sequential runs Linear + ReLU as the fused linear_relu: the same values and gradients bit for
+bit as the two modules applied one after the other."""
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+
+
+def ops(t):
+    return [node._op for node in cr.topological_order(t) if node._op is not None]
+
+
+def by_hand(modules, x):
+    for m in modules:
+        x = m(x)
+    return x
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_a_linear_relu_pair_is_one_fused_node_with_the_unfused_values_and_gradients(bias):
+    x = np.random.default_rng(0).standard_normal((7, 5)).astype(np.float32)
+    net = nn.Sequential(nn.Linear(5, 6, bias=bias, rng=1), nn.ReLU(), nn.Linear(6, 3, bias=bias, rng=2),
+                        nn.ReLU(), nn.Linear(3, 2, rng=3))
+    results = []
+    for run in (net, lambda t: by_hand(list(net), t)):
+        xt = cr.tensor(x, requires_grad=True)
+        out = run(xt)
+        (out * out).sum().backward()
+        results.append((out, xt.grad.copy(), [p.grad.copy() for p in net.parameters()]))
+        net.zero_grad()
+    (a, ga, pa), (b, gb, pb) = results
+    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(ga, gb)
+    for u, v in zip(pa, pb):
+        np.testing.assert_array_equal(u, v)
+    assert ops(a) == ["linear_relu", "linear_relu", "linear"] and ops(b) == ["linear", "relu"] * 2 + ["linear"]
+
+
+def test_an_array_input_and_other_pairs_run_as_before():
+    x = np.ones((2, 4), np.float32)
+    net = nn.Sequential(nn.Linear(4, 3, rng=0), nn.ReLU())
+    np.testing.assert_array_equal(net(x).data, by_hand(list(net), cr.tensor(x)).data)  # ndarray in: converted
+    tanh = nn.Sequential(nn.Linear(4, 3, rng=0), nn.Tanh())
+    assert ops(tanh(x)) == ["linear", "tanh"]  # only Linear + ReLU is fused
+
+    class Scaled(nn.Linear):  # a subclass may change forward: it is never fused
+        def forward(self, x):
+            return super().forward(x) * 2.0
+
+    scaled = nn.Sequential(Scaled(4, 3, rng=0), nn.ReLU())
+    np.testing.assert_array_equal(scaled(x).data, by_hand(list(scaled), cr.tensor(x)).data)
+    assert ops(scaled(x))[-1] == "relu"
