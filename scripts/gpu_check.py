@@ -370,8 +370,14 @@ def main(argv=None) -> int:
         return 0
     report.data["gpu"] = True
     report.write()
-    import chainrule as cr
-    from chainrule.nn import functional as F
+    try:
+        import chainrule as cr
+        from chainrule.nn import functional as F
+    except ImportError as exc:  # run from the repository root with PYTHONPATH=src, or pip install -e .
+        report.data.update(failures=1, error=f"cannot import chainrule: {exc}")
+        report.write()
+        print(f"cannot import chainrule: {exc} (PYTHONPATH=src, or pip install -e . --no-deps)")
+        return 1
 
     if not args.skip_checks:
         run_checks(report, cr, F)
