@@ -208,11 +208,28 @@ def _from_host(a, dtype=None, copy=None, order="K", **_):
     return FakeArray(np.array(a, dtype=dtype, copy=True, order=order), _CURRENT[0])
 
 
+def _array(a, dtype=None, copy=True, order="K", **_):
+    """The module's ``array``: a copy unless ``copy=False`` (NumPy's and CuPy's default)."""
+    if isinstance(a, FakeArray):
+        return FakeArray(np.array(a._a, dtype=dtype, copy=copy, order=order), a._dev) if copy else _from_host(a, dtype)
+    return _from_host(a, dtype, order=order)
+
+
+def _ascontiguousarray(a, dtype=None, **_):
+    """The module's ``ascontiguousarray``: the array itself when it already is C-contiguous."""
+    if isinstance(a, FakeArray):
+        out = np.ascontiguousarray(a._a, dtype=dtype)
+        return a if out is a._a else FakeArray(out, a._dev)
+    return _from_host(a, dtype, order="C")
+
+
 class _FakeModule(types.ModuleType):
     """The fake GPU's array module: NumPy's names, through the same checks as the arrays."""
 
     ndarray = FakeArray
-    asarray = array = ascontiguousarray = staticmethod(_from_host)
+    asarray = staticmethod(_from_host)
+    array = staticmethod(_array)
+    ascontiguousarray = staticmethod(_ascontiguousarray)
 
     def asnumpy(self, a):
         return a.get() if isinstance(a, FakeArray) else np.asarray(a)
