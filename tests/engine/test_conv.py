@@ -300,8 +300,11 @@ def test_fused_conv2d_relu_accepts_what_conv2d_accepts_with_equal_values_and_gra
         y = op(ts[0], ts[1], ts[2] if b is not None else None)
         (y * cr.tensor(np.arange(y.size, dtype=np.float64).reshape(y.shape) % 5)).sum().backward()
         results.append([y.numpy()] + [t.grad for t in ts])
-    for a, c in zip(*results):
-        np.testing.assert_array_equal(a, c)
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    # The gradients come from the same conv_backward; ReLU's row-major gradient can reach it in
+    # another memory layout (an F-ordered view at batch 1), and BLAS then rounds differently.
+    for a, c in zip(results[0][1:], results[1][1:]):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("x, w, b, kw", REJECTED)

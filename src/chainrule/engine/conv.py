@@ -147,16 +147,20 @@ def conv_forward(x, weight, bias, stride, padding, dilation, groups):
     kernel = weight.shape[2:]
     out = tuple(output_size(s, k, st, p, d) for s, k, st, p, d in zip(x.shape[2:], kernel, stride, padding, dilation))
     geometry = (x.shape, kernel, stride, padding, dilation, groups, out)
-    view = _windows(_padded(_last(x), padding, 0, 1), kernel, stride, dilation, out)
+    og, cg = o_ch // groups, x.shape[1] // groups
+    # A channels-first input (a network's input image, a ReLU's result) whose channel runs are
+    # shorter than an output row (cifar's 3 colours, grey images' 1) is padded channels-first
+    # and its windows copied offset-major, (k·k·c, rows): both sides of the copy are then
+    # contiguous runs of an output row, where rows of k·k runs of c entries were
+    # (PERFORMANCE_LOG.md, entries 13 and 17). Its transpose is the (rows, k·k·c) matrix.
+    first = x.flags.c_contiguous and cg < out[-1]
+    xpad = _last(_padded(x, padding, 0, 2)) if first else _padded(_last(x), padding, 0, 1)
+    view = _windows(xpad, kernel, stride, dilation, out)
     rows = n * math.prod(out)
     w_mat = _last(weight).reshape(o_ch, -1)  # (O, *k·C/G): the windows' (*k, c) order
-    og, cg = o_ch // groups, x.shape[1] // groups
     width = math.prod(kernel) * cg
     dtype = np.result_type(x.dtype, weight.dtype)
-    # One input channel per group (a network's first layer on grey images): copy the windows
-    # offset-major, (k·k, rows), whose source and destination are both contiguous runs, and
-    # use its transpose: 4× faster than rows of k·k short runs (PERFORMANCE_LOG.md, entry 13).
-    order = (*range(nd + 1, 2 * nd + 1), 0, *range(1, nd + 1), 2 * nd + 1) if cg == 1 else None
+    order = (*range(nd + 1, 2 * nd + 2), 0, *range(1, nd + 1)) if first or cg == 1 else None
 
     def im2col(v):
         v = v.transpose(order) if order else v
