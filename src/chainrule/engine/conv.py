@@ -8,9 +8,11 @@ returns.
 
 A convolution is one matrix product over a strided window view (im2col without a loop over
 positions): ``cols[(n, *out), (*k, c)] = x_pad[n, *(out·stride + k·dilation), c]`` and
-``y = cols · W_matᵀ + b``. Its backward is the transposed products ``dW = gᵀ·cols`` and
+``y = cols · W_matᵀ + b`` (a channels-first input with few channels is copied offset-major
+instead, entry 17). Its backward is the transposed products ``dW = gᵀ·cols`` and
 ``dcols = g·W_mat``, then col2im: one strided add per kernel offset (kh·kw adds, never one per
-output position). Pooling loops over kernel offsets the same way.
+output position). Pooling loops over kernel offsets the same way. On the host, the large
+temporaries and results come from a workspace reused across steps (:func:`workspace`, entry 16).
 """
 from __future__ import annotations
 
@@ -148,7 +150,7 @@ def conv_forward(x, weight, bias, stride, padding, dilation, groups):
     out = tuple(output_size(s, k, st, p, d) for s, k, st, p, d in zip(x.shape[2:], kernel, stride, padding, dilation))
     geometry = (x.shape, kernel, stride, padding, dilation, groups, out)
     og, cg = o_ch // groups, x.shape[1] // groups
-    # A channels-first input (a network's input image, a ReLU's result) whose channel runs are
+    # A channels-first input (a network's input images, a row-major op's result) whose channel runs are
     # shorter than an output row (cifar's 3 colours, grey images' 1) is padded channels-first
     # and its windows copied offset-major, (k·k·c, rows): both sides of the copy are then
     # contiguous runs of an output row, where rows of k·k runs of c entries were
