@@ -9,6 +9,7 @@ import pytest
 
 import chainrule as cr
 import fakegpu
+from fakegpu import same
 from chainrule import nn
 from chainrule.engine import conv as conv_module
 from chainrule.nn import functional as F
@@ -45,31 +46,10 @@ OPS = [
 ]
 
 
-def host(t):
-    return t.numpy() if isinstance(t, cr.Tensor) else cr.to_host(t)
-
-
-def same(a, b):
-    a, b = host(a), host(b)
-    assert a.dtype == b.dtype and a.shape == b.shape
-    np.testing.assert_array_equal(a, b)
-
-
 @pytest.mark.parametrize("name, fn, arrays", OPS, ids=[o[0] for o in OPS])
 def test_every_conv_and_pool_op_on_the_fake_gpu_equals_the_cpu(fake_gpu, name, fn, arrays):
-    results = []
     weights = rng.standard_normal(fn(*[cr.tensor(a) for a in arrays]).shape)  # a gradient that is not all ones
-    for dev in ("cpu", "fake"):
-        ts = [cr.tensor(a, dtype="float64", requires_grad=True, device=dev) for a in arrays]
-        out = fn(*ts)
-        assert out.device == cr.device(dev) and type(out.data) is (np.ndarray if dev == "cpu" else fakegpu.FakeArray)
-        (out * cr.tensor(weights, dtype="float64", device=dev)).sum().backward()
-        assert all(cr.device_of(t.grad) == cr.device(dev) for t in ts)
-        results.append((out, [t.grad for t in ts]))
-    (a, ga), (b, gb) = results
-    same(a, b)
-    for x, y in zip(ga, gb):
-        same(x, y)
+    fakegpu.same_on_cpu_and_fake(fn, arrays, weights)
 
 
 def test_a_cnn_trains_on_the_fake_gpu_bit_identically_to_the_cpu(fake_gpu):
