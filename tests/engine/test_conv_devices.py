@@ -93,3 +93,19 @@ def test_the_workspace_never_hands_out_a_buffer_still_in_use():
     first.sum().backward()
     F.conv2d(cr.tensor(X2), w_alone, groups=2).sum().backward()
     np.testing.assert_array_equal(w.grad, w_alone.grad)
+
+
+def test_a_cnn_trains_bit_identically_with_the_captured_step():
+    # The captured step replays recorded ops on their Function objects, so the workspace's buffers
+    # are reused while the previous replay's saved arrays are still alive; a ragged last batch
+    # (44 = 5·8 + 4) records a second batch shape.
+    X = np.random.default_rng(0).standard_normal((44, 64)).astype(np.float32)
+    y = np.arange(44) % 3
+    states = []
+    for capture in (False, True):
+        net = nn.CNN((1, 8, 8), 3, "c4-m2-c6", rng=0)
+        fit(net, X, y, epochs=3, batch_size=8, optimizer="adam", lr=0.01, capture=capture)
+        states.append(net.state_dict())
+    assert states[0].keys() == states[1].keys()
+    for k in states[0]:
+        same(states[0][k], states[1][k])
