@@ -222,11 +222,28 @@ def _axpy(a, x, y):
     assert fn(x._a, y._a, a=a) is y._a  # in place, as cuBLAS writes y
 
 
+def _array(a, dtype=None, copy=True, order="K", **_):
+    """The module's ``array``: a copy unless ``copy=False`` (NumPy's and CuPy's default)."""
+    if isinstance(a, FakeArray):
+        return FakeArray(np.array(a._a, dtype=dtype, copy=copy, order=order), a._dev) if copy else _from_host(a, dtype)
+    return _from_host(a, dtype, order=order)
+
+
+def _ascontiguousarray(a, dtype=None, **_):
+    """The module's ``ascontiguousarray``: the array itself when it already is C-contiguous."""
+    if isinstance(a, FakeArray):
+        out = np.ascontiguousarray(a._a, dtype=dtype)
+        return a if out is a._a else FakeArray(out, a._dev)
+    return _from_host(a, dtype, order="C")
+
+
 class _FakeModule(types.ModuleType):
     """The fake GPU's array module: NumPy's names, through the same checks as the arrays."""
 
     ndarray = FakeArray
-    asarray = array = ascontiguousarray = staticmethod(_from_host)
+    asarray = staticmethod(_from_host)
+    array = staticmethod(_array)
+    ascontiguousarray = staticmethod(_ascontiguousarray)
     cublas = types.SimpleNamespace(axpy=_axpy)
 
     def asnumpy(self, a):
@@ -280,6 +297,39 @@ class FakeBackend:
             yield
         finally:
             _CURRENT[0] = previous
+
+
+def host(t) -> np.ndarray:
+    """A tensor's or a device array's values as a host ndarray (for comparing in tests)."""
+    return t.numpy() if isinstance(t, cr.Tensor) else cr.to_host(t)
+
+
+def same(a, b) -> None:
+    """Assert that two tensors or arrays, on any devices, are equal bit for bit (dtype, shape, values)."""
+    a, b = host(a), host(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(a, b)
+
+
+def same_on_cpu_and_fake(fn, arrays, weights=None) -> None:
+    """Run ``fn`` on float64 tensors of ``arrays`` on the CPU and on the fake GPU, backpropagate
+    ``(out · weights).sum()`` (``out.sum()`` without weights), and assert that the results stay on
+    their device and that values and gradients are equal bit for bit."""
+    results = []
+    for dev in ("cpu", "fake"):
+        ts = [cr.tensor(a, dtype="float64", requires_grad=True, device=dev) for a in arrays]
+        out = fn(*ts)
+        assert out.device == cr.device(dev) and type(out.data) is (np.ndarray if dev == "cpu" else FakeArray)
+        if weights is not None:
+            (out * cr.tensor(weights, dtype="float64", device=dev)).sum().backward()
+        else:
+            (out.sum() if out.size > 1 else out).backward()
+        assert all(t.grad is None or cr.device_of(t.grad) == cr.device(dev) for t in ts)
+        results.append([out] + [t.grad for t in ts])
+    for x, y in zip(*results):
+        assert (x is None) == (y is None)
+        if x is not None:
+            same(x, y)
 
 
 def install() -> None:

@@ -270,6 +270,48 @@ def test_fused_conv2d_relu_is_conv2d_then_relu(case):
         assert cr.gradcheck(lambda *t: cr.conv2d_relu(t[0], t[1], t[2] if len(t) > 2 else None, **kw), inputs).ok
 
 
-def test_fused_conv2d_relu_rejects_what_conv2d_rejects():
-    with pytest.raises(ValueError, match="the input has 3 channels"):
-        cr.conv2d_relu(cr.ones(1, 3, 5, 5), cr.ones(4, 2, 3, 3))
+_X, _W = np.linspace(-2, 2, 3 * 36).reshape(1, 3, 6, 6), np.linspace(1, -1, 4 * 3 * 9).reshape(4, 3, 3, 3)
+ACCEPTED = [  # (input, weight, bias, keywords) that conv2d takes, in the forms a user passes them
+    (_X, _W, None, {}), (_X[0], _W, np.ones(4), {"padding": "same"}),  # an unbatched image
+    (_X, np.ones((3, 1, 2, 2)), np.zeros(3), {"groups": 3, "stride": (2, 1), "dilation": 2}),
+    (_X.tolist(), _W, None, {"padding": (1, 0)}), (_X, _W, None, {"padding": "valid", "dilation": (1, 2)}),
+]
+REJECTED = [
+    (np.ones((1, 3, 5, 5)), np.ones((4, 2, 3, 3)), None, {}),  # channels do not match
+    (np.ones((1, 3, 2, 2)), np.ones((4, 3, 3, 3)), None, {}),  # kernel larger than the input
+    (np.ones((3, 5)), np.ones((4, 3, 3, 3)), None, {}),  # not an image
+    (np.ones((1, 3, 5, 5)), np.ones((4, 3, 3)), None, {}),  # weight not 4-d
+    (np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.ones(3), {}),  # bias of the wrong size
+    (np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), None, {"stride": 0}),
+    (np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), None, {"padding": "full"}),
+    (np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), None, {"padding": "same", "stride": 2}),
+    (np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), None, {"groups": 2}),
+    (np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), None, {"dilation": (1, 2, 3)}),
+    (np.ones((1, 3, 5, 5)), np.ones((4, 3, 3, 3)), None, {"padding": -1}),
+    (np.array([["a"]]), np.ones((4, 3, 3, 3)), None, {}),  # not numbers
+]
+
+
+@pytest.mark.parametrize("x, w, b, kw", ACCEPTED)
+def test_fused_conv2d_relu_accepts_what_conv2d_accepts_with_equal_values_and_gradients(x, w, b, kw):
+    results = []
+    for op in (lambda *t: cr.conv2d(*t, **kw).relu(), lambda *t: cr.conv2d_relu(*t, **kw)):
+        ts = [cr.tensor(a, dtype="float64", requires_grad=True) for a in (x, w) + ((b,) if b is not None else ())]
+        y = op(ts[0], ts[1], ts[2] if b is not None else None)
+        (y * cr.tensor(np.arange(y.size, dtype=np.float64).reshape(y.shape) % 5)).sum().backward()
+        results.append([y.numpy()] + [t.grad for t in ts])
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    # The gradients come from the same conv_backward; ReLU's row-major gradient can reach it in
+    # another memory layout (an F-ordered view at batch 1), and BLAS then rounds differently.
+    for a, c in zip(results[0][1:], results[1][1:]):
+        np.testing.assert_allclose(a, c, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("x, w, b, kw", REJECTED)
+def test_fused_conv2d_relu_rejects_what_conv2d_rejects_with_the_same_error(x, w, b, kw):
+    errors = []
+    for op in (cr.conv2d, cr.conv2d_relu):
+        with pytest.raises((ValueError, TypeError)) as info:
+            op(x, w, b, **kw)
+        errors.append((type(info.value), str(info.value)))
+    assert errors[0] == errors[1]

@@ -14,22 +14,13 @@ import pytest
 
 import chainrule as cr
 import fakegpu
+from fakegpu import same
 from chainrule import io, nn, optim
 from chainrule.engine import DeviceError
 from chainrule.nn import functional as F
 from chainrule.train import fit
 
 HAS_CUPY = importlib.util.find_spec("cupy") is not None
-
-
-def host(t):
-    return t.numpy() if isinstance(t, cr.Tensor) else cr.to_host(t)
-
-
-def same(a, b):
-    a, b = host(a), host(b)
-    assert a.dtype == b.dtype and a.shape == b.shape
-    np.testing.assert_array_equal(a, b)
 
 
 # ====================================================================== the Device type
@@ -196,18 +187,7 @@ OPS = [
 
 @pytest.mark.parametrize("name, fn, arrays", OPS, ids=[o[0] for o in OPS])
 def test_every_op_and_fused_loss_on_the_fake_gpu_equals_the_cpu(fake_gpu, name, fn, arrays):
-    results = []
-    for dev in ("cpu", "fake"):
-        ts = [cr.tensor(a, dtype="float64", requires_grad=True, device=dev) for a in arrays]
-        out = fn(*ts)
-        assert out.device == cr.device(dev)
-        (out.sum() if out.size > 1 else out).backward()
-        assert all(t.grad is None or cr.device_of(t.grad) == cr.device(dev) for t in ts)
-        results.append((out, [t.grad for t in ts]))
-    (a, ga), (b, gb) = results
-    same(a, b)
-    for x, y in zip(ga, gb):
-        same(x, y)
+    fakegpu.same_on_cpu_and_fake(fn, arrays)
 
 
 def test_tensors_on_two_devices_in_one_op_is_an_error_naming_both(fake_gpu):

@@ -8,19 +8,68 @@ returns.
 
 A convolution is one matrix product over a strided window view (im2col without a loop over
 positions): ``cols[(n, *out), (*k, c)] = x_pad[n, *(out·stride + k·dilation), c]`` and
-``y = cols · W_matᵀ + b``. Its backward is the transposed products ``dW = gᵀ·cols`` and
+``y = cols · W_matᵀ + b`` (a channels-first input with few channels is copied offset-major
+instead, entry 17). Its backward is the transposed products ``dW = gᵀ·cols`` and
 ``dcols = g·W_mat``, then col2im: one strided add per kernel offset (kh·kw adds, never one per
-output position). Pooling loops over kernel offsets the same way.
+output position). Pooling loops over kernel offsets the same way. On the host, the large
+temporaries and results come from a workspace reused across steps (:func:`workspace`, entry 16).
 """
 from __future__ import annotations
 
 import itertools
 import math
+import sys
+import threading
 
 import numpy as np
 
 from chainrule.engine.backend import array_module
 from chainrule.engine.function import Function
+
+
+# ====================================================================== workspace
+_POOL: list = []  # host buffers the ops reuse across steps; see workspace()
+_POOL_LOCK = threading.Lock()
+POOL_SIZE = 64
+
+
+def workspace(xp, shape, dtype, fill=None):
+    """An array of ``shape`` and ``dtype`` for an op's temporary or result, uninitialized or
+    ``fill``-ed.
+
+    On the host it comes from a pool of buffers kept across steps: a buffer is handed out again
+    only when nothing else references it (its reference count says so; a view holds its base,
+    so a saved or returned array is never reused while alive). A CNN step then no longer
+    faults in fresh pages for its largest arrays every time (glibc returns freed blocks of
+    megabytes to the system): 3,000 page faults and a quarter of a lenet step's CPU time
+    (PERFORMANCE_LOG.md, entry 16). Other array modules allocate (CuPy has its own memory pool).
+    :func:`release_workspace` empties the pool.
+    """
+    if xp is not np:
+        return xp.empty(shape, dtype) if fill is None else xp.full(shape, fill, dtype)
+    shape, dtype = tuple(shape), np.dtype(dtype)
+    with _POOL_LOCK:
+        for buf in _POOL:  # the references: the pool's, this loop's and getrefcount's argument
+            if buf.shape == shape and buf.dtype == dtype and sys.getrefcount(buf) == 3:
+                break
+        else:
+            buf = np.empty(shape, dtype)
+            if len(_POOL) >= POOL_SIZE:  # full (shapes changed): drop the buffers not in use
+                _POOL[:] = [b for b in _POOL if sys.getrefcount(b) > 3]
+            if len(_POOL) < POOL_SIZE:
+                _POOL.append(buf)
+    if fill is not None:
+        buf.fill(fill)
+    return buf
+
+
+def release_workspace() -> int:
+    """Empty the host workspace (buffers still in use stay alive with their users); returns the
+    bytes the pool held."""
+    with _POOL_LOCK:
+        held = sum(b.nbytes for b in _POOL)
+        _POOL.clear()
+    return held
 
 
 # ====================================================================== layout helpers
@@ -42,7 +91,7 @@ def _padded(view, pads, value, start):
     shape = list(view.shape)
     for i, (lo, hi) in enumerate(pads):
         shape[start + i] += lo + hi
-    out = xp.full(tuple(shape), value, dtype=view.dtype)
+    out = workspace(xp, shape, view.dtype, fill=value)
     out[_inner(pads, view.shape[start:start + len(pads)], start)] = view
     return out
 
@@ -69,13 +118,17 @@ def _pool_layout(x):
 
 
 def _windows(xpad, kernel, stride, dilation, out):
-    """The strided view (N, *out, *kernel, C) of a channels-last padded input: no copy."""
-    xp = array_module(xpad)
-    st = xpad.strides
-    shape = (xpad.shape[0], *out, *kernel, xpad.shape[-1])
-    strides = (st[0], *(a * s for a, s in zip(st[1:-1], stride)),
-               *(a * d for a, d in zip(st[1:-1], dilation)), st[-1])
-    return xp.lib.stride_tricks.as_strided(xpad, shape, strides, writeable=False)
+    """The strided view (N, *out, *kernel, C) of a channels-last padded input: no copy.
+
+    ``sliding_window_view`` (NumPy's and CuPy's) rather than ``as_strided``: it dispatches on
+    the array's own type, so the view stays on the array's device."""
+    xp, nd = array_module(xpad), len(kernel)
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    v = xp.lib.stride_tricks.sliding_window_view(xpad, spans, axis=tuple(range(1, nd + 1)))
+    # v is (N, *positions, C, *spans): keep every stride-th position and dilation-th tap.
+    v = v[(slice(None), *(slice(0, s * (o - 1) + 1, s) for s, o in zip(stride, out)), slice(None),
+           *(slice(None, None, d) for d in dilation))]
+    return v.transpose(0, *range(1, nd + 1), *range(nd + 2, 2 * nd + 2), nd + 1)
 
 
 def output_size(size, kernel, stride, pad, dilation=1):
@@ -84,6 +137,89 @@ def output_size(size, kernel, stride, pad, dilation=1):
 
 
 # ====================================================================== convolution
+def conv_forward(x, weight, bias, stride, padding, dilation, groups):
+    """The convolution on arrays: ``(y, geometry, cols, w_mat)`` with ``y`` the (N, *out, O)
+    channels-last result (C-contiguous) and what :func:`conv_backward` needs.
+
+    Shared by :class:`Conv` and the fused :class:`ConvReLU`, which each keep their own saved
+    arrays, so both compute the same IEEE operations (as ``linear_forward`` is shared).
+    """
+    xp = array_module(x)
+    n, nd, o_ch = x.shape[0], x.ndim - 2, weight.shape[0]
+    kernel = weight.shape[2:]
+    out = tuple(output_size(s, k, st, p, d) for s, k, st, p, d in zip(x.shape[2:], kernel, stride, padding, dilation))
+    geometry = (x.shape, kernel, stride, padding, dilation, groups, out)
+    og, cg = o_ch // groups, x.shape[1] // groups
+    # A channels-first input (a network's input images, a row-major op's result) whose channel runs are
+    # shorter than an output row (cifar's 3 colours, grey images' 1) is padded channels-first
+    # and its windows copied offset-major, (k·k·c, rows): both sides of the copy are then
+    # contiguous runs of an output row, where rows of k·k runs of c entries were
+    # (PERFORMANCE_LOG.md, entries 13 and 17). Its transpose is the (rows, k·k·c) matrix.
+    first = x.flags.c_contiguous and cg < out[-1]
+    xpad = _last(_padded(x, padding, 0, 2)) if first else _padded(_last(x), padding, 0, 1)
+    view = _windows(xpad, kernel, stride, dilation, out)
+    rows = n * math.prod(out)
+    w_mat = _last(weight).reshape(o_ch, -1)  # (O, *k·C/G): the windows' (*k, c) order
+    width = math.prod(kernel) * cg
+    dtype = np.result_type(x.dtype, weight.dtype)
+    order = (*range(nd + 1, 2 * nd + 2), 0, *range(1, nd + 1)) if first or cg == 1 else None
+
+    def im2col(v):
+        v = v.transpose(order) if order else v
+        buf = workspace(xp, (width, rows) if order else (rows, width), x.dtype)
+        xp.copyto(buf.reshape(v.shape), v)
+        return buf.T if order else buf
+
+    y = workspace(xp, (rows, o_ch), dtype)
+    cols = [im2col(view[..., g * cg:(g + 1) * cg] if groups > 1 else view) for g in range(groups)]
+    if groups == 1:
+        xp.dot(cols[0], w_mat.T, out=y)
+    else:
+        for g in range(groups):
+            y[:, g * og:(g + 1) * og] = xp.dot(cols[g], w_mat[g * og:(g + 1) * og].T)
+    if bias is not None:  # rows of W_out·O entries: numpy's inner loop runs long, not O short
+        y.reshape(-1, out[-1] * o_ch)[...] += xp.tile(bias, out[-1])
+    return y.reshape(n, *out, o_ch), geometry, cols, w_mat
+
+
+def conv_backward(geometry, cols, w_mat, g, needs):
+    """The gradients (x, W, b) of a convolution from ``g``, the output's gradient channels-last
+    (N, *out, O); None for the inputs ``needs`` marks as needing none."""
+    shape, kernel, stride, padding, dilation, groups, out = geometry
+    xp = array_module(g)
+    o_ch = w_mat.shape[0]
+    og, cg = o_ch // groups, shape[1] // groups
+    g = g.reshape(-1, o_ch)
+    gx = gw = gb = None
+    if needs[1]:  # (colsᵀ·g)ᵀ: OpenBLAS's faster form of gᵀ·cols for both layouts of cols
+        gw_mat = xp.concatenate([xp.dot(cols[i].T, g[:, i * og:(i + 1) * og]).T for i in range(groups)])
+        gw = xp.ascontiguousarray(_first(gw_mat.reshape(o_ch, *kernel, cg)))
+    if len(needs) > 2 and needs[2]:
+        gb = g.sum(axis=0)
+    if needs[0]:
+        padded = (shape[0], *(s + lo + hi for s, (lo, hi) in zip(shape[2:], padding)), shape[1])
+        gpad = workspace(xp, padded, g.dtype, fill=0)
+        kk = math.prod(kernel)
+        dcols = workspace(xp, (kk, g.shape[0], cg), np.result_type(g.dtype, w_mat.dtype))
+        for i in range(groups):
+            # Offset-major (one (rows, C) block per kernel offset): each col2im add then reads
+            # a contiguous block, 2.4× faster than slicing the (rows, k·C) product (entry 12).
+            w_off = w_mat[i * og:(i + 1) * og].reshape(og, kk, cg).transpose(1, 0, 2)
+            xp.matmul(g[:, i * og:(i + 1) * og], w_off, out=dcols)
+            blocks = dcols.reshape(kk, shape[0], *out, cg)
+            target = gpad[..., i * cg:(i + 1) * cg]
+            for k, off in enumerate(itertools.product(*map(range, kernel))):
+                target[_offset(off, stride, dilation, out)] += blocks[k]
+        gx = _first(gpad[_inner(padding, shape[2:])])
+    return gx, gw, gb
+
+
+def _describe_conv(self):
+    _, kernel, stride, padding, dilation, groups, _ = self.geometry
+    return f"k={kernel}, s={stride}, p={padding}" + (f", d={dilation}" if max(dilation) > 1 else "") \
+        + (f", groups={groups}" if groups > 1 else "")
+
+
 class Conv(Function):
     """N-d convolution (cross-correlation, as in PyTorch) with stride, padding, dilation, groups.
 
@@ -91,89 +227,38 @@ class Conv(Function):
     """
 
     name = "conv"
+    describe = _describe_conv
 
     def forward(self, x, weight, bias=None, *, stride, padding, dilation, groups):
-        xp = array_module(x)
-        n, nd, o_ch = x.shape[0], x.ndim - 2, weight.shape[0]
-        kernel = weight.shape[2:]
-        out = tuple(output_size(s, k, st, p, d) for s, k, st, p, d in zip(x.shape[2:], kernel, stride, padding, dilation))
-        self.geometry = (x.shape, kernel, stride, padding, dilation, groups, out)
-        view = _windows(_padded(_last(x), padding, 0, 1), kernel, stride, dilation, out)
-        rows = n * math.prod(out)
-        w_mat = _last(weight).reshape(o_ch, -1)  # (O, *k·C/G): the windows' (*k, c) order
-        og, cg = o_ch // groups, x.shape[1] // groups
-        width = math.prod(kernel) * cg
-        # One input channel per group (a network's first layer on grey images): copy the windows
-        # offset-major, (k·k, rows), whose source and destination are both contiguous runs, and
-        # use its transpose: 4× faster than rows of k·k short runs (PERFORMANCE_LOG.md, entry 13).
-        order = (*range(nd + 1, 2 * nd + 1), 0, *range(1, nd + 1), 2 * nd + 1) if cg == 1 else None
-
-        def im2col(v):
-            return v.transpose(order).reshape(width, rows).T if order else v.reshape(rows, width)
-
-        if groups == 1:
-            cols = [im2col(view)]
-            y = xp.dot(cols[0], w_mat.T)
-        else:
-            cols, y = [], xp.empty((rows, o_ch), dtype=x.dtype)
-            for g in range(groups):
-                cols.append(im2col(view[..., g * cg:(g + 1) * cg]))
-                y[:, g * og:(g + 1) * og] = xp.dot(cols[g], w_mat[g * og:(g + 1) * og].T)
-        if bias is not None:  # rows of W_out·O entries: numpy's inner loop runs long, not O short
-            y.reshape(-1, out[-1] * o_ch)[...] += xp.tile(bias, out[-1])
+        y, self.geometry, cols, w_mat = conv_forward(x, weight, bias, stride, padding, dilation, groups)
         self.save(cols, w_mat)
-        return _first(y.reshape(n, *out, o_ch))
+        return _first(y)
 
     def backward(self, grad):
-        cols, w_mat = self.saved[:2]
-        shape, kernel, stride, padding, dilation, groups, out = self.geometry
-        xp = array_module(grad)
-        o_ch = w_mat.shape[0]
-        og, cg = o_ch // groups, shape[1] // groups
-        g = _last(grad).reshape(-1, o_ch)
-        gx = gw = gb = None
-        if self.needs[1]:
-            gw_mat = xp.concatenate([xp.dot(cols[i].T, g[:, i * og:(i + 1) * og]).T if cols[i].flags.f_contiguous
-                                     else xp.dot(g[:, i * og:(i + 1) * og].T, cols[i]) for i in range(groups)])
-            gw = xp.ascontiguousarray(_first(gw_mat.reshape(o_ch, *kernel, cg)))
-        if len(self.needs) > 2 and self.needs[2]:
-            gb = g.sum(axis=0)
-        if self.needs[0]:
-            padded = (shape[0], *(s + lo + hi for s, (lo, hi) in zip(shape[2:], padding)), shape[1])
-            gpad = xp.zeros(padded, dtype=grad.dtype)
-            kk = math.prod(kernel)
-            for i in range(groups):
-                # Offset-major (one (rows, C) block per kernel offset): each col2im add then reads
-                # a contiguous block, 2.4× faster than slicing the (rows, k·C) product (entry 12).
-                w_off = w_mat[i * og:(i + 1) * og].reshape(og, kk, cg).transpose(1, 0, 2)
-                dcols = xp.matmul(g[:, i * og:(i + 1) * og], w_off).reshape(kk, shape[0], *out, cg)
-                target = gpad[..., i * cg:(i + 1) * cg]
-                for k, off in enumerate(itertools.product(*map(range, kernel))):
-                    target[_offset(off, stride, dilation, out)] += dcols[k]
-            gx = _first(gpad[_inner(padding, shape[2:])])
-        return gx, gw, gb
-
-    def describe(self):
-        _, kernel, stride, padding, dilation, groups, _ = self.geometry
-        return f"k={kernel}, s={stride}, p={padding}" + (f", d={dilation}" if max(dilation) > 1 else "") \
-            + (f", groups={groups}" if groups > 1 else "")
+        return conv_backward(self.geometry, *self.saved, _last(grad), self.needs)
 
 
-class ConvReLU(Conv):
+class ConvReLU(Function):
     """relu(conv(x, W) + b) as one op: the ReLU runs in place on the channels-last result, so
     the layout survives into the next pooling or convolution (ReLU alone returns a row-major
-    copy), and no pre-activation array is kept."""
+    copy), and no pre-activation array is kept. It shares :func:`conv_forward` and
+    :func:`conv_backward` with :class:`Conv`, not its saved arrays."""
 
     name = "conv_relu"
+    describe = _describe_conv
 
-    def forward(self, x, weight, bias=None, **geometry):
-        out = super().forward(x, weight, bias, **geometry)
-        array_module(out).maximum(out, 0, out=out)
-        self.saved += (out,)
-        return out
+    def forward(self, x, weight, bias=None, *, stride, padding, dilation, groups):
+        y, self.geometry, cols, w_mat = conv_forward(x, weight, bias, stride, padding, dilation, groups)
+        array_module(y).maximum(y, 0, out=y)
+        self.save(cols, w_mat, y)
+        return _first(y)
 
     def backward(self, grad):
-        return super().backward(grad * (self.saved[2] > 0))
+        cols, w_mat, y = self.saved
+        xp = array_module(y)
+        mask = xp.greater(y, 0, out=workspace(xp, y.shape, bool))
+        g = xp.multiply(_last(grad), mask, out=workspace(xp, y.shape, grad.dtype))
+        return conv_backward(self.geometry, cols, w_mat, g, self.needs)
 
 
 # ====================================================================== pooling
@@ -196,7 +281,9 @@ class MaxPool(Function):
         out = tuple(output_size(s, k, st, p, d) for s, k, st, p, d in zip(x.shape[2:], kernel, stride, pads, dilation))
         self.geometry = (view.shape, start, back, kernel, stride, pads, dilation, out)
         offsets = list(itertools.product(*map(range, kernel)))
-        y = xp.array(xpad[_offset(offsets[0], stride, dilation, out, start)], order="C")
+        first = xpad[_offset(offsets[0], stride, dilation, out, start)]
+        y = workspace(xp, first.shape, x.dtype)
+        xp.copyto(y, first)
         for off in offsets[1:]:
             xp.maximum(y, xpad[_offset(off, stride, dilation, out, start)], out=y)
         self.save(xpad, y)
@@ -207,15 +294,20 @@ class MaxPool(Function):
         shape, start, back, kernel, stride, pads, dilation, out = self.geometry
         xp = array_module(grad)
         g = _last(grad) if start == 1 else grad
-        gpad = xp.zeros(xpad.shape, dtype=grad.dtype)
         disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
+        # Windows that tile the padded input exactly write every entry of its gradient once.
+        tiled = disjoint and all(s == k and d == 1 and o * k == n for s, k, d, o, n in
+                                 zip(stride, kernel, dilation, out, xpad.shape[start:start + len(out)]))
+        gpad = workspace(xp, xpad.shape, grad.dtype, fill=None if tiled else 0)
         offsets = list(itertools.product(*map(range, kernel)))
-        taken = None
+        first, taken = workspace(xp, y.shape, bool), None
         for i, off in enumerate(offsets):
             index = _offset(off, stride, dilation, out, start)
-            first = xp.equal(xpad[index], y)
-            if taken is None:
-                taken = first.copy() if len(offsets) > 1 else None
+            xp.equal(xpad[index], y, out=first)
+            if i == 0:
+                if len(offsets) > 1:
+                    taken = workspace(xp, y.shape, bool)
+                    xp.copyto(taken, first)
             else:
                 xp.greater(first, taken, out=first)  # equal to the max and not taken before: first & ~taken
                 if i < len(offsets) - 1:

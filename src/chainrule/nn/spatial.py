@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import validation as check
-from chainrule.engine import Tensor
+from chainrule.engine import Tensor, device_of, to_device
 from chainrule.engine.api import as_generator
 from chainrule.nn.module import Module
 
@@ -84,7 +84,8 @@ class Dropout2d(Module):
             raise ValueError(f"Dropout2d: expected a (N, C, H, W) or (C, H, W) input; got shape {x.shape}")
         mask_shape = x.shape[:-2] + (1, 1)
         keep = self.rng.random(mask_shape) >= self.p
-        return x * Tensor(keep.astype(x.dtype) / (1 - self.p), dtype=x.dtype)
+        # Drawn on the host from the seeded generator, then copied to x's device (as F.dropout).
+        return x * Tensor(to_device(keep.astype(x.dtype) / (1 - self.p), device_of(x.data)), dtype=x.dtype)
 
     def extra_repr(self):
         return f"p={self.p}"
