@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.io import dumps_strict
 
 
@@ -35,71 +36,48 @@ class Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 # ====================================================================== argument types
-def positive_float(text):
-    value = finite_float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
-    return value
+def option_type(rule, parse, **bounds):
+    """An argparse type: the text parsed by ``parse``, then checked by a :mod:`chainrule.validation` rule.
 
+    The rule is the library's own (one rule for a value, wherever it is given); argparse puts the
+    option's name in front of the message: ``argument --lr: must be a finite number > 0; got -0.1``.
+    Text that does not parse is handed to the rule as it is, which names it as the wrong type.
+    """
 
-def nonnegative_float(text):
-    value = finite_float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text!r}")
-    return value
-
-
-def finite_float(text):
-    import math
-
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
-    return value
-
-
-def int_at_least(minimum):
-    """An argparse type: a whole number >= minimum, with a message naming the bad text."""
-
-    def parse(text):
+    def convert(text):
         try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"must be a whole number >= {minimum}, got {text!r}")
-        return value
+            value = parse(text)
+        except (TypeError, ValueError):
+            value = text
+        try:
+            return rule("", value, **bounds)
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc).strip()) from None
 
-    return parse
+    return convert
+
+
+finite_float = option_type(check.number, float)
+positive_float = option_type(check.number, float, low=0, low_open=True)
+nonnegative_float = option_type(check.number, float, low=0)
+fraction = option_type(check.fraction, float)
+def int_at_least(minimum):
+    """An argparse type: a whole number >= ``minimum``."""
+    return option_type(check.integer, int, low=minimum)
 
 
 positive_int = int_at_least(1)
 nonnegative_int = int_at_least(0)
-MAX_SEED = 2**32 - 1  # NumPy's and scikit-learn's seeds are 32-bit
-
-
-def seed_arg(text):
-    """A seed: a whole number from 0 to 2**32 - 1, checked before anything runs."""
-    value = nonnegative_int(text)
-    if value > MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to {MAX_SEED}, got {text!r}")
-    return value
+#: A seed: a whole number from 0 to 2**32 - 1 (validation.SEED_MAX), checked before anything runs.
+seed_arg = option_type(check.seed, int, optional=False)
+_batch_count = option_type(check.integer, int, low=1, what="'full' or a whole number")
 
 
 def batch_size_arg(text):
     """``full`` (all examples: vanilla gradient descent), N (mini-batches) or 1 (SGD)."""
     if str(text).strip().lower() in ("full", "all", "none"):
         return "full"
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be 'full' or a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be 'full' or a whole number >= 1, got {text!r}")
-    return value
+    return _batch_count(text)
 
 
 def image_shape_arg(text):
@@ -112,13 +90,6 @@ def image_shape_arg(text):
     if len(values) not in (2, 3) or min(values) < 1:
         raise argparse.ArgumentTypeError(f"must be CxHxW or HxW of whole numbers >= 1, such as 1x28x28; got {text!r}")
     return values
-
-
-def fraction(text):
-    value = finite_float(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be a fraction in [0, 1), got {text!r}")
-    return value
 
 
 def strategy_step(text):
