@@ -57,10 +57,10 @@ def option_type(rule, parse, **bounds):
     return convert
 
 
-finite_float = option_type(check.number, float)
 positive_float = option_type(check.number, float, low=0, low_open=True)
 nonnegative_float = option_type(check.number, float, low=0)
-fraction = option_type(check.fraction, float)
+
+
 def int_at_least(minimum):
     """An argparse type: a whole number >= ``minimum``."""
     return option_type(check.integer, int, low=minimum)
