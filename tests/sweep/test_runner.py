@@ -49,3 +49,28 @@ def test_write_files_refuses_a_path_outside_the_trial_folder(tmp_path, name):
     with pytest.raises(ValueError, match="expected a relative path and bytes"):
         write_files(tmp_path / "t", {name: b"x"})
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_the_local_cluster_runs_its_workers_with_one_blas_thread_and_no_profiler():
+    # open_client() with no scheduler starts the embedded cluster with LOCAL_CLUSTER_CONFIG: the
+    # worker processes receive it (the statistical profiler off, the monitors slowed down) and
+    # the client's config is its own again once the cluster is shut down.
+    pytest.importorskip("distributed")
+    import dask
+
+    from chainrule.sweep.runner import LOCAL_CLUSTER_CONFIG, open_client
+
+    def seen():
+        import os
+
+        import dask
+
+        return ({key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG}, os.environ.get("OPENBLAS_NUM_THREADS"))
+
+    before = {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG}
+    assert before["distributed.worker.profile.enabled"] is True  # Dask's default, which the cluster turns off
+    with open_client(workers=1) as client:
+        (config, blas), = client.run(seen).values()
+    assert config == LOCAL_CLUSTER_CONFIG
+    assert blas == "1"
+    assert {key: dask.config.get(key) for key in LOCAL_CLUSTER_CONFIG} == before
