@@ -8,6 +8,7 @@ Example:
     >>> draw(f, "circuit.svg")                                   # doctest: +SKIP
     >>> plot_loss_curves({"sgd": [2.3, 1.2, 0.7]}, "loss.png")   # doctest: +SKIP
 """
+from . import plots
 from .circuit import Circuit, draw, layout, to_dot
 from .plots import (
     best_so_far,
@@ -22,19 +23,4 @@ from .plots import (
     plot_weight_images,
 )
 
-__all__ = [
-    "Circuit",
-    "draw",
-    "to_dot",
-    "layout",
-    "plot_history",
-    "plot_loss_curves",
-    "plot_decision_regions",
-    "plot_weight_images",
-    "plot_confusion_matrix",
-    "plot_filters",
-    "plot_feature_maps",
-    "best_so_far",
-    "plot_param_scores",
-    "plot_param_scatter",
-]
+__all__ = ["Circuit", "draw", "to_dot", "layout", *plots.__all__]
