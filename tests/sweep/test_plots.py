@@ -5,7 +5,7 @@ import pytest
 
 from chainrule import viz
 from chainrule.sweep import parse_params
-from chainrule.sweep.plots import write_plots
+from chainrule.sweep.plots import plot_names, write_plots
 
 
 def _image(path):
@@ -30,6 +30,24 @@ def test_two_numeric_parameters_other_than_lr_and_reg_get_their_own_scatter(tmp_
     files = write_plots(tmp_path, records, space, "val_loss")
     assert files["scatter"].name == "momentum_epochs.png"
     assert write_plots(tmp_path, records, parse_params(["a=choice:x,y"]), "val_loss") == {}
+
+
+def test_plot_names_are_what_write_plots_draws_and_only_draws_one(tmp_path):
+    # A sweep draws each of plot_names(space) as its own task (one worker each): the names must
+    # be exactly what write_plots draws, and only= must draw that one picture and no other.
+    cases = [(["lr=loguniform:1e-4:1", "reg=loguniform:1e-6:1e-2"], ["scores", "scatter"]),
+             (["lr=loguniform:1e-4:1", "reg=loguniform:1e-6:1e-2", "m=uniform:0:1"], ["scores", "scatter"]),
+             (["m=uniform:0:1", "n=int:1:5", "k=int:1:3"], ["scores"]),
+             (["a=choice:x,y"], [])]
+    for i, (params, names) in enumerate(cases):
+        space = parse_params(params)
+        records = [{name: 0.5 + j / 10 for name in space.numeric()} | {"val_acc": 0.3 + j / 10} for j in range(3)]
+        assert plot_names(space) == names
+        assert sorted(write_plots(tmp_path / f"all{i}", records, space, "val_acc")) == sorted(names)
+        for name in names:
+            folder = tmp_path / f"one{i}{name}"
+            assert list(write_plots(folder, records, space, "val_acc", only=name)) == [name]
+            assert len(list(folder.iterdir())) == 1
 
 
 def test_the_axes_are_logarithmic_for_log_scaled_parameters(tmp_path, monkeypatch):

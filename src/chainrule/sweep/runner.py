@@ -223,12 +223,13 @@ def write_folder(write, destination: Destination) -> dict:
                           for p in sorted(Path(tmp).rglob("*")) if p.is_file()}}
 
 
-def draw_plots(records: list, space, metric: str, destination: Destination) -> dict:
-    """The sweep's plots (:func:`chainrule.sweep.plots.write_plots`), drawn on a worker: its
-    matplotlib is imported already (it drew the trials' pictures), the client's need not be."""
+def draw_plots(records: list, space, metric: str, destination: Destination, only=None) -> dict:
+    """The sweep's plots (:func:`chainrule.sweep.plots.write_plots`; ``only`` one of them), drawn
+    on a worker: its matplotlib is imported already (it drew the trials' pictures), the client's
+    need not be."""
     from chainrule.sweep.plots import write_plots
 
-    return write_folder(lambda folder: write_plots(folder, records, space, metric), destination)
+    return write_folder(lambda folder: write_plots(folder, records, space, metric, only), destination)
 
 
 def write_files(folder: Path, files: dict) -> None:

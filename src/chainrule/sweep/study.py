@@ -296,12 +296,15 @@ class Study:
                 arrays, meta = io.load_archive(model, kind="model")  # checked as it is copied
                 meta = {k: v for k, v in meta.items() if k not in io.RESERVED_META_KEYS}
                 io.save_archive(self.out / "model.npz", arrays, meta, kind="model")
-            if client is not None:
+            if client is not None:  # each picture on a worker of its own when there are several
+                from chainrule.sweep.plots import plot_names
                 from chainrule.sweep.runner import RETRIES, draw_plots, write_files
 
-                drawn = client.submit(draw_plots, self.records(), self.spec.space, self.spec.metric,
-                                      self._destination(), pure=False, retries=RETRIES).result()
-                write_files(self.out, drawn.get("files", {}))
+                records = self.records()
+                drawing = [client.submit(draw_plots, records, self.spec.space, self.spec.metric, self._destination(),
+                                         name, pure=False, retries=RETRIES) for name in plot_names(self.spec.space)]
+                for drawn in client.gather(drawing):
+                    write_files(self.out, drawn.get("files", {}))
             else:
                 from chainrule.sweep.plots import write_plots
 
