@@ -130,6 +130,57 @@ def test_max_pool_gradients(case, layout):
     assert cr.gradcheck(lambda t: f(prepare(t), **kw), [t64(x)]).ok
 
 
+@given(case=pool_cases(nd=2), layout=st.sampled_from(["first", "last"]))
+def test_fused_max_pool2d_relu_gradients(case, layout):
+    x, kw = case
+    prepare = (lambda t: t) if layout == "first" else channels_last
+    # Shifted by a quarter step, no entry lies within 0.0125 of ReLU's kink.
+    assert cr.gradcheck(lambda t: cr.max_pool2d_relu(prepare(t), **kw), [t64(x + 0.0125)]).ok
+
+
+@settings(max_examples=40)
+@given(case=pool_cases(nd=2), layout=st.sampled_from(["first", "last"]), ties=st.booleans())
+def test_fused_max_pool2d_relu_is_relu_then_max_pool2d_bit_for_bit(case, layout, ties):
+    x, kw = case
+    if ties:  # coarse values: windows of equal maxima, of zeros after the ReLU, and exact zeros
+        x = np.round(x * 4) / 4
+    prepare = (lambda t: t) if layout == "first" else channels_last
+    results = []
+    for op in (lambda t: cr.max_pool2d(prepare(t).relu(), **kw), lambda t: cr.max_pool2d_relu(prepare(t), **kw)):
+        t = t64(x)
+        y = op(t)
+        (y * cr.tensor(np.arange(y.size, dtype=np.float64).reshape(y.shape) % 3 - 1)).sum().backward()
+        results.append((y.numpy(), t.grad))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def test_fused_max_pool2d_relu_matches_torch_on_ties_and_negative_windows():
+    x = np.array([[[[-1.0, -2.0, 3.0, 3.0], [-4.0, -0.5, 1.0, 2.0], [0.0, 0.0, 0.0, -1.0], [0.0, 0.0, -2.0, -3.0]]]])
+    _compare(lambda t: cr.max_pool2d_relu(t, 2), lambda t: torch_f().max_pool2d(torch_f().relu(t), 2), [x])
+    g = t64(x)
+    cr.max_pool2d_relu(g, 2).sum().backward()  # only the first 3 of window (0, 1) gets a gradient
+    assert g.grad.tolist() == [[[[0.0, 0.0, 1.0, 0.0], [0.0, 0.0, 0.0, 0.0], [0.0] * 4, [0.0] * 4]]]
+
+
+def torch_f():
+    return pytest.importorskip("torch").nn.functional
+
+
+@pytest.mark.parametrize("call", [
+    lambda f: f(cr.ones(1, 1, 4, 4), 3, padding=2), lambda f: f(cr.ones(1, 1, 2, 2), 3),
+    lambda f: f(cr.ones(4, 4), 2), lambda f: f(cr.ones(1, 1, 4, 4), 2, ceil_mode=True),
+    lambda f: f(cr.ones(1, 1, 4, 4), 0), lambda f: f(cr.ones(1, 1, 4, 4), 2, stride=(1, 1, 1)),
+])
+def test_fused_max_pool2d_relu_rejects_what_max_pool2d_rejects_with_the_same_error(call):
+    errors = []
+    for op in (lambda x, *a, **k: cr.max_pool2d(cr.relu(x), *a, **k), cr.max_pool2d_relu):
+        with pytest.raises(ValueError) as info:
+            call(op)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
+
+
 @given(case=pool_cases(), include=st.booleans())
 def test_avg_pool_gradients(case, include):
     x, kw = case

@@ -37,6 +37,8 @@ OPS = [
     ("max_pool2d dilation", lambda x: F.max_pool2d(x, 2, stride=1, dilation=2), [X2]),
     ("max_pool1d", lambda x: F.max_pool1d(x, 2), [X1]),
     ("max_pool2d ties after relu", lambda x: F.max_pool2d(x.relu(), 2), [X2]),
+    ("max_pool2d_relu after conv2d (channels-last)", lambda x, w, b: F.max_pool2d_relu(F.conv2d(x, w, b, padding=1), 2),
+     [GREY, WG, B3]),
     ("avg_pool2d", lambda x: F.avg_pool2d(x, 2, stride=1), [X2]),
     ("avg_pool2d padded, count_include_pad=False", lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False), [X2]),
     ("avg_pool1d", lambda x: F.avg_pool1d(x, 3, stride=2, padding=1), [X1]),

@@ -51,3 +51,33 @@ def test_an_array_input_and_other_pairs_run_as_before():
     scaled = nn.Sequential(Scaled(4, 3, rng=0), nn.ReLU())
     np.testing.assert_array_equal(scaled(x).data, by_hand(list(scaled), cr.tensor(x)).data)
     assert ops(scaled(x))[-1] == "relu"
+
+
+def test_conv_relu_maxpool_and_conv_relu_are_fused_with_the_unfused_values_and_gradients():
+    # Integers: ties inside the pooling windows, and windows whose largest entry is <= 0.
+    x = np.random.default_rng(0).integers(-2, 3, (3, 2, 8, 8)).astype(np.float32)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1, rng=1), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Conv2d(4, 5, 3, padding=1, rng=2), nn.ReLU(), nn.Flatten(), nn.Linear(80, 3, rng=3))
+    results = []
+    for run in (net, lambda t: by_hand(list(net), t)):
+        xt = cr.tensor(x, requires_grad=True)
+        out = run(xt)
+        (out * out).sum().backward()
+        results.append((out, xt.grad.copy(), [p.grad.copy() for p in net.parameters()]))
+        net.zero_grad()
+    (a, ga, pa), (b, gb, pb) = results
+    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(ga, gb)
+    for u, v in zip(pa, pb):
+        np.testing.assert_array_equal(u, v)
+    assert ops(a) == ["conv", "max_pool_relu", "conv_relu", "reshape", "linear"]
+    assert ops(b) == ["conv", "relu", "max_pool", "conv", "relu", "reshape", "linear"]
+
+
+def test_a_relu_before_a_max_pool_is_fused_after_other_layers_and_cnn_uses_the_same_fusions():
+    x = np.random.default_rng(1).standard_normal((2, 1, 8, 8)).astype(np.float32)
+    net = nn.Sequential(nn.Conv2d(1, 3, 3, rng=0), nn.BatchNorm2d(3), nn.ReLU(), nn.MaxPool2d(2, stride=1))
+    np.testing.assert_array_equal(net(x).data, by_hand(list(net), cr.tensor(x)).data)
+    assert ops(net(x))[-1] == "max_pool_relu"
+    cnn = nn.CNN((1, 8, 8), 3, "c4-m2-c4", rng=0)
+    assert ops(cnn(x)) == ["conv", "max_pool_relu", "conv_relu", "reshape", "linear"]

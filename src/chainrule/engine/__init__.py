@@ -25,7 +25,7 @@ from chainrule.engine.api import (
 )
 from chainrule.engine.conv import (
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv2d_relu,
-    max_pool1d, max_pool2d, pad,
+    max_pool1d, max_pool2d, max_pool2d_relu, pad,
 )
 from chainrule.engine.graph import Graph, trace
 from chainrule.engine.devices import (
@@ -42,5 +42,5 @@ __all__ = [
     "randn_like", "recording", "relu", "sigmoid", "softmax", "sqrt", "stack", "tanh", "tensor",
     "topological_order", "trace", "unbroadcast", "where", "zeros", "zeros_like",
     "adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d", "conv1d", "conv2d",
-    "conv2d_relu", "max_pool1d", "max_pool2d", "pad",
+    "conv2d_relu", "max_pool1d", "max_pool2d", "max_pool2d_relu", "pad",
 ]

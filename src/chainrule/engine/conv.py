@@ -262,64 +262,113 @@ class ConvReLU(Function):
 
 
 # ====================================================================== pooling
+def max_pool_forward(x, kernel, stride, padding, dilation):
+    """Max pooling on arrays: ``(y, geometry, xpad)`` with ``y`` in the pooling's own memory
+    order (see :func:`_pool_layout`) and what :func:`max_pool_backward` needs.
+
+    Shared by :class:`MaxPool` and the fused :class:`MaxPoolReLU` (as :func:`conv_forward` is
+    by the two convolutions). The forward is a chain of ``maximum``s; the backward finds each
+    window's first largest entry again (equal to the output, not taken by an earlier offset):
+    branch-free passes, where tracking the argmax with masked copies in the forward was 10×
+    slower (PERFORMANCE_LOG.md, entry 11).
+    """
+    xp = array_module(x)
+    pads = [(p, p) for p in padding]
+    view, start, back = _pool_layout(x)
+    xpad = _padded(view, pads, -np.inf, start)
+    out = tuple(output_size(s, k, st, p, d) for s, k, st, p, d in zip(x.shape[2:], kernel, stride, pads, dilation))
+    geometry = (view.shape, start, back, kernel, stride, pads, dilation, out)
+    offsets = list(itertools.product(*map(range, kernel)))
+    first = xpad[_offset(offsets[0], stride, dilation, out, start)]
+    y = workspace(xp, first.shape, x.dtype)
+    xp.copyto(y, first)
+    for off in offsets[1:]:
+        xp.maximum(y, xpad[_offset(off, stride, dilation, out, start)], out=y)
+    return y, geometry, xpad
+
+
+def max_pool_backward(geometry, xpad, y, g):
+    """The input's gradient (in the input's layout) of max pooling from ``g``, the output's
+    gradient in the pooling's memory order; each window's first largest entry gets it."""
+    shape, start, back, kernel, stride, pads, dilation, out = geometry
+    xp = array_module(g)
+    disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
+    # Windows that tile the padded input exactly write every entry of its gradient once.
+    tiled = disjoint and all(s == k and d == 1 and o * k == n for s, k, d, o, n in
+                             zip(stride, kernel, dilation, out, xpad.shape[start:start + len(out)]))
+    gpad = workspace(xp, xpad.shape, g.dtype, fill=None if tiled else 0)
+    offsets = list(itertools.product(*map(range, kernel)))
+    first, taken = workspace(xp, y.shape, bool), None
+    for i, off in enumerate(offsets):
+        index = _offset(off, stride, dilation, out, start)
+        xp.equal(xpad[index], y, out=first)
+        if i == 0:
+            if len(offsets) > 1:
+                taken = workspace(xp, y.shape, bool)
+                xp.copyto(taken, first)
+        else:
+            xp.greater(first, taken, out=first)  # equal to the max and not taken before: first & ~taken
+            if i < len(offsets) - 1:
+                taken |= first
+        if disjoint:  # the windows do not overlap: write, no read-add
+            xp.multiply(g, first, out=gpad[index])
+        else:
+            gpad[index] += g * first
+    return back(gpad[_inner(pads, shape[start:start + len(out)], start)])
+
+
+def _describe_pool(self):
+    return f"k={self.geometry[3]}, s={self.geometry[4]}"
+
+
 class MaxPool(Function):
     """The largest entry of each window; the gradient goes to the first largest (PyTorch's rule).
 
-    Padded positions hold −∞, so they are never chosen. The forward is a chain of
-    ``maximum``s; the backward finds each window's first largest entry again (equal to the
-    output, not taken by an earlier offset): branch-free passes, where tracking the argmax with
-    masked copies in the forward was 10× slower (PERFORMANCE_LOG.md, entry 11).
+    Padded positions hold −∞, so they are never chosen (:func:`max_pool_forward`).
     """
 
     name = "max_pool"
+    describe = _describe_pool
 
     def forward(self, x, *, kernel, stride, padding, dilation):
-        xp = array_module(x)
-        pads = [(p, p) for p in padding]
-        view, start, back = _pool_layout(x)
-        xpad = _padded(view, pads, -np.inf, start)
-        out = tuple(output_size(s, k, st, p, d) for s, k, st, p, d in zip(x.shape[2:], kernel, stride, pads, dilation))
-        self.geometry = (view.shape, start, back, kernel, stride, pads, dilation, out)
-        offsets = list(itertools.product(*map(range, kernel)))
-        first = xpad[_offset(offsets[0], stride, dilation, out, start)]
-        y = workspace(xp, first.shape, x.dtype)
-        xp.copyto(y, first)
-        for off in offsets[1:]:
-            xp.maximum(y, xpad[_offset(off, stride, dilation, out, start)], out=y)
+        y, self.geometry, xpad = max_pool_forward(x, kernel, stride, padding, dilation)
         self.save(xpad, y)
-        return back(y)
+        return self.geometry[2](y)
 
     def backward(self, grad):
         xpad, y = self.saved
-        shape, start, back, kernel, stride, pads, dilation, out = self.geometry
-        xp = array_module(grad)
-        g = _last(grad) if start == 1 else grad
-        disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
-        # Windows that tile the padded input exactly write every entry of its gradient once.
-        tiled = disjoint and all(s == k and d == 1 and o * k == n for s, k, d, o, n in
-                                 zip(stride, kernel, dilation, out, xpad.shape[start:start + len(out)]))
-        gpad = workspace(xp, xpad.shape, grad.dtype, fill=None if tiled else 0)
-        offsets = list(itertools.product(*map(range, kernel)))
-        first, taken = workspace(xp, y.shape, bool), None
-        for i, off in enumerate(offsets):
-            index = _offset(off, stride, dilation, out, start)
-            xp.equal(xpad[index], y, out=first)
-            if i == 0:
-                if len(offsets) > 1:
-                    taken = workspace(xp, y.shape, bool)
-                    xp.copyto(taken, first)
-            else:
-                xp.greater(first, taken, out=first)  # equal to the max and not taken before: first & ~taken
-                if i < len(offsets) - 1:
-                    taken |= first
-            if disjoint:  # the windows do not overlap: write, no read-add
-                xp.multiply(g, first, out=gpad[index])
-            else:
-                gpad[index] += g * first
-        return back(gpad[_inner(pads, shape[start:start + len(out)], start)])
+        g = _last(grad) if self.geometry[1] == 1 else grad
+        return max_pool_backward(self.geometry, xpad, y, g)
 
-    def describe(self):
-        return f"k={self.geometry[3]}, s={self.geometry[4]}"
+
+class MaxPoolReLU(Function):
+    """max_pool(relu(x)) as one op, computed as relu(max_pool(x)): the maximum commutes with
+    the (monotone) ReLU, so the values are the same bit for bit, and the ReLU and its mask run
+    on the pooled result, k·k times smaller (PERFORMANCE_LOG.md, entry 20).
+
+    The gradients are the unfused chain's too: a window whose maximum is positive sends its
+    gradient to its first largest entry in both orders (the ReLU keeps positive entries and
+    only lowers others to 0); a window whose maximum is ≤ 0 sends none (ReLU's derivative is
+    0 there, at 0 included). Windows of NaN send none in both.
+    """
+
+    name = "max_pool_relu"
+    describe = _describe_pool
+
+    def forward(self, x, *, kernel, stride, padding, dilation):
+        y, self.geometry, xpad = max_pool_forward(x, kernel, stride, padding, dilation)
+        xp = array_module(y)
+        xp.maximum(y, 0, out=y)  # y keeps each positive window maximum, so backward finds it
+        self.save(xpad, y)
+        return self.geometry[2](y)
+
+    def backward(self, grad):
+        xpad, y = self.saved
+        xp = array_module(y)
+        g = _last(grad) if self.geometry[1] == 1 else grad
+        mask = xp.greater(y, 0, out=workspace(xp, y.shape, bool))
+        g = xp.multiply(g, mask, out=workspace(xp, y.shape, grad.dtype))
+        return max_pool_backward(self.geometry, xpad, y, g)
 
 
 class AvgPool(Function):
@@ -544,10 +593,10 @@ def _unbatch(y, unbatched):
     return y.reshape(*y.shape[1:]) if unbatched else y
 
 
-def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode):
+def _max_pool(nd, x, kernel_size, stride, padding, dilation, ceil_mode, op_class=MaxPool):
     x, unbatched, kernel, stride, padding, dilation = _pool_args(
         nd, x, kernel_size, stride, padding, dilation, ceil_mode, f"max_pool{nd}d")
-    return _unbatch(MaxPool.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation), unbatched)
+    return _unbatch(op_class.apply(x, kernel=kernel, stride=stride, padding=padding, dilation=dilation), unbatched)
 
 
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
@@ -573,6 +622,18 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     [[[[5.0, 7.0], [13.0, 15.0]]]]
     """
     return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode)
+
+
+def max_pool2d_relu(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+    """max_pool2d(relu(input), ...), fused: the same values, gradients and errors as
+    ``max_pool2d(input.relu(), ...)``, one graph node; the ReLU runs on the pooled result
+    (max(relu(x)) = relu(max(x))), k·k times smaller than the input.
+
+    >>> import chainrule as cr
+    >>> cr.max_pool2d_relu(cr.tensor([[[[-1.0, -2.0, 3.0, 0.5], [-4.0, -0.5, 1.0, 2.0]]]]), 2).tolist()
+    [[[[0.0, 3.0]]]]
+    """
+    return _max_pool(2, input, kernel_size, stride, padding, dilation, ceil_mode, MaxPoolReLU)
 
 
 def _avg_pool(nd, x, kernel_size, stride, padding, ceil_mode, count_include_pad):

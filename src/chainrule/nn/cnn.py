@@ -24,11 +24,11 @@ import re
 
 import numpy as np
 
-from chainrule.engine import Tensor, conv2d_relu
+from chainrule.engine import Tensor
 from chainrule.engine.conv import output_size
 from chainrule.nn.conv import Conv2d
 from chainrule.engine.api import as_generator
-from chainrule.nn.layers import Dropout, Linear, ReLU, Sequential, run_fused
+from chainrule.nn.layers import FUSED, Dropout, Linear, ReLU, Sequential, run_fused
 from chainrule.nn.normalization import BatchNorm2d
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from chainrule.nn.spatial import Dropout2d, Flatten
@@ -280,13 +280,11 @@ class CNN(Sequential):
         elif x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise ValueError(f"CNN: expected images of shape (N, {', '.join(map(str, self.input_shape))}) or rows "
                              f"of {int(np.prod(self.input_shape))} values; got {x.shape}")
-        # Each convolution and its ReLU run as one fused op (the same values and gradients): the
-        # maps stay channels-last from one convolution through the pooling to the next.
-        return run_fused(self._modules.values(), x, _CNN_FUSED)
+        # Each convolution and its ReLU (and a max pooling after them) run as fused ops (the same
+        # values and gradients): the maps stay channels-last from one convolution to the next.
+        return run_fused(self._modules.values(), x, FUSED)
 
     def get_config(self) -> dict:
         """The constructor's arguments (JSON-able), to rebuild the network when loading it."""
         return {"input_shape": list(self.input_shape), "n_classes": self.n_classes, "spec": self.spec}
 
-
-_CNN_FUSED = {(Conv2d, ReLU): lambda x, c: conv2d_relu(x, c.weight, c.bias, c.stride, c.padding, c.dilation, c.groups)}

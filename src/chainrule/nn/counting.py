@@ -96,10 +96,12 @@ def _output_shapes(model: Module, input_shape) -> dict:
     try:
         model.eval()
         with no_grad():
-            # A Sequential (MLP and CNN included) runs layer by layer, so layers that its own
-            # forward fuses (Linear + ReLU, Conv2d + ReLU) still report their shapes.
-            run = (lambda x: Sequential.forward(model, x)) if isinstance(model, Sequential) else model
-            run(zeros(1, *input_shape))
+            # A Sequential (MLP and CNN included) runs layer by layer here, so layers that its
+            # own forward fuses (nn.layers.FUSED: Linear + ReLU, Conv2d + ReLU + MaxPool2d, …)
+            # still report their shapes.
+            x = zeros(1, *input_shape)
+            for layer in (model if isinstance(model, Sequential) else [model]):
+                x = layer(x)
     finally:
         for _, module in modules:
             object.__delattr__(module, "forward")

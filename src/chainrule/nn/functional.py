@@ -14,7 +14,7 @@ import numpy as np
 from chainrule.engine import Tensor, device_of, fused, linear, linear_relu, log_softmax, ops, softmax, to_device, where
 from chainrule.engine.conv import (  # noqa: F401  (re-exported: cr.nn.functional.conv2d, …)
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv2d_relu,
-    max_pool1d, max_pool2d, pad,
+    max_pool1d, max_pool2d, max_pool2d_relu, pad,
 )
 from chainrule.nn.normalization import batch_norm  # noqa: F401
 from chainrule.engine.backend import array_module

@@ -14,7 +14,9 @@ from chainrule.engine import Tensor, fused, ops, subscribe
 from chainrule.engine.api import as_generator
 from chainrule.nn import functional as F
 from chainrule.nn.init import get_init
+from chainrule.nn.conv import Conv2d
 from chainrule.nn.module import Module, Parameter
+from chainrule.nn.pooling import MaxPool2d
 
 
 def _as_tensor(x):
@@ -208,16 +210,21 @@ class Dropout(Module):
 
 
 def run_fused(modules, x, fused: dict):
-    """Apply ``modules`` in order, except that two consecutive modules whose types are a key of
-    ``fused`` run as ``fused[(type_a, type_b)](x, first_module)``: one fused op instead of two,
-    with the same values and gradients (``nn.MLP``: Linear + ReLU, ``nn.CNN``: Conv2d + ReLU)."""
+    """Apply ``modules`` in order, except that consecutive modules whose types are a key of
+    ``fused`` (a tuple of exact types; the longest match first) run as
+    ``fused[types](x, *those_modules)``: one fused op instead of several, with the same values
+    and gradients (:data:`FUSED`: Linear + ReLU, Conv2d + ReLU, Conv2d + ReLU + MaxPool2d,
+    ReLU + MaxPool2d)."""
     modules = list(modules)
+    lengths = sorted({len(key) for key in fused}, reverse=True)
     i = 0
     while i < len(modules):
-        pair = (type(modules[i]), type(modules[i + 1])) if i + 1 < len(modules) else None
-        if pair in fused:
-            x = fused[pair](x, modules[i])
-            i += 2
+        for n in lengths:
+            run = fused.get(tuple(type(m) for m in modules[i:i + n])) if i + n <= len(modules) else None
+            if run is not None:
+                x = run(x, *modules[i:i + n])
+                i += n
+                break
         else:
             x = modules[i](x)
             i += 1
@@ -231,7 +238,10 @@ class Sequential(Module):
     ``F.linear_relu``: the same values and gradients bit for bit, one graph node and one
     activation array instead of two, so the PyTorch-style ``Sequential(Linear, ReLU, …)`` trains
     as fast as ``nn.MLP`` (benchmarks/PERFORMANCE_LOG.md entry 17). Drawings show the pair as
-    one ``linear_relu`` gate.
+    one ``linear_relu`` gate. Image layers fuse the same way (:data:`FUSED`): ``Conv2d, ReLU``
+    as ``F.conv2d_relu``, and ``ReLU, MaxPool2d`` as ``F.max_pool2d_relu``, the ReLU after the
+    pooling on the k·k times smaller result (also right after a ``Conv2d``: PERFORMANCE_LOG.md,
+    convolution entry 20).
 
     >>> import chainrule as cr
     >>> net = cr.nn.Sequential(cr.nn.Linear(3, 4, rng=0), cr.nn.ReLU(), cr.nn.Linear(4, 2, rng=1))
@@ -245,7 +255,7 @@ class Sequential(Module):
             self.add_module(str(i), module)
 
     def forward(self, x):
-        return run_fused(self._modules.values(), x, _MLP_FUSED)
+        return run_fused(self._modules.values(), x, FUSED)
 
     def __getitem__(self, index):
         return list(self._modules.values())[index]
@@ -374,7 +384,7 @@ class MLP(Sequential):
     def forward(self, x):
         # Each Linear followed by a ReLU runs as one fused op (F.linear_relu): the same values
         # and gradients, one graph node and one activation array per layer instead of two.
-        return run_fused(self._modules.values(), _as_tensor(x), _MLP_FUSED)
+        return run_fused(self._modules.values(), _as_tensor(x), FUSED)
 
     def get_config(self) -> dict:
         """The constructor's arguments (JSON-able), to rebuild the network when loading it."""
@@ -402,6 +412,17 @@ class MLP(Sequential):
         return shapes
 
 
-# The layer's own parameters are valid, so the pair skips linear_relu's argument checks.
-_MLP_FUSED = {(Linear, ReLU): lambda x, layer: fused.LinearReLU.apply(
-    *((_as_tensor(x), layer.weight) if layer.bias is None else (_as_tensor(x), layer.weight, layer.bias)))}
+def _pool_relu(x, pool):
+    return F.max_pool2d_relu(x, pool.kernel_size, pool.stride, pool.padding, pool.dilation, pool.ceil_mode)
+
+
+#: The module sequences Sequential (MLP and CNN included) runs as one fused op, by exact types.
+#: The layers' own parameters are valid, so Linear + ReLU skips linear_relu's argument checks.
+FUSED = {
+    (Linear, ReLU): lambda x, layer, _: fused.LinearReLU.apply(
+        *((_as_tensor(x), layer.weight) if layer.bias is None else (_as_tensor(x), layer.weight, layer.bias))),
+    (Conv2d, ReLU): lambda x, c, _: F.conv2d_relu(x, c.weight, c.bias, c.stride, c.padding, c.dilation, c.groups),
+    # The ReLU goes after the pooling, so the convolution runs unfused (its ReLU would be 4× larger).
+    (Conv2d, ReLU, MaxPool2d): lambda x, c, _, pool: _pool_relu(c(x), pool),
+    (ReLU, MaxPool2d): lambda x, _, pool: _pool_relu(x, pool),
+}
