@@ -191,8 +191,9 @@ def conv_backward(geometry, cols, w_mat, g, needs):
     og, cg = o_ch // groups, shape[1] // groups
     g = g.reshape(-1, o_ch)
     gx = gw = gb = None
-    if needs[1]:  # (colsᵀ·g)ᵀ: OpenBLAS's faster form of gᵀ·cols for both layouts of cols
-        gw_mat = xp.concatenate([xp.dot(cols[i].T, g[:, i * og:(i + 1) * og]).T for i in range(groups)])
+    if needs[1]:  # OpenBLAS's faster form per layout: (colsᵀ·g)ᵀ for F-ordered cols, gᵀ·cols for C-ordered (entry 22)
+        gw_mat = xp.concatenate([xp.dot(cols[i].T, g[:, i * og:(i + 1) * og]).T if cols[i].flags.f_contiguous
+                                 else xp.dot(g[:, i * og:(i + 1) * og].T, cols[i]) for i in range(groups)])
         gw = xp.ascontiguousarray(_first(gw_mat.reshape(o_ch, *kernel, cg)))
     if len(needs) > 2 and needs[2]:
         gb = g.sum(axis=0)
