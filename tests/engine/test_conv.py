@@ -267,6 +267,15 @@ def test_max_pool_matches_torch(case, dilation):
     _compare(lambda t: ours(t, dilation=dilation, **kw), lambda t: theirs(t, dilation=dilation, **kw), [x])
 
 
+@settings(max_examples=30)
+@given(case=pool_cases(nd=2))
+def test_fused_max_pool2d_relu_matches_torch(case):
+    torch = pytest.importorskip("torch")
+    x, kw = case
+    f = torch.nn.functional
+    _compare(lambda t: cr.max_pool2d_relu(t, **kw), lambda t: f.max_pool2d(f.relu(t), **kw), [x + 0.0125])
+
+
 @settings(max_examples=60)
 @given(case=pool_cases(), include=st.booleans())
 def test_avg_pool_matches_torch(case, include):
