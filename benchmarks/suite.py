@@ -174,7 +174,7 @@ def chainrule_cnn_fn(name, seed=0, lr=harness.LR):
     return lambda: chainrule_step(model, opt, X, y)
 
 
-# The same networks as nn.CNN layer strings: nn.CNN runs each Conv2d + ReLU as one fused op.
+# The same networks as nn.CNN layer strings (both forms run the fused ops of nn.layers.FUSED).
 CNN_SPECS = {"cnn_digits": ((1, 8, 8), "c16-m2-c32"), "cnn_lenet": ((1, 28, 28), "c16k5-m2-c32k5-m2"),
              "cnn_cifar": ((3, 32, 32), "c32-m2-c64-m2")}
 
@@ -304,7 +304,7 @@ def mlp_flops_per_epoch(n, sizes=harness.MLP_SIZES):
 def print_cnn(cnn, peak):
     """The CNN table: per-step times beside PyTorch, GFLOP/s against the matmul peak, peak
     memory against the im2col buffers. Returns whether every row met its target."""
-    print("chainrule: nn.Sequential of the layers; nn.CNN: the same net as a layer string (conv + ReLU fused)")
+    print("chainrule: nn.Sequential of the layers; nn.CNN: the same net as a layer string (both run conv → max_pool2d_relu and conv2d_relu fused)")
     print(f"{'workload':12s} {'chainrule':>10s} {'nn.CNN':>10s} {'torch':>10s} {'cr/torch':>9s} {'CNN/torch':>9s} "
           f"{'GFLOP/s':>8s} {'of peak':>8s} {'peak MiB':>9s} {'im2col MiB':>10s}")
     ok = True

@@ -28,7 +28,7 @@ from chainrule.engine import Tensor
 from chainrule.engine.conv import output_size
 from chainrule.nn.conv import Conv2d
 from chainrule.engine.api import as_generator
-from chainrule.nn.layers import FUSED, Dropout, Linear, ReLU, Sequential, run_fused
+from chainrule.nn.layers import Dropout, Linear, ReLU, Sequential
 from chainrule.nn.normalization import BatchNorm2d
 from chainrule.nn.pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from chainrule.nn.spatial import Dropout2d, Flatten
@@ -280,9 +280,9 @@ class CNN(Sequential):
         elif x.ndim != 4 or x.shape[1:] != self.input_shape:
             raise ValueError(f"CNN: expected images of shape (N, {', '.join(map(str, self.input_shape))}) or rows "
                              f"of {int(np.prod(self.input_shape))} values; got {x.shape}")
-        # Each convolution and its ReLU (and a max pooling after them) run as fused ops (the same
-        # values and gradients): the maps stay channels-last from one convolution to the next.
-        return run_fused(self._modules.values(), x, FUSED)
+        # Sequential's fused ops (nn.layers.FUSED): each convolution with its ReLU, or with its
+        # ReLU and max pooling; the maps stay channels-last from one convolution to the next.
+        return super().forward(x)
 
     def get_config(self) -> dict:
         """The constructor's arguments (JSON-able), to rebuild the network when loading it."""
