@@ -235,3 +235,35 @@ def test_a_diverged_run_never_writes_its_state_to_the_checkpoint(tmp_path, spira
         fit(net, X * 1e3, y, lr=1e30, epochs=5, batch_size=None, checkpoint=ckpt)
     arrays, meta = cr.io.load_archive(ckpt, kind="checkpoint")  # refuses non-finite arrays
     assert meta["epoch"] == 2
+
+
+def test_predict_scores_chunks_by_the_smallest_predict_batch_size_a_submodule_declares(monkeypatch):
+    # An MLP is fed 8,192 rows at a time; a module that declares predict_batch_size (a
+    # convolution: 256, its window matrices grow with the batch) caps the chunks of the whole
+    # model, and the outputs do not depend on the chunking.
+    from chainrule.train.loop import predict_scores
+
+    seen = []
+
+    class Spy(cr.nn.Module):
+        def __init__(self, limit):
+            super().__init__()
+            self.predict_batch_size = limit
+
+        def forward(self, x):
+            seen.append(x.shape[0])
+            return x
+
+    X = np.random.default_rng(0).standard_normal((20_000, 3)).astype(np.float32)
+    mlp = cr.nn.Sequential(Spy(None), cr.nn.Linear(3, 2, rng=0))
+    whole = predict_scores(mlp, X)
+    assert seen == [8192, 8192, 3616]
+    seen.clear()
+    capped = cr.nn.Sequential(cr.nn.Sequential(Spy(7)), cr.nn.Linear(3, 2, rng=0), Spy(None))
+    capped[1].load_state_dict(mlp[1].state_dict())
+    np.testing.assert_allclose(predict_scores(capped, X[:30]), whole[:30], rtol=1e-6)
+    assert seen == [7] * 8 + [2] * 2  # each chunk of the smallest limit passes both spies
+    seen.clear()
+    cnn = cr.nn.Sequential(Spy(None), cr.nn.Unflatten(1, (1, 4, 4)), cr.nn.Conv2d(1, 2, 3, rng=0), cr.nn.Flatten())
+    assert predict_scores(cnn, np.ones((600, 16), np.float32)).shape == (600, 8)
+    assert seen == [256, 256, 88]

@@ -59,6 +59,12 @@ class Module:
     2.5
     """
 
+    #: The most examples a prediction feeds this module at once (None: no limit of its own).
+    #: ``chainrule.train.predict_scores`` splits its input into chunks of the smallest limit
+    #: any submodule declares; a layer whose temporaries grow fast with the batch (a
+    #: convolution's window matrices) declares one.
+    predict_batch_size: int | None = None
+
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())

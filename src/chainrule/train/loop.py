@@ -397,10 +397,20 @@ def fit(model: Module, X, y, *, loss="cross-entropy", optimizer="sgd", lr=0.1, e
     return trainer.run()
 
 
+PREDICT_BATCH_SIZE = 8192
+
+
 @no_grad()
-def predict_scores(model: Module, X, batch_size: int = 8192) -> np.ndarray:
+def predict_scores(model: Module, X, batch_size: int | None = None) -> np.ndarray:
     """The model's outputs for ``X`` (host data), computed in chunks under no_grad on the model's
-    device; the result is a host array."""
+    device; the result is a host array.
+
+    A chunk is ``batch_size`` examples; by default the smallest ``predict_batch_size`` that the
+    model or one of its submodules declares (a convolution: 256), else 8,192.
+    """
+    if batch_size is None:
+        batch_size = min((m.predict_batch_size for m in model.modules() if m.predict_batch_size),
+                         default=PREDICT_BATCH_SIZE)
     X = host_data(X, "X", dtype=np.float32)
     dev = module_device(model)
     was_training = model.training
