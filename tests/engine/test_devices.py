@@ -484,3 +484,22 @@ def test_cli_train_runs_on_the_device_and_resumes_on_the_cpu(fake_gpu, tmp_path,
         same(v, b.state_dict()[k])
     assert cli.main(["train", "--resume", str(tmp_path / "dev"), "--device", "cpu", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["test"] == cpu["test"]
+
+
+def test_layers_built_with_device_are_the_seeded_cpu_layer_moved_there(fake_gpu):
+    # PyTorch's device= on a layer's constructor: the parameters (and BatchNorm's buffers) are
+    # on that device, equal to the same seeded layer built on the CPU (drawn on the host, then
+    # moved), and an unknown device is refused by name before anything is built.
+    built = [(nn.Linear(3, 4, rng=0), lambda d: nn.Linear(3, 4, rng=0, device=d)),
+             (nn.Conv2d(2, 3, 3, padding=1, rng=1), lambda d: nn.Conv2d(2, 3, 3, padding=1, rng=1, device=d)),
+             (nn.Conv1d(2, 3, 3, rng=2), lambda d: nn.Conv1d(2, 3, 3, rng=2, device=d)),
+             (nn.BatchNorm2d(3), lambda d: nn.BatchNorm2d(3, device=d))]
+    for cpu_layer, make in built:
+        layer = make("fake:1")
+        assert nn.module_device(layer) == cr.device("fake:1")
+        assert all(cr.device_of(b) == cr.device("fake:1") for _, b in layer.named_buffers())
+        for (name, p), (_, q) in zip(layer.named_parameters(), cpu_layer.named_parameters()):
+            assert type(p.data) is fakegpu.FakeArray, name
+            same(p.data, q.data)
+        with pytest.raises(ValueError, match="'tpu'"):
+            make("tpu")

@@ -38,8 +38,6 @@ class _ConvNd(Module):
                              f"out_channels={out_channels}")
         if padding_mode != "zeros":
             raise ValueError(f"{cls}: only padding_mode='zeros' is supported; got {padding_mode!r}")
-        if device not in (None, "cpu"):
-            raise ValueError(f"{cls}: device {device!r} is not available; layers are created on 'cpu'")
         self.in_channels, self.out_channels, self.groups = in_channels, out_channels, groups
         self.kernel_size = _positive_ints(kernel_size, self.nd, "kernel_size", cls)
         self.stride = _positive_ints(stride, self.nd, "stride", cls)
@@ -61,6 +59,8 @@ class _ConvNd(Module):
         shape = (out_channels, in_channels // groups, *self.kernel_size)
         self.weight = Parameter(gen.uniform(-bound, bound, shape).astype(dtype), dtype=dtype)
         self.bias = Parameter(gen.uniform(-bound, bound, out_channels).astype(dtype), dtype=dtype) if bias else None
+        if device is not None:  # drawn on the host, then moved: one seed, one layer on every device
+            self.to(device)
 
     def extra_repr(self):
         text = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"

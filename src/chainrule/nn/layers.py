@@ -27,7 +27,9 @@ class Linear(Module):
     """A fully connected layer: y = x Wᵀ + b, W of shape (out_features, in_features).
 
     ``init`` is "he" (default, for ReLU), "xavier" (tanh, sigmoid) or "small" (the lecture's
-    0.01·randn); ``rng`` is an int seed or a numpy Generator. The bias starts at 0.
+    0.01·randn); ``rng`` is an int seed or a numpy Generator. The bias starts at 0. ``device``
+    ("cpu", "cuda", "cuda:N" or a Device) places the parameters, as ``.to(device)`` would: they
+    are drawn on the host first, so a seed gives the same layer on every device.
 
     >>> import chainrule as cr
     >>> layer = cr.nn.Linear(3, 4, rng=0)
@@ -35,7 +37,7 @@ class Linear(Module):
     ((2, 4), 16)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, init="he", rng=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, init="he", rng=None, device=None):
         super().__init__()
         self.in_features = check.integer("Linear in_features", in_features, low=1)
         self.out_features = check.integer("Linear out_features", out_features, low=1)
@@ -43,6 +45,8 @@ class Linear(Module):
         # fastest case at every batch size (benchmarks/README.md). The shape is PyTorch's.
         self.weight = Parameter(np.asfortranarray(get_init(init)((self.out_features, self.in_features), as_generator(rng))))
         self.bias = Parameter(np.zeros(self.out_features, dtype=np.float32)) if bias else None
+        if device is not None:
+            self.to(device)
 
     def forward(self, x):
         x = _as_tensor(x)

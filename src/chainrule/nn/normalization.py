@@ -113,6 +113,8 @@ class _BatchNormNd(Module):
             self.register_buffer("running_mean", np.zeros(num_features, dtype))
             self.register_buffer("running_var", np.ones(num_features, dtype))
             self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
+        if device is not None:
+            self.to(device)
 
     def forward(self, x):
         x = x if isinstance(x, Tensor) else Tensor(x)
