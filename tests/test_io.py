@@ -319,9 +319,9 @@ def test_meta_stored_as_raw_bytes_not_npy(tmp_path: Path) -> None:
         ({"format": None}, "format is None"),
         ({"format_version": 2}, "format_version 2 is newer than the newest this chainrule reads"),
         ({"format_version": 999}, "format_version 999 is newer"),
-        ({"format_version": "1"}, "format_version is '1'"),
-        ({"format_version": True}, "format_version is True"),
-        ({"format_version": 0}, "format_version is 0"),
+        ({"format_version": "1"}, 'format_version must be a whole number >= 1; got "1"'),
+        ({"format_version": True}, "format_version must be a whole number >= 1; got true"),
+        ({"format_version": 0}, "format_version must be a whole number >= 1; got 0"),
         ({"arrays": [1]}, "'arrays' must be a JSON object"),
         ({"arrays": {"w": {"shape": [2, -1], "dtype": "float32"}}}, "invalid declaration"),
         ({"arrays": {"w": {"shape": [2, 3]}}}, "invalid declaration"),
@@ -338,7 +338,7 @@ def test_bad_header_fields(tmp_path: Path, change: dict, message: str) -> None:
 def test_missing_format_version(tmp_path: Path) -> None:
     meta = valid_meta({})
     del meta["format_version"]
-    with pytest.raises(FormatError, match="format_version is None"):
+    with pytest.raises(FormatError, match="format_version must be a whole number >= 1; got null"):
         load_archive(tampered(tmp_path / "a.npz", {}, meta))
 
 
@@ -662,7 +662,7 @@ def test_load_model_names_what_is_wrong_with_a_model_file(tmp_path):
     good = cr.nn.Linear(3, 2, rng=0)
     arrays = good.state_dict()
     cases = [
-        ({"model": {"class": "Transformer", "config": {}}}, arrays, r"'model.class' is 'Transformer'; expected one of"),
+        ({"model": {"class": "Transformer", "config": {}}}, arrays, r"'model.class' must be one of BinarySVM, .*; got \"Transformer\""),
         ({"model": {"class": "Linear", "config": {"in_features": -1, "out_features": 2}}}, arrays,
          "the Linear config .* is invalid"),
         ({"model": {"class": "Linear", "config": good.get_config()}}, {"weight": arrays["weight"]}, "bias"),
@@ -871,24 +871,24 @@ def test_a_member_that_inflates_beyond_its_shape_is_cut_off(tmp_path):
 
 @pytest.mark.parametrize(("change", "message"), [
     (lambda m: m.update(preprocess="standardize"),
-     "the field 'preprocess' must be an object, got the string \"standardize\""),
-    (lambda m: m.update(data="digits"), "the field 'data' must be an object, got the string \"digits\""),
-    (lambda m: m.update(classes=5), "the field 'classes' must be a list of strings, got the number 5"),
-    (lambda m: m.update(loss=["x"]), "the field 'loss' must be a string, got a list [\"x\"]"),
-    (lambda m: m.update(loss="l1"), "the field 'loss' is 'l1'; expected one of 'binary-hinge'"),
+     "the field 'preprocess' must be an object; got \"standardize\""),
+    (lambda m: m.update(data="digits"), "the field 'data' must be an object; got \"digits\""),
+    (lambda m: m.update(classes=5), "the field 'classes' must be a list of strings; got 5"),
+    (lambda m: m.update(loss=["x"]), "the field 'loss' must be one of binary-hinge, cross-entropy, hinge, logistic, mse, perceptron, softmax, svm; got [\"x\"]"),
+    (lambda m: m.update(loss="l1"), "the field 'loss' must be one of binary-hinge, cross-entropy, hinge, logistic, mse, perceptron, softmax, svm; got \"l1\""),
     (lambda m: m.update(classes=["a", "b"]), "the field 'classes' names 2 class(es); a model with 3 output(s) has 3"),
     (lambda m: m.update(classes=["a", "a", "b"]), "the field 'classes' repeats a name"),
-    (lambda m: m.update(classes=["a", 1, "c"]), "the field 'classes[1]' must be a string, got the number 1"),
-    (lambda m: m["preprocess"].update(kind="whiten"), "the field 'preprocess.kind' is 'whiten'; expected one of"),
+    (lambda m: m.update(classes=["a", 1, "c"]), "the field 'classes[1]' must be a string of at most 1000 characters; got 1"),
+    (lambda m: m["preprocess"].update(kind="whiten"), "the field 'preprocess.kind' must be one of standardize, global-standardize, mean-image, none; got \"whiten\""),
     (lambda m: m["preprocess"].pop("scale"), "the field 'preprocess.scale' is missing (standardize needs it)"),
     (lambda m: m["preprocess"].update(mean=[0.0]), "the field 'preprocess.mean' has 1 values; the model takes 2"),
-    (lambda m: m["preprocess"].update(scale=[1.0, 0.0]), "the field 'preprocess.scale[1]' is 0.0, expected a number > 0"),
-    (lambda m: m["data"].update(seed=-1), "the field 'data.seed' is -1, expected a whole number >= 0"),
-    (lambda m: m["data"].update(test_size=1.5), "the field 'data.test_size' is 1.5, expected a number < 1"),
+    (lambda m: m["preprocess"].update(scale=[1.0, 0.0]), "the field 'preprocess.scale[1]' must be a finite number > 0; got 0.0"),
+    (lambda m: m["data"].update(seed=-1), "the field 'data.seed' must be a whole number in [0, 4294967295]; got -1"),
+    (lambda m: m["data"].update(test_size=1.5), "the field 'data.test_size' must be a fraction in [0, 1); got 1.5"),
     (lambda m: m.update(feature_names=["x1"]), "the field 'feature_names' names 1 feature(s); the model takes 2"),
     (lambda m: m.update(image_shape=[3, 3]), "the field 'image_shape' [3, 3] holds 9 values; the model takes 2"),
     (lambda m: m.update(task="regression"), "the field 'loss' is 'cross-entropy' but the field 'task' is 'regression'"),
-    (lambda m: m["model"].update({"class": "Perceptron2"}), "the field 'model.class' is 'Perceptron2'; expected one of"),
+    (lambda m: m["model"].update({"class": "Perceptron2"}), "the field 'model.class' must be one of BinarySVM, "),
     (lambda m: m["model"].update(config="big"), "the field 'model.config' must be an object"),
     (lambda m: m["model"]["config"].update(hidden_sizes=["4"]), "the MLP config"),
     (lambda m: m.pop("model"), "the field 'model' is missing"),
@@ -908,12 +908,12 @@ def test_the_untampered_model_loads_with_its_metadata(mlp_file):
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"epoch": "3"}, "the field 'epoch' must be a whole number >= 0, got the string \"3\""),
+    ({"epoch": "3"}, "the field 'epoch' must be a whole number >= 0; got \"3\""),
     ({"history": "abc"}, "the field 'history' must be a list of objects"),
     ({"history": [{"epoch": "one"}]}, "the field 'history[0].epoch' must be a whole number >= 1"),
     ({"rng": {"bit_generator": "PCG64"}}, "the field 'rng.state' is missing"),
-    ({"evaluations": -4}, "the field 'evaluations' is -4"),
-    ({"schedule": 7}, "the field 'schedule' must be null or an object, got the number 7"),
+    ({"evaluations": -4}, "the field 'evaluations' must be a whole number >= 0; got -4"),
+    ({"schedule": 7}, "the field 'schedule' must be null or an object; got 7"),
 ])
 def test_tampered_checkpoint_metadata_is_refused(tmp_path, change, message):
     meta = {"epoch": 1, "evaluations": 3, "history": [{"epoch": 1, "loss": 0.5}], "config": {},
@@ -951,11 +951,11 @@ def test_load_json_checks_size_strictness_and_schema(tmp_path):
     path = tmp_path / "config.json"
     path.write_text('{"format": 1, "epochs": 3}')
     assert load_json(path, schema) == {"format": 1, "epochs": 3}
-    for text, message in [('{"format": 99, "epochs": 3}', "the field 'format' is the number 99; a run config file of "
-                                                          "this chainrule has version 1 (newer than"),
+    for text, message in [('{"format": 99, "epochs": 3}', "the field 'format' must be 1 (the run config file "
+                                                          "versions this chainrule reads); got 99 (newer than"),
                           ('{"format": 1, "epochs": Infinity}', "not valid UTF-8 JSON (Infinity is not a JSON value)"),
-                          ('{"format": 1, "epochs": 0}', "the field 'epochs' is 0, expected a whole number >= 1"),
-                          ("[1]", "expected a JSON object, got a list [1]")]:
+                          ('{"format": 1, "epochs": 0}', "the field 'epochs' must be a whole number >= 1; got 0"),
+                          ("[1]", "the file must be a JSON object; got [1]")]:
         path.write_text(text)
         with pytest.raises(FormatError, match="config.json: ") as info:
             load_json(path, schema)

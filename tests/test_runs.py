@@ -67,10 +67,10 @@ def test_settings_round_trip_through_json_and_reject_unknown_keys():
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("epochs", "2", "the field 'settings.epochs' must be a whole number >= 1; got '2'"),
+    ("epochs", "2", 'the field \'settings.epochs\' must be a whole number >= 1; got "2"'),
     ("lr", -1, "the field 'settings.lr' must be a finite number > 0; got -1"),
-    ("model", "resnet", "the field 'settings.model' must be one of mlp, softmax, .*; got 'resnet'"),
-    ("capture", 1, "the field 'settings.capture' must be True or False; got 1"),
+    ("model", "resnet", 'the field \'settings.model\' must be one of mlp, softmax, .*; got "resnet"'),
+    ("capture", 1, "the field 'settings.capture' must be true or false; got 1"),
     ("optimizer", "adam", "the field 'settings.optimizer' does not apply to the field 'settings.model' perceptron"),
 ])
 def test_a_hand_edited_config_is_refused_naming_the_file_the_field_and_what_it_must_be(tmp_path, field, value,

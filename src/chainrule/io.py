@@ -42,6 +42,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine import to_host
 
 __all__ = [
@@ -704,8 +705,11 @@ def _check_header(path: Path, meta: dict[str, Any], kind: str | None) -> None:
     if meta.get("format") != FORMAT_NAME:
         raise _invalid(path, f"format is {meta.get('format')!r}, expected {FORMAT_NAME!r}")
     version = meta.get("format_version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise _invalid(path, f"format_version is {version!r}, expected an integer >= 1")
+    try:
+        with check.json_values():
+            check.integer("format_version", version, low=1)
+    except (TypeError, ValueError) as exc:
+        raise _invalid(path, str(exc)) from None
     if version > FORMAT_VERSION:
         raise _invalid(
             path,
@@ -761,174 +765,122 @@ def _check_array(
 # --------------------------------------------------------------------------------------------
 
 
-def _show(value: Any) -> str:
-    kind = {dict: "an object", list: "a list", str: "the string", bool: "the boolean",
-            type(None): "null"}.get(type(value), "the number")
-    text = json.dumps(value) if not isinstance(value, float) or math.isfinite(value) else str(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return kind if kind == "null" else f"{kind} {text}"
+def _field(path: str) -> str:
+    """How a message names a field of a file: ``the field 'data.seed'``."""
+    return f"the field {path!r}"
 
 
 class _Check:
-    """One field's rule: ``check(value, field)`` returns a problem (str) or None."""
+    """One field's rule: ``check(value, path)`` returns None, or raises :mod:`chainrule.validation`'s
+    TypeError (the value's JSON type is wrong) or ValueError (its value is, or something in it),
+    whose message names the field by its dotted ``path``; :class:`Schema` makes it a FormatError."""
 
-    expected = "a value"
-
-    def problem(self, value: Any, field: str) -> str | None:
+    def check(self, value: Any, path: str) -> None:
         raise NotImplementedError
 
-    def __or__(self, other: "_Check") -> "_Check":
-        return _Either(self, other)
+
+class Value(_Check):
+    """A field checked by one of :mod:`chainrule.validation`'s rules, ``rule(the field 'x', value,
+    *args, **kwargs)``: the same rule, and the same message, as the value gets anywhere else."""
+
+    def __init__(self, rule: Callable[..., Any], *args: Any, **kwargs: Any):
+        self.rule, self.args, self.kwargs = rule, args, kwargs
+
+    def check(self, value, path):
+        self.rule(_field(path), value, *self.args, **self.kwargs)
 
 
-class _Either(_Check):
-    def __init__(self, *options: _Check):
-        self.options = options
-        self.expected = " or ".join(o.expected for o in options)
+class Bool(Value):
+    """``true`` or ``false`` (:func:`chainrule.validation.boolean`)."""
 
-    def problem(self, value, field):
-        problems = [o.problem(value, field) for o in self.options]
-        if all(problems):
-            # The option of the right type explains best (a list for a list, ...).
-            typed = [p for p in problems if not p.endswith(_show(value))]
-            return typed[0] if typed else f"the field {field!r} must be {self.expected}, got {_show(value)}"
-        return None
-
-
-class _Type(_Check):
-    def __init__(self, types: tuple, expected: str):
-        self.types, self.expected = types, expected
-
-    def problem(self, value, field):
-        if isinstance(value, bool) and bool not in self.types:
-            return f"the field {field!r} must be {self.expected}, got {_show(value)}"
-        if not isinstance(value, self.types):
-            return f"the field {field!r} must be {self.expected}, got {_show(value)}"
-        return None
-
-
-class Null(_Check):
-    expected = "null"
-
-    def problem(self, value, field):
-        return None if value is None else f"the field {field!r} must be null, got {_show(value)}"
-
-
-class Bool(_Type):
     def __init__(self):
-        super().__init__((bool,), "true or false")
+        super().__init__(check.boolean)
 
 
-class Str(_Type):
-    """A string, optionally one of ``choices`` (a tuple, or a function giving them lazily)."""
+class Int(Value):
+    """A whole number in ``[low, high]`` (:func:`chainrule.validation.integer`); null too with ``null``."""
 
-    def __init__(self, choices=None, *, nonempty: bool = False, max_len: int = 100_000):
-        super().__init__((str,), "a string")
-        self.choices, self.nonempty, self.max_len = choices, nonempty, max_len
-        if isinstance(choices, (tuple, list)):
-            self.expected = "one of " + ", ".join(map(repr, choices))
-
-    def problem(self, value, field):
-        bad = super().problem(value, field)
-        if bad:
-            return bad
-        if self.nonempty and not value:
-            return f"the field {field!r} must be a non-empty string"
-        if len(value) > self.max_len:
-            return f"the field {field!r} is a string of {len(value)} characters, more than {self.max_len}"
-        choices = self.choices() if callable(self.choices) else self.choices
-        if choices is not None and value not in choices:
-            return f"the field {field!r} is {value!r}; expected one of {', '.join(map(repr, choices))}"
-        return None
+    def __init__(self, low: int | None = None, high: int | None = None, *, null: bool = False):
+        super().__init__(check.integer, low, high, optional=null)
 
 
-class Int(_Type):
-    def __init__(self, minimum: int | None = None, maximum: int | None = None):
-        super().__init__((int,), "a whole number")
-        self.minimum, self.maximum = minimum, maximum
-        if minimum is not None:
-            self.expected = f"a whole number >= {minimum}"
+class Number(Value):
+    """A finite number in the range the bounds give (:func:`chainrule.validation.number`); null
+    too with ``null``."""
 
-    def problem(self, value, field):
-        bad = super().problem(value, field)
-        if bad:
-            return bad
-        if self.minimum is not None and value < self.minimum:
-            return f"the field {field!r} is {value}, expected a whole number >= {self.minimum}"
-        if self.maximum is not None and value > self.maximum:
-            return f"the field {field!r} is {value}, expected at most {self.maximum}"
-        return None
+    def __init__(self, low=None, high=None, *, low_open: bool = False, high_open: bool = False,
+                 null: bool = False):
+        super().__init__(check.number, low, high, low_open=low_open, high_open=high_open, optional=null)
 
 
-class Number(_Type):
-    """A finite number in ``[minimum, maximum]`` (``below``: strictly less than it)."""
+class Fraction(Value):
+    """A share of a data set, in ``[0, 1)`` (:func:`chainrule.validation.fraction`)."""
 
-    def __init__(self, minimum=None, *, below=None, positive: bool = False):
-        super().__init__((int, float), "a number")
-        self.minimum, self.below, self.positive = minimum, below, positive
-
-    def problem(self, value, field):
-        bad = super().problem(value, field)
-        if bad:
-            return bad
-        if not math.isfinite(value):
-            return f"the field {field!r} is {value}, expected a finite number"
-        if self.positive and not value > 0:
-            return f"the field {field!r} is {value}, expected a number > 0"
-        if self.minimum is not None and value < self.minimum:
-            return f"the field {field!r} is {value}, expected a number >= {self.minimum}"
-        if self.below is not None and not value < self.below:
-            return f"the field {field!r} is {value}, expected a number < {self.below}"
-        return None
+    def __init__(self):
+        super().__init__(check.fraction)
 
 
-class List(_Type):
-    def __init__(self, item: _Check, *, min_len: int = 0, max_len: int = 10_000_000):
-        super().__init__((list,), f"a list of {item.expected.removeprefix('a ').removeprefix('an ')}s")
-        self.item, self.min_len, self.max_len = item, min_len, max_len
+class Str(_Check):
+    """A string (non-blank with ``nonempty``, at most ``max_len`` characters; null too with
+    ``null``: :func:`chainrule.validation.text`), or one of ``choices`` (a tuple, or a function
+    giving them lazily: :func:`chainrule.validation.choice`)."""
 
-    def problem(self, value, field):
-        bad = super().problem(value, field)
-        if bad:
-            return bad
+    def __init__(self, choices=None, *, nonempty: bool = False, max_len: int = 100_000, null: bool = False):
+        if choices is not None and null:
+            raise ValueError("Str: choices and null=True do not combine")
+        self.choices, self.nonempty, self.max_len, self.null = choices, nonempty, max_len, null
+
+    def check(self, value, path):
+        if self.choices is None:
+            check.text(_field(path), value, blank=not self.nonempty, max_len=self.max_len, optional=self.null)
+        else:
+            check.choice(_field(path), value, tuple(self.choices() if callable(self.choices) else self.choices))
+
+
+class List(_Check):
+    """A list of ``min_len`` to ``max_len`` items, each checked by ``item``; ``noun`` names the
+    items in messages (``a list of strings``); null too with ``null``."""
+
+    def __init__(self, item: _Check, noun: str = "items", *, min_len: int = 0, max_len: int = 10_000_000,
+                 null: bool = False):
+        self.item, self.noun, self.min_len, self.max_len, self.null = item, noun, min_len, max_len, null
+
+    def check(self, value, path):
+        if value is None and self.null:
+            return
+        if not isinstance(value, list):
+            raise TypeError(check.message(_field(path), f"a list of {self.noun}", value, optional=self.null))
         if not self.min_len <= len(value) <= self.max_len:
-            return (f"the field {field!r} has {len(value)} items, expected "
-                    f"{self.min_len} to {self.max_len}")
+            raise ValueError(check.message(_field(path), f"a list of {self.min_len} to {self.max_len} {self.noun}",
+                                           value, optional=self.null))
         for i, item in enumerate(value):
-            bad = self.item.problem(item, f"{field}[{i}]")
-            if bad:
-                return bad
-        return None
+            self.item.check(item, f"{path}[{i}]")
 
 
-class Obj(_Type):
+class Obj(_Check):
     """A JSON object: ``required`` and ``optional`` keys, each with its rule; others allowed
-    unless ``closed``."""
+    unless ``closed``; null too with ``null``."""
 
     def __init__(self, required: dict | None = None, optional: dict | None = None, *,
-                 closed: bool = False):
-        super().__init__((dict,), "an object")
-        self.required, self.optional, self.closed = required or {}, optional or {}, closed
+                 closed: bool = False, null: bool = False):
+        self.required, self.optional, self.closed, self.null = required or {}, optional or {}, closed, null
 
-    def problem(self, value, field):
-        bad = super().problem(value, field)
-        if bad:
-            return bad
-        prefix = f"{field}." if field else ""
-        for key, rule in self.required.items():
+    def check(self, value, path):
+        if value is None and self.null:
+            return
+        if not isinstance(value, dict):
+            raise TypeError(check.message(_field(path), "an object", value, optional=self.null))
+        prefix = f"{path}." if path else ""
+        for key in self.required:
             if key not in value:
-                return f"the field {prefix + key!r} is missing"
+                raise ValueError(f"{_field(prefix + key)} is missing")
         for key, item in value.items():
             rule = self.required.get(key) or self.optional.get(key)
             if rule is None:
                 if self.closed:
-                    return f"the field {prefix + key!r} is not one this file may have"
+                    raise ValueError(f"{_field(prefix + key)} is not one this file may have")
                 continue
-            bad = rule.problem(item, prefix + key)
-            if bad:
-                return bad
-        return None
+            rule.check(item, prefix + key)
 
 
 class Schema:
@@ -936,14 +888,15 @@ class Schema:
 
     ``versions`` maps a format version to the :class:`Obj` rule of the whole document. A file
     of a version the schema does not know is refused; every field's type and value is checked
-    and a problem is reported with the file's name and the field's dotted path.
+    by :mod:`chainrule.validation`'s rules, and a problem is reported with the file's name, the
+    field's dotted path and the value as the file holds it.
 
     >>> schema = Schema("example", {1: Obj({"epoch": Int(0)})})
     >>> schema.check({"format_version": 1, "epoch": 3}, "run.json")
     >>> schema.check({"format_version": 1, "epoch": "3"}, "run.json")
     Traceback (most recent call last):
     ...
-    chainrule.io.FormatError: run.json: the field 'epoch' must be a whole number >= 0, got the string "3"
+    chainrule.io.FormatError: run.json: the field 'epoch' must be a whole number >= 0; got "3"
     """
 
     def __init__(self, kind: str, versions: dict[int, Obj], *, version_key: str = "format_version"):
@@ -956,21 +909,22 @@ class Schema:
 
     def check(self, document: Any, where: str) -> None:
         """Raise FormatError naming ``where`` and the field when ``document`` breaks the schema."""
-        if not isinstance(document, dict):
-            raise FormatError(f"{where}: expected a JSON object, got {_show(document)}")
-        version = document.get(self.version_key)
-        if isinstance(version, bool) or not isinstance(version, int) or version not in self.versions:
-            known = ", ".join(map(str, sorted(self.versions)))
-            newer = (" (newer than this chainrule reads; upgrade chainrule)"
-                     if isinstance(version, int) and not isinstance(version, bool)
-                     and version > self.version else "")
-            raise FormatError(
-                f"{where}: the field {self.version_key!r} is {_show(version)}; a {self.kind} file "
-                f"of this chainrule has version {known}{newer}"
-            )
-        bad = self.versions[version].problem(document, "")
-        if bad:
-            raise FormatError(f"{where}: {bad}")
+        with check.json_values():  # a message shows a value as the file holds it: "3", null, true
+            if not isinstance(document, dict):
+                raise FormatError(f"{where}: {check.message('the file', 'a JSON object', document)}")
+            version = document.get(self.version_key)
+            if isinstance(version, bool) or not isinstance(version, int) or version not in self.versions:
+                known = " or ".join(map(str, sorted(self.versions)))
+                newer = (" (newer than this chainrule reads; upgrade chainrule)"
+                         if isinstance(version, int) and not isinstance(version, bool)
+                         and version > self.version else "")
+                raise FormatError(f"{where}: " + check.message(
+                    _field(self.version_key), f"{known} (the {self.kind} file versions this chainrule reads)",
+                    version) + newer)
+            try:
+                self.versions[version].check(document, "")
+            except (TypeError, ValueError) as exc:
+                raise FormatError(f"{where}: {exc}") from None
 
 
 def _loss_names() -> list[str]:
@@ -986,11 +940,13 @@ def _preprocessing_kinds() -> tuple[str, ...]:
     return PREPROCESSING
 
 
-_NUMBERS = List(Number())
+_NUMBERS = List(Number(), "numbers")
 _SIZE = Int(1)
+_SIZES = "whole numbers >= 1"
 
 #: The schema of every kind of file chainrule writes, by kind; the archives' ``format_version``
-#: is their schema version.
+#: is their schema version. Every value is checked by the rule it has everywhere else (a seed by
+#: :func:`chainrule.validation.seed`, a split's share by ``fraction``).
 SCHEMAS: dict[str, Schema] = {
     "model": Schema("model", {1: Obj(
         {"model": Obj({"class": Str(nonempty=True), "config": Obj()})},
@@ -998,26 +954,26 @@ SCHEMAS: dict[str, Schema] = {
             "chainrule_version": Str(),
             "task": Str(("classification", "regression")),
             "loss": Str(_loss_names),
-            "classes": List(Str(max_len=1000)),
-            "feature_names": Null() | List(Str(max_len=1000)),
-            "image_shape": Null() | List(_SIZE, min_len=2, max_len=3),
+            "classes": List(Str(max_len=1000), "strings"),
+            "feature_names": List(Str(max_len=1000), "strings", null=True),
+            "image_shape": List(_SIZE, _SIZES, min_len=2, max_len=3, null=True),
             "preprocess": Obj({"kind": Str(_preprocessing_kinds)},
-                              {"mean": _NUMBERS, "scale": List(Number(positive=True)),
-                               "channels_first": List(_SIZE, min_len=3, max_len=3)}),
+                              {"mean": _NUMBERS, "scale": List(Number(0, low_open=True), "numbers > 0"),
+                               "channels_first": List(_SIZE, _SIZES, min_len=3, max_len=3)}),
             "data": Obj(optional={
-                "data": Str(nonempty=True), "n_samples": Null() | _SIZE,
-                "noise": Null() | Number(0), "label_column": Null() | Str(nonempty=True),
-                "data_dir": Null() | Str(nonempty=True), "seed": Int(0),
-                "test_size": Number(0, below=1), "val_size": Number(0, below=1),
+                "data": Str(nonempty=True), "n_samples": Int(1, null=True),
+                "noise": Number(0, null=True), "label_column": Str(nonempty=True, null=True),
+                "data_dir": Str(nonempty=True, null=True), "seed": Value(check.seed, optional=False),
+                "test_size": Fraction(), "val_size": Fraction(),
             }),
             "name": Str(),
         },
     )}),
     "checkpoint": Schema("checkpoint", {1: Obj(
-        {"epoch": Int(0), "history": List(Obj(optional={"epoch": Int(1)}))},
+        {"epoch": Int(0), "history": List(Obj(optional={"epoch": Int(1)}), "objects")},
         {
-            "evaluations": Int(0), "config": Obj(), "optimizer": Null() | Obj(),
-            "schedule": Null() | Obj(), "trainer": Str(), "settings": Obj(),
+            "evaluations": Int(0), "config": Obj(), "optimizer": Obj(null=True),
+            "schedule": Obj(null=True), "trainer": Str(), "settings": Obj(),
             "rng": Obj({"bit_generator": Str(nonempty=True), "state": Obj()}),
         },
     )}),
@@ -1176,10 +1132,11 @@ def load_model(path: str | os.PathLike, device=None, *, max_bytes: int | None = 
     arrays, meta = load_archive(path, kind="model", max_bytes=max_bytes)
     spec = meta["model"]
     classes = _model_classes()
-    cls = classes.get(spec["class"])
-    if cls is None:
-        raise _invalid(path, f"the field 'model.class' is {spec['class']!r}; expected one of "
-                             f"{sorted(classes)}")
+    try:
+        with check.json_values():
+            cls = classes[check.choice(_field("model.class"), spec["class"], sorted(classes))]
+    except ValueError as exc:
+        raise _invalid(path, str(exc)) from None
     declared = {name: tuple(d["shape"]) for name, d in meta["arrays"].items()}
     try:
         shapes = {name: tuple(shape) for name, shape in cls.parameter_shapes(spec["config"]).items()}

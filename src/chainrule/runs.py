@@ -278,6 +278,8 @@ class RunSettings:
         Traceback (most recent call last):
         ...
         TypeError: the field 'settings.epochs' must be a whole number >= 1; got '2'
+
+        (``read_config`` reads it inside :func:`chainrule.validation.json_values`: ``got "2"``.)
         """
         if not isinstance(d, dict):
             raise TypeError(f"run settings must be a JSON object; got {type(d).__name__}")
@@ -753,7 +755,7 @@ def read_config(folder, changes=None) -> tuple[RunSettings, str | None]:
     (:func:`config_schema` for the frame, then each setting by :class:`RunSettings`' own rules),
     with ``changes`` (of :data:`RUN_ONLY`) applied. A bad file is an ``io.FormatError`` naming
     the file, the field and what it must be (``.../config.json: the field 'settings.epochs'
-    must be a whole number >= 1; got '2'``); a bad change is the option's own error."""
+    must be a whole number >= 1; got "2"``); a bad change is the option's own error."""
     from chainrule import io
 
     folder = Path(folder)
@@ -767,8 +769,9 @@ def read_config(folder, changes=None) -> tuple[RunSettings, str | None]:
     settings = config["settings"]
     if config["format"] == 1 and settings.get("batch_size") is None and settings.get("model") != "perceptron":
         settings = {**settings, "batch_size": "full"}  # format 1 wrote the full batch as null
-    try:  # the file's fields, by RunSettings' own rules, named as the file holds them
-        saved = RunSettings.from_dict(settings, name=lambda key: f"the field 'settings.{key}'")
+    try:  # the file's fields, by RunSettings' own rules, named and shown as the file holds them
+        with check.json_values():
+            saved = RunSettings.from_dict(settings, name=lambda key: f"the field 'settings.{key}'")
     except (TypeError, ValueError) as exc:
         raise io.FormatError(f"{path}: {exc}") from None
     # The options given now (--device cuda) are checked, and named, as options.

@@ -10,8 +10,11 @@ an int given for a float becomes a ``float``). One convention for what goes wron
 - **ValueError** when it has the right type and the wrong value (out of range, not finite, not
   one of the choices).
 
-Either way the message is ``<name> must be <what was expected>; got <the value>``, so the
-parameter, the bad value and the expectation are all in it.
+Either way the message is ``<name> must be <what was expected>; got <the value>``
+(:func:`message`), so the parameter, the bad value and the expectation are all in it. A value is
+shown one way (:func:`show`): as Python writes it (``'3'``, ``None``, ``True``), or, for values
+read from a JSON file, inside :func:`json_values`, as the file holds it (``"3"``, ``null``,
+``true``); :mod:`chainrule.io`'s file schemas check every field with these rules that way.
 
 >>> from chainrule import validation as check
 >>> check.integer("epochs", 30, low=1)
@@ -28,22 +31,87 @@ TypeError: --lr must be a finite number > 0; got '0.1'
 Traceback (most recent call last):
 ...
 ValueError: activation must be one of relu, tanh; got 'softsign'
+>>> with check.json_values():
+...     check.integer("the field 'epoch'", "3", low=0)
+Traceback (most recent call last):
+...
+TypeError: the field 'epoch' must be a whole number >= 0; got "3"
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
 import math
 import numbers
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SEED_MAX", "integer", "number", "fraction", "boolean", "choice", "text", "seed", "features", "labels"]
+__all__ = ["SEED_MAX", "SHOW_MAX", "show", "json_values", "message", "integer", "number", "fraction", "boolean", "choice", "text", "seed", "features", "labels"]
 
 #: The largest seed a run takes (32 bits: what every generator and scikit-learn's random_state accept).
 SEED_MAX = 2 ** 32 - 1
 
 
-def _show(bound) -> str:
+#: Whether :func:`show` writes values as JSON (inside :func:`json_values`); a context variable, so
+#: threads and asyncio tasks that read files do not change each other's messages.
+_AS_JSON = contextvars.ContextVar("chainrule.validation.as_json", default=False)
+
+#: How much of a value a message shows (a 100,000-character string from a file is cut).
+SHOW_MAX = 60
+
+
+def show(value) -> str:
+    """``value`` as every message shows it: its ``repr``, or its JSON inside :func:`json_values`;
+    cut to :data:`SHOW_MAX` characters.
+
+    >>> show("3"), show(None), show(True)
+    ("'3'", 'None', 'True')
+    >>> with json_values():
+    ...     show("3"), show(None), show(True), show([1, "a"])
+    ('"3"', 'null', 'true', '[1, "a"]')
+    """
+    text = None
+    if _AS_JSON.get():
+        try:
+            text = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError):  # not a JSON value (NaN, an object): as Python writes it
+            pass
+    if text is None:
+        text = repr(value)
+    return text if len(text) <= SHOW_MAX else text[:SHOW_MAX - 3] + "..."
+
+
+@contextlib.contextmanager
+def json_values():
+    """Within this block, messages show values as JSON (``"3"``, ``null``, ``true``): for values
+    read from a file, so a message shows what the file holds (like ``numpy.printoptions``).
+
+    >>> with json_values():
+    ...     boolean("the field 'flip'", 1)
+    Traceback (most recent call last):
+    ...
+    TypeError: the field 'flip' must be true or false; got 1
+    """
+    token = _AS_JSON.set(True)
+    try:
+        yield
+    finally:
+        _AS_JSON.reset(token)
+
+
+def message(name: str, what: str, value, *, optional: bool = False) -> str:
+    """The one message every rule gives: ``<name> must be <what>; got <value>`` (:func:`show`);
+    ``must be None or <what>`` (``null or`` in JSON) when ``optional``: None is accepted too.
+
+    >>> message("--epochs", "a whole number >= 1", "two")
+    "--epochs must be a whole number >= 1; got 'two'"
+    """
+    return f"{name} must be {show(None) + ' or ' if optional else ''}{what}; got {show(value)}"
+
+
+def _bound(bound) -> str:
     """A bound as a person writes it: ``1``, ``0``, ``0.5``, ``4294967295``, ``1e-08``."""
     if isinstance(bound, numbers.Integral) or float(bound).is_integer() and abs(bound) < 1e15:
         return str(int(bound))
@@ -53,16 +121,17 @@ def _show(bound) -> str:
 def _bounds(low, high, low_open=False, high_open=False) -> str:
     """The range as the messages write it: ``>= 1``, ``> 0``, ``<= 9``, ``in [0, 1)``."""
     if low is not None and high is not None:
-        return f" in {'(' if low_open else '['}{_show(low)}, {_show(high)}{')' if high_open else ']'}"
+        return f" in {'(' if low_open else '['}{_bound(low)}, {_bound(high)}{')' if high_open else ']'}"
     if low is not None:
-        return f" {'>' if low_open else '>='} {_show(low)}"
+        return f" {'>' if low_open else '>='} {_bound(low)}"
     if high is not None:
-        return f" {'<' if high_open else '<='} {_show(high)}"
+        return f" {'<' if high_open else '<='} {_bound(high)}"
     return ""
 
 
-def integer(name: str, value, low=None, high=None, *, what: str = "a whole number") -> int:
-    """``value`` as an ``int`` in ``[low, high]`` (either bound may be None).
+def integer(name: str, value, low=None, high=None, *, what: str = "a whole number", optional: bool = False):
+    """``value`` as an ``int`` in ``[low, high]`` (either bound may be None); None too (returned
+    as None) when ``optional``.
 
     A bool, a float (even ``3.0``) or a string is a TypeError; an integer outside the bounds a
     ValueError. ``what`` replaces "a whole number" in the message where more is accepted than an
@@ -75,17 +144,20 @@ def integer(name: str, value, low=None, high=None, *, what: str = "a whole numbe
     ...
     ValueError: seed must be a whole number in [0, 4294967295]; got 4294967296
     """
-    expected = f"{name} must be {what}{_bounds(low, high)}; got {value!r}"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(expected)
+    if type(value) is not int:  # the common case first: this runs on every call
+        if value is None and optional:
+            return None
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+            raise TypeError(message(name, what + _bounds(low, high), value, optional=optional))
     if (low is not None and value < low) or (high is not None and value > high):
-        raise ValueError(expected)
+        raise ValueError(message(name, what + _bounds(low, high), value, optional=optional))
     return int(value)
 
 
 def number(name: str, value, low=None, high=None, *, low_open: bool = False, high_open: bool = False,
-           what: str = "a finite number") -> float:
-    """``value`` as a finite ``float`` in the range the bounds give (open where told).
+           what: str = "a finite number", optional: bool = False):
+    """``value`` as a finite ``float`` in the range the bounds give (open where told); None too
+    (returned as None) when ``optional``.
 
     An int is taken for a float; a bool or a string is a TypeError; NaN, ±inf or a number out
     of range is a ValueError.
@@ -97,14 +169,16 @@ def number(name: str, value, low=None, high=None, *, low_open: bool = False, hig
     ...
     ValueError: validation_fraction must be a finite number in (0, 1); got 1.0
     """
-    expected = f"{name} must be {what}{_bounds(low, high, low_open, high_open)}; got {value!r}"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(expected)
-    value = float(value)
-    if not math.isfinite(value) or (low is not None and (value <= low if low_open else value < low)) or (
-            high is not None and (value >= high if high_open else value > high)):
-        raise ValueError(expected)
-    return value
+    if type(value) is not float:  # the common case first: this runs on every call
+        if value is None and optional:
+            return None
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise TypeError(message(name, what + _bounds(low, high, low_open, high_open), value, optional=optional))
+    result = float(value)
+    if not math.isfinite(result) or (low is not None and (result <= low if low_open else result < low)) or (
+            high is not None and (result >= high if high_open else result > high)):
+        raise ValueError(message(name, what + _bounds(low, high, low_open, high_open), value, optional=optional))
+    return result
 
 
 def fraction(name: str, value) -> float:
@@ -131,7 +205,7 @@ def boolean(name: str, value) -> bool:
     TypeError: shuffle must be True or False; got 'no'
     """
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; got {value!r}")
+        raise TypeError(message(name, f"{show(True)} or {show(False)}", value))
     return bool(value)
 
 
@@ -145,16 +219,16 @@ def choice(name: str, value, choices) -> str:
     ...
     TypeError: --model must be one of mlp, softmax; got 3
     """
-    expected = f"{name} must be one of {', '.join(map(str, choices))}; got {value!r}"
-    if not isinstance(value, str):
-        raise TypeError(expected)
-    if value not in choices:
-        raise ValueError(expected)
+    if not isinstance(value, str) or value not in choices:
+        error = TypeError if not isinstance(value, str) else ValueError
+        raise error(message(name, f"one of {', '.join(map(str, choices))}", value))
     return value
 
 
-def text(name: str, value) -> str:
-    """``value`` as a non-blank ``str`` (a ``pathlib.Path`` is taken as its text).
+def text(name: str, value, *, blank: bool = False, max_len: int | None = None, optional: bool = False):
+    """``value`` as a non-blank ``str`` (a ``pathlib.Path`` is taken as its text); any string,
+    the empty one included, with ``blank``; at most ``max_len`` characters where given; None too
+    (returned as None) when ``optional``.
 
     >>> text("--data", Path("points.csv"))
     'points.csv'
@@ -162,13 +236,22 @@ def text(name: str, value) -> str:
     Traceback (most recent call last):
     ...
     ValueError: --data must be a non-empty string; got '  '
+    >>> text("class name", "x" * 9, blank=True, max_len=8)
+    Traceback (most recent call last):
+    ...
+    ValueError: class name must be a string of at most 8 characters; got 'xxxxxxxxx'
     """
-    expected = f"{name} must be a non-empty string; got {value!r}"
+    if value is None and optional:
+        return None
+    what = "a string" if blank else "a non-empty string"
+    if max_len is not None:
+        what += f" of at most {max_len} characters"
     if not isinstance(value, (str, Path)):
-        raise TypeError(expected)
-    if not str(value).strip():
-        raise ValueError(expected)
-    return str(value)
+        raise TypeError(message(name, what, value, optional=optional))
+    value = str(value)
+    if (not blank and not value.strip()) or (max_len is not None and len(value) > max_len):
+        raise ValueError(message(name, what, value, optional=optional))
+    return value
 
 
 def seed(name: str, value, *, optional: bool = True):
@@ -181,9 +264,7 @@ def seed(name: str, value, *, optional: bool = True):
     ...
     ValueError: --seed must be None or a whole number in [0, 4294967295]; got -1
     """
-    if value is None and optional:
-        return None
-    return integer(name, value, 0, SEED_MAX, what="None or a whole number" if optional else "a whole number")
+    return integer(name, value, 0, SEED_MAX, optional=optional)
 
 
 # ====================================================================== arrays
