@@ -464,6 +464,14 @@ def test_shape_methods():
         x.expand(2, 2, 4)
     with pytest.raises(ValueError, match=r"t\(\) needs at most 2 dimensions"):
         x.t()
+    # counts are chainrule.validation's whole numbers: the same wording as everywhere else
+    with pytest.raises(ValueError, match=r"^split's split_size must be a whole number >= 1; got 0$"):
+        x.split(0, dim=2)
+    with pytest.raises(ValueError, match=r"^chunk's chunks must be a whole number >= 1; got -1$"):
+        x.chunk(-1)
+    with pytest.raises(TypeError, match=r"^chunk's chunks must be a whole number >= 1; got 2.0$"):
+        x.chunk(2.0)
+    assert [p.shape for p in x.chunk(np.int64(3), dim=1)] == [(2, 1, 4)] * 3
 
 
 def test_clamp_with_tensor_bounds_routes_the_gradient():

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine import backend, fused, ops
 from chainrule.engine import devices as _device
 from chainrule.engine.function import GraphFreedError, subscribe, unbroadcast
@@ -662,9 +663,7 @@ class Tensor:
         axis = _one_axis(_pick(axis, dim, 0), self.ndim)
         n = self.shape[axis]
         if isinstance(split_size_or_sections, (int, np.integer)):
-            step = int(split_size_or_sections)
-            if step <= 0:
-                raise ValueError(f"split: the size must be positive; got {step}")
+            step = check.integer("split's split_size", split_size_or_sections, low=1)
             sizes = [min(step, n - s) for s in range(0, n, step)] or [0]
         else:
             sizes = [int(s) for s in split_size_or_sections]
@@ -677,9 +676,8 @@ class Tensor:
     def chunk(self, chunks, axis=0, *, dim=None):
         """``chunks`` pieces along ``axis`` of ⌈n/chunks⌉ entries each (fewer if n is small)."""
         axis = _one_axis(_pick(axis, dim, 0), self.ndim)
-        if not isinstance(chunks, (int, np.integer)) or chunks <= 0:
-            raise ValueError(f"chunk: the number of chunks must be a positive integer; got {chunks!r}")
-        return self.split(max(1, -(-self.shape[axis] // int(chunks))), axis)
+        chunks = check.integer("chunk's chunks", chunks, low=1)
+        return self.split(max(1, -(-self.shape[axis] // chunks)), axis)
 
     def matmul(self, other):
         """The matrix product ``self @ other`` (NumPy's rules for 1-D and batched operands)."""

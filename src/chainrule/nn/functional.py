@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine import Tensor, device_of, fused, linear, linear_relu, log_softmax, ops, softmax, to_device, where
 from chainrule.engine.conv import (  # noqa: F401  (re-exported: cr.nn.functional.conv2d, …)
     adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, conv2d_relu,
@@ -94,12 +95,11 @@ def gelu(x, approximate: str = "none") -> Tensor:
 
     ``approximate="tanh"`` gives ½x(1 + tanh(√(2/π)(x + 0.044715x³))), as PyTorch's.
     """
+    check.choice("gelu's approximate", approximate, ("none", "tanh"))
     x = _t(x)
     if approximate == "tanh":
         inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
         return x * 0.5 * (inner.tanh() + 1.0)
-    if approximate != "none":
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh'; got {approximate!r}")
     return x * 0.5 * ((x * (1.0 / math.sqrt(2.0))).erf() + 1.0)
 
 
@@ -109,8 +109,7 @@ def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
     ``rng`` is a ``numpy.random.Generator`` (or a seed). With ``training=False`` or ``p = 0``
     the input comes back unchanged.
     """
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability must be in [0, 1]; got {p}")
+    check.number("dropout probability", p, 0, 1)
     x = _t(x)
     if not training or p == 0:
         return x
@@ -176,10 +175,9 @@ def _scores(x, what):
 
 
 def check_reduction(reduction) -> str:
-    """``reduction`` itself if it is one of ``REDUCTIONS``; otherwise ValueError listing them."""
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"unknown reduction {reduction!r}; expected one of {list(REDUCTIONS)}")
-    return reduction
+    """``reduction`` itself if it is one of ``REDUCTIONS``; otherwise
+    :func:`chainrule.validation.choice`'s error listing them."""
+    return check.choice("reduction", reduction, REDUCTIONS)
 
 
 def _reduce(per_example, reduction, divisor=None):
@@ -235,8 +233,7 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
     logits = _scores(logits, "cross_entropy")
     check_reduction(reduction)
     n, k = logits.shape
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1]; got {label_smoothing}")
+    check.number("cross_entropy's label_smoothing", label_smoothing, 0, 1)
     w = _class_weight(weight, k, logits, "cross_entropy")
     y = _target_array(target, logits.data)
     if y.dtype.kind == "f":  # probabilities
@@ -406,8 +403,7 @@ def l1_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
 
 def huber_loss(pred: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """½d² where |d| < δ, δ(|d| − ½δ) elsewhere, for d = f(x) − y (PyTorch's HuberLoss)."""
-    if not delta > 0:
-        raise ValueError(f"huber_loss: delta must be > 0; got {delta}")
+    check.number("huber_loss's delta", delta, 0, low_open=True)
     d = _difference(pred, target, "huber_loss")
     per = where(abs(d.data) < delta, d * d * 0.5, (d.abs() - 0.5 * delta) * delta)
     return _reduce(per, check_reduction(reduction))
@@ -415,8 +411,7 @@ def huber_loss(pred: Tensor, target, reduction: str = "mean", delta: float = 1.0
 
 def smooth_l1_loss(pred: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """½d²/β where |d| < β, |d| − ½β elsewhere (PyTorch's SmoothL1Loss: Huber divided by β)."""
-    if not beta >= 0:
-        raise ValueError(f"smooth_l1_loss: beta must be >= 0; got {beta}")
+    check.number("smooth_l1_loss's beta", beta, low=0)
     d = _difference(pred, target, "smooth_l1_loss")
     if beta == 0:
         return _reduce(d.abs(), check_reduction(reduction))
@@ -459,8 +454,7 @@ def l2(params, lam: float, include_bias: bool = False) -> Tensor:
     ``params`` is a Module (its weight matrices are used: parameters with 2 or more dimensions,
     biases only if ``include_bias``) or an iterable of tensors (all are used).
     """
-    if lam < 0:
-        raise ValueError(f"the L2 strength must be >= 0; got {lam}")
+    check.number("the L2 strength lam", lam, low=0)
     tensors = _penalized(params, include_bias, "l2")
     total = (tensors[0] * tensors[0]).sum()
     for t in tensors[1:]:
@@ -475,8 +469,7 @@ def l1(params, lam: float, include_bias: bool = False) -> Tensor:
     >>> float(l1([cr.tensor([1.0, -2.0])], 0.5).item())
     1.5
     """
-    if lam < 0:
-        raise ValueError(f"the L1 strength must be >= 0; got {lam}")
+    check.number("the L1 strength lam", lam, low=0)
     tensors = _penalized(params, include_bias, "l1")
     total = tensors[0].abs().sum()
     for t in tensors[1:]:
@@ -499,7 +492,4 @@ def get_loss(name):
     """Look up a loss function by name; an unknown name lists the valid ones."""
     if callable(name):
         return name
-    try:
-        return LOSSES[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}") from None
+    return LOSSES[check.choice("loss", name, sorted(LOSSES))]
