@@ -473,12 +473,8 @@ def max_archive_bytes() -> int:
     try:
         value = int(text)
     except ValueError:
-        value = -1
-    if value < 0:
-        raise ValueError(
-            f"CHAINRULE_MAX_ARCHIVE_BYTES must be a whole number of bytes >= 0, got {text!r}"
-        )
-    return value
+        value = text  # not a number: validation's TypeError shows the text
+    return check.integer("CHAINRULE_MAX_ARCHIVE_BYTES", value, low=0, what="a whole number of bytes")
 
 
 def format_bytes(n: int) -> str:

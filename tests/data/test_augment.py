@@ -48,7 +48,7 @@ def test_augment_is_seeded_and_keeps_rows():
 @pytest.mark.parametrize("call, message", [
     (lambda: random_crop(np.zeros((2, 4, 4)), 1, np.random.default_rng(0)), r"shape \(N, C, H, W\); got \(2, 4, 4\)"),
     (lambda: random_crop(np.zeros((1, 1, 4, 4)), -1, np.random.default_rng(0)), "padding must be an int >= 0"),
-    (lambda: horizontal_flip(np.zeros((1, 1, 4, 4)), np.random.default_rng(0), p=2), r"p must be in \[0, 1\]"),
+    (lambda: horizontal_flip(np.zeros((1, 1, 4, 4)), np.random.default_rng(0), p=2), r"horizontal_flip's p must be a finite number in \[0, 1\]; got 2"),
     (lambda: Augment((1, 8, 8))(np.zeros((3, 60))), r"rows of 64 pixels for images of shape \(1, 8, 8\); got shape \(3, 60\)"),
     (lambda: Augment((8, 8)), "image_shape must be"),
 ])

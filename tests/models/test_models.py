@@ -510,9 +510,9 @@ def test_parameters_shapes_and_views():
 def test_loss_registry():
     assert set(LOSSES) == {"svm", "softmax", "logistic", "binary_svm", "perceptron"}
     assert get_loss("softmax") is LOSSES["softmax"]
-    with pytest.raises(ValueError, match=r"unknown loss 'hinge'.*\['binary_svm', 'logistic', 'perceptron', 'softmax', 'svm'\]"):
+    with pytest.raises(ValueError, match=r"^loss must be one of binary_svm, logistic, perceptron, softmax, svm; got 'hinge'$"):
         get_loss("hinge")
-    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+    with pytest.raises(ValueError, match="loss must be one of .*; got 'hinge'"):
         LinearModel(3, 2, loss="hinge")
 
 
@@ -553,7 +553,7 @@ def test_bad_input_is_rejected_with_a_clear_message(call, error, message):
     (lambda: LinearClassifier(0, 3), ValueError, "n_features must be a whole number >= 1; got 0"),
     (lambda: LinearClassifier(3, 1), ValueError, "n_classes must be a whole number >= 2; got 1"),
     (lambda: LinearClassifier(3.0, 3), TypeError, "n_features must be a whole number >= 1; got 3.0"),
-    (lambda: LinearClassifier(3, 3, loss="logistic"), ValueError, r"LinearClassifier loss must be one of \['softmax', 'svm'\]; got 'logistic'"),
+    (lambda: LinearClassifier(3, 3, loss="logistic"), ValueError, "LinearClassifier's loss must be one of softmax, svm; got 'logistic'"),
     (lambda: LinearClassifier(3, 3, reg=-1.0), ValueError, "reg must be a finite number >= 0; got -1.0"),
     (lambda: LinearClassifier(3, 3, margin=0), ValueError, "margin must be a finite number > 0; got 0"),
     (lambda: LinearClassifier(3, 3, seed=-1), ValueError, r"seed must be None or a whole number in \[0, 4294967295\]; got -1"),

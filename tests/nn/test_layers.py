@@ -132,8 +132,9 @@ def test_loss_modules_match_functional():
         (lambda: nn.Linear(0, 3), "Linear in_features must be a whole number >= 1; got 0"),
         (lambda: nn.Linear(3, 2.0), r"Linear out_features must be a whole number >= 1; got 2\.0"),
         (lambda: nn.MLP(3, [4, -2], 1), r"each hidden layer size \(of \[4, -2\]\) must be a whole number >= 1; got -2"),
-        (lambda: nn.MLP(3, [4], 1, activation="swish"), "expected one of"),
-        (lambda: nn.Linear(3, 2, init="zeros"), "unknown init 'zeros'"),
+        (lambda: nn.MLP(3, [4], 1, activation="swish"), "activation must be one of elu, gelu, identity, leaky-relu, relu, "
+                                                            "sigmoid, silu, softplus, tanh; got 'swish'"),
+        (lambda: nn.Linear(3, 2, init="zeros"), "init must be one of glorot, he, kaiming, small, xavier; got 'zeros'"),
         (lambda: nn.Dropout(1.0), r"Dropout probability must be a finite number in \[0, 1\); got 1.0"),
         (lambda: nn.LayerNorm(0), "each of LayerNorm's normalized_shape must be a whole number >= 1; got 0"),
         (lambda: nn.Softplus(1.0, 20.0, 3.0), r"Softplus takes the options \['beta', 'threshold'\]"),

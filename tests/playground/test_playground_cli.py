@@ -30,8 +30,8 @@ def test_serves_prints_its_url_and_stops_cleanly_on_ctrl_c():
 
 @pytest.mark.parametrize("argv, message", [
     (["--host", "0.0.0.0"], "--host 0.0.0.0 is not a loopback address"),
-    (["--port", "70000"], "--port must be between 0 and 65535; got 70000"),
-    (["--port", "-1"], "must be a whole number >= 0"),
+    (["--port", "70000"], "--port: must be a whole number in [0, 65535]; got 70000"),
+    (["--port", "-1"], "--port: must be a whole number in [0, 65535]; got -1"),
 ])
 def test_refuses_bad_arguments(argv, message, capsys):
     assert main(["playground", "--no-browser", *argv]) == 2

@@ -1,4 +1,5 @@
 """The playground's library side: circuits, settings, data, trainings, races, the generated code."""
+import re
 import subprocess
 import sys
 import time
@@ -53,31 +54,31 @@ def test_steps_are_in_reverse_topological_order():
     ("__import__('os')", {}, "expression:"),
     ("x * y", {"x": 1}, "no value for variable 'y'"),
     ("x", {"x": float("nan")}, "value of x must be a finite number"),
-    ("x", {"x": 1e300}, "value of x must be between"),
+    ("x", {"x": 1e300}, "value of x must be a finite number in [-1000000, 1000000]; got 1e+300"),
     ("x" + " + x" * 100, {"x": 1}, "at most 200 are accepted"),
     ("2 + 3", {}, "no variables"),
     (5, {}, "expression must be a string"),
 ])
 def test_bad_circuits_are_refused_with_a_clear_message(expression, values, message):
-    with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
+    with pytest.raises(SettingsError, match=re.escape(message)):
         circuit(expression, values)
 
 
 @pytest.mark.parametrize("settings, message", [
     ({"dataset": "mnist"}, "dataset must be one of circle, xor"),
-    ({"hidden": [4] * 7}, "hidden layers must be between 0 and 6; got 7"),
-    ({"hidden": [9]}, "neurons per layer must be between 1 and 8; got 9"),
-    ({"lr": -1}, "lr must be between"),
+    ({"hidden": [4] * 7}, "the number of hidden layers must be a whole number in [0, 6]; got 7"),
+    ({"hidden": [9]}, "neurons per layer must be a whole number in [1, 8]; got 9"),
+    ({"lr": -1}, "lr must be a finite number in [1e-05, 10]; got -1"),
     ({"lr": "0.1"}, "lr must be a finite number"),
     ({"batch_size": True}, "batch_size must be a whole number"),
     ({"features": []}, "features must be a non-empty list"),
     ({"features": ["x3"]}, "each feature must be one of"),
     ({"dataset": "plane"}, "'plane' is a regression data set, not a classification one"),
-    ({"n_samples": 10**9}, "n_samples must be between 50 and 1000"),
+    ({"n_samples": 10**9}, "n_samples must be a whole number in [50, 1000]; got 1000000000"),
     ({"evil": 1}, "unknown setting 'evil'"),
 ])
 def test_bad_settings_are_refused(settings, message):
-    with pytest.raises(SettingsError, match=message.replace("(", r"\(")):
+    with pytest.raises(SettingsError, match=re.escape(message)):
         NetworkSettings.from_dict(settings)
 
 
@@ -165,7 +166,7 @@ def test_a_race_gives_every_strategy_the_same_budget():
     assert curve[:2] == [0, 2] and curve[-1] == 50
     with pytest.raises(SettingsError, match="unknown strategy 'genetic'"):
         Race(s, ["genetic"], 100, msgs.append)
-    with pytest.raises(SettingsError, match="budget must be between 10 and 5000"):
+    with pytest.raises(SettingsError, match=re.escape("budget must be a whole number in [10, 5000]; got 1000000")):
         Race(s, ["sgd"], 10**6, msgs.append)
 
 

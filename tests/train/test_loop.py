@@ -134,7 +134,7 @@ def test_checkpoint_and_resume_give_the_same_weights(tmp_path, spiral):
         (dict(lr=-0.1), ValueError, "lr must be a finite number > 0; got -0.1"),
         (dict(lr=0.0), ValueError, "lr must be a finite number > 0; got 0.0"),
         (dict(lr="0.1"), TypeError, "lr must be a finite number > 0; got '0.1'"),
-        (dict(loss="squared"), ValueError, "expected one of"),
+        (dict(loss="squared"), ValueError, "loss must be one of binary-hinge, .*; got 'squared'"),
         (dict(optimizer="adamax"), ValueError, "adamax"),
         (dict(epochs=0), ValueError, "epochs must be a whole number >= 1; got 0"),
         (dict(epochs=2.5), TypeError, "epochs must be a whole number >= 1; got 2.5"),

@@ -1,7 +1,8 @@
 """``chainrule playground``: the lecture, live in a browser (see :mod:`chainrule.playground`)."""
 from __future__ import annotations
 
-from chainrule.cli.common import Formatter, UsageError, nonnegative_int, stderr_line
+from chainrule import validation as check
+from chainrule.cli.common import Formatter, UsageError, option_type, stderr_line
 
 
 def add_parser(sub) -> None:
@@ -17,7 +18,8 @@ def add_parser(sub) -> None:
                     "extra: pip install 'chainrule[playground]'.",
         epilog="examples:\n  chainrule playground\n  chainrule playground --port 8000 --no-browser")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=nonnegative_int, default=0, help="port to bind (default: 0, a free one)")
+    p.add_argument("--port", type=option_type(check.integer, int, low=0, high=65535), default=0,
+                   help="port to bind (default: 0, a free one)")
     p.add_argument("--no-browser", action="store_true", help="print the URL but do not open a browser")
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a --host that other machines can reach (a warning is printed)")
@@ -26,8 +28,6 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     """``chainrule playground``: serve until Ctrl-C."""
-    if args.port > 65535:
-        raise UsageError(f"--port must be between 0 and 65535; got {args.port}")
     try:
         from chainrule import playground
         from chainrule.playground.server import is_loopback

@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 
+from chainrule import validation as check
 
 def _images(images, what):
     images = np.asarray(images)
@@ -47,8 +48,7 @@ def horizontal_flip(images, rng, p: float = 0.5) -> np.ndarray:
     [[[[3, 2, 1]]]]
     """
     images = _images(images, "horizontal_flip")
-    if not 0 <= p <= 1:
-        raise ValueError(f"horizontal_flip: p must be in [0, 1]; got {p}")
+    check.number("horizontal_flip's p", p, 0, 1)
     out = images.copy()
     flip = rng.random(len(images)) < p
     out[flip] = images[flip][..., ::-1]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chainrule import validation as check
 TASKS = ("classification", "regression")
 SPLITS = ("train", "test")
 
@@ -54,8 +55,7 @@ class Dataset:
     split: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise ValueError(f"task must be one of {list(TASKS)}, got {self.task!r}")
+        check.choice("task", self.task, TASKS)
         X = np.asarray(self.X)
         if X.ndim != 2:
             raise ValueError(

@@ -323,6 +323,7 @@ def fit_preprocess(kind: str, X_train, *, channels_first=None) -> dict:
     >>> fit_preprocess("global-standardize", np.array([[0.0, 1.0], [2.0, 3.0]]))["mean"]
     [1.5]
     """
+    check.choice("the preprocessing kind", kind, PREPROCESSING)
     if kind == "standardize":
         s = Standardizer().fit(X_train)
         spec = {"kind": kind, "mean": s.mean_.tolist(), "scale": s.scale_.tolist()}
@@ -333,10 +334,8 @@ def fit_preprocess(kind: str, X_train, *, channels_first=None) -> dict:
                 "scale": [std if std > 0 else 1.0]}
     elif kind == "mean-image":
         spec = {"kind": kind, "mean": MeanImage().fit(X_train).mean_.tolist()}
-    elif kind == "none":
+    else:  # "none"
         spec = {"kind": "none"}
-    else:
-        raise ValueError(f"unknown preprocessing {kind!r}; expected one of {list(PREPROCESSING)}")
     if channels_first is not None:
         shape = [int(s) for s in channels_first]
         if len(shape) != 3 or min(shape) < 1:
@@ -360,17 +359,15 @@ def apply_preprocess(spec: dict | None, X, *, what: str = "X") -> np.ndarray:
     """
     X = as_model_dtype(X, what=what)
     spec = spec or {}
-    kind = spec.get("kind", "none")
+    kind = check.choice("the preprocessing kind", spec.get("kind", "none"), PREPROCESSING)
     if kind == "standardize":
         out = Standardizer.from_dict({"mean": spec["mean"], "scale": spec["scale"]}).transform(X)
     elif kind == "global-standardize":
         out = ((X - np.float32(spec["mean"][0])) / np.float32(spec["scale"][0])).astype(X.dtype, copy=False)
     elif kind == "mean-image":
         out = MeanImage.from_dict({"mean": spec["mean"]}).transform(X)
-    elif kind == "none":
+    else:  # "none"
         out = X
-    else:
-        raise ValueError(f"unknown preprocessing {kind!r}; expected one of {list(PREPROCESSING)}")
     if "channels_first" in spec:
         h, w, c = spec["channels_first"]
         if X.ndim != 2 or X.shape[1] != h * w * c:

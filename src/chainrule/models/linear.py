@@ -346,8 +346,7 @@ class LinearClassifier(LinearModel):
     """
 
     def __init__(self, n_features, n_classes, loss="softmax", reg=0.0, margin=1.0, seed=0):
-        if loss not in ("svm", "softmax"):
-            raise ValueError(f"LinearClassifier loss must be one of ['softmax', 'svm']; got {loss!r}")
+        check.choice("LinearClassifier's loss", loss, ("softmax", "svm"))
         super().__init__(n_features, n_classes, loss=loss, reg=reg, margin=margin, seed=seed)
 
     @property

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import validation as check
 __all__ = [
     "LOSSES",
     "binary_svm_loss",
@@ -215,6 +216,4 @@ def get_loss(name):
     >>> get_loss("svm") is svm_loss
     True
     """
-    if not isinstance(name, str) or name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}")
-    return LOSSES[name]
+    return LOSSES[check.choice("loss", name, sorted(LOSSES))]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine.api import as_generator
 
 
@@ -34,7 +35,4 @@ def get_init(name):
     """Look up an initialization by name; an unknown name lists the valid ones."""
     if callable(name):
         return name
-    try:
-        return INITS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown init {name!r}; expected one of {sorted(INITS)}") from None
+    return INITS[check.choice("init", name, sorted(INITS))]

@@ -329,10 +329,7 @@ subscribe(_add_activation)
 
 def get_activation(name) -> type:
     """Look up an activation Module class by name; an unknown name lists the valid ones."""
-    try:
-        return ACTIVATIONS[name]
-    except (KeyError, TypeError):
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}") from None
+    return ACTIVATIONS[check.choice("activation", name, sorted(ACTIVATIONS))]
 
 
 class MLP(Sequential):

@@ -11,6 +11,7 @@ from typing import Iterator, NamedTuple
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine import Tensor, device, device_of, to_device, to_host
 from chainrule.engine.devices import CPU, check_same_device
 
@@ -180,8 +181,7 @@ class Module:
 
     def train(self, mode: bool = True) -> "Module":
         """Switch training mode (dropout active) on or off; returns self."""
-        if not isinstance(mode, bool):
-            raise TypeError(f"train() mode must be a bool; got {mode!r}")
+        mode = check.boolean("train()'s mode", mode)
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self

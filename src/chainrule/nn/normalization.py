@@ -83,8 +83,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for what, value in (("running_mean", running_mean), ("running_var", running_var)):
         if value is not None and np.shape(value) != (channels,):
             raise ValueError(f"batch_norm: {what} must have shape ({channels},) for {channels} channels; got {np.shape(value)}")
-    if momentum is not None and not 0 <= momentum <= 1:
-        raise ValueError(f"batch_norm: momentum must be in [0, 1]; got {momentum}")
+    check.number("batch_norm's momentum", momentum, 0, 1, optional=True)
     weight = Tensor(np.ones(channels, dtype=x.dtype)) if weight is None else weight
     bias = Tensor(np.zeros(channels, dtype=x.dtype)) if bias is None else bias
     for what, value in (("weight", weight), ("bias", bias)):

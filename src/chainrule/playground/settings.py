@@ -6,9 +6,9 @@ page, so its controls offer exactly what the server accepts.
 """
 from __future__ import annotations
 
-import math
-import numbers
 from dataclasses import asdict, dataclass
+
+from chainrule import validation as check
 
 __all__ = ["SettingsError", "NetworkSettings", "check_number", "check_int", "check_choice", "BOUNDS",
            "DATASETS", "FEATURES", "ACTIVATIONS", "OPTIMIZERS", "REGULARIZATIONS", "PROBLEMS"]
@@ -18,29 +18,31 @@ class SettingsError(ValueError):
     """A setting the playground refuses; the message is the one line the page shows."""
 
 
+def _refused(rule, *args, **kwargs):
+    """``rule(*args, **kwargs)`` (one of :mod:`chainrule.validation`'s), its TypeError or
+    ValueError a SettingsError with the same message."""
+    try:
+        return rule(*args, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def check_number(name: str, value, low: float, high: float) -> float:
-    """``value`` as a float in ``[low, high]``, else SettingsError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise SettingsError(f"{name} must be a finite number; got {value!r}")
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low:g} and {high:g}; got {value!r}")
-    return float(value)
+    """``value`` as a float in ``[low, high]`` (:func:`chainrule.validation.number`), else
+    SettingsError naming ``name``."""
+    return _refused(check.number, name, value, low, high)
 
 
 def check_int(name: str, value, low: int, high: int) -> int:
-    """``value`` as an int in ``[low, high]``, else SettingsError naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise SettingsError(f"{name} must be a whole number; got {value!r}")
-    if not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low} and {high}; got {value!r}")
-    return int(value)
+    """``value`` as an int in ``[low, high]`` (:func:`chainrule.validation.integer`), else
+    SettingsError naming ``name``."""
+    return _refused(check.integer, name, value, low, high)
 
 
 def check_choice(name: str, value, choices) -> str:
-    """``value`` if it is one of ``choices``, else SettingsError listing them."""
-    if not isinstance(value, str) or value not in choices:
-        raise SettingsError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    return value
+    """``value`` if it is one of ``choices`` (:func:`chainrule.validation.choice`), else
+    SettingsError listing them."""
+    return _refused(check.choice, name, value, choices)
 
 
 DATASETS = {"circle": "classification", "xor": "classification", "gaussian": "classification",

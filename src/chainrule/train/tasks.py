@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine import Tensor
 from chainrule.nn import functional as F
 
@@ -131,10 +132,8 @@ def get_task(loss) -> Task:
     """The Task for a loss name or alias; an unknown name lists the valid ones."""
     if isinstance(loss, Task):
         return loss
-    for t in TASKS_DECLARED:
-        if loss == t.name or loss in t.aliases:
-            return t
-    raise ValueError(f"unknown loss {loss!r}; expected one of {sorted(TASKS)}")
+    loss = check.choice("loss", loss, sorted(TASKS))
+    return next(t for t in TASKS_DECLARED if loss == t.name or loss in t.aliases)
 
 
 def loss_of_model(model) -> Task | None:

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.io import write_atomic
 
 __all__ = ["Circuit", "draw", "to_dot", "FORMATS", "ENGINES", "MAX_MATPLOTLIB_NODES"]
@@ -511,10 +512,7 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _check_format(fmt: str) -> str:
-    fmt = str(fmt).lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    return fmt
+    return check.choice("format", str(fmt).lower().lstrip("."), FORMATS)
 
 
 class Circuit:
@@ -609,8 +607,7 @@ def draw(t, path=None, *, format: str | None = None, engine: str = "auto",
         >>> c.path, c.dot_path                         # doctest: +SKIP
         (PosixPath('f.png'), PosixPath('f.dot'))
     """
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    check.choice("engine", engine, ENGINES)
     fmt = _check_format(format) if format is not None else None
     spec = _build_spec(t, precision, show_grad)
     resolved = engine
