@@ -279,8 +279,8 @@ def test_verbose_prints_the_loss(iris, capsys):
 @pytest.mark.parametrize("params, error, message", [
     (dict(hidden_layer_sizes=(10, 0)), ValueError, "each of hidden_layer_sizes must be a whole number >= 1; got 0"),
     (dict(hidden_layer_sizes=(10, 2.5)), TypeError, "each of hidden_layer_sizes must be a whole number >= 1; got 2.5"),
-    (dict(activation="softsign"), ValueError, "unknown activation 'softsign'"),
-    (dict(solver="lbfgs"), ValueError, "unknown optimizer 'lbfgs'"),
+    (dict(activation="softsign"), ValueError, "activation must be one of elu, .*; got 'softsign'"),
+    (dict(solver="lbfgs"), ValueError, "optimizer must be one of sgd, .*; got 'lbfgs'"),
     (dict(batch_size=0), ValueError, "batch_size must be 'auto' or a whole number >= 1; got 0"),
     (dict(learning_rate_init=0.0), ValueError, "learning_rate_init must be a finite number > 0; got 0.0"),
     (dict(alpha=-1.0), ValueError, "alpha must be a finite number >= 0; got -1.0"),

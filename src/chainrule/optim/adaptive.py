@@ -5,22 +5,22 @@ import math
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, check_number
+from chainrule import validation as check
+from chainrule.optim.optimizer import Optimizer
 
 __all__ = ["RMSprop", "Adagrad", "Adam", "AdamW"]
 
 
 def _check_flags(group, *names):
     for name in names:
-        if not isinstance(group.get(name, False), (bool, np.bool_)):
-            raise TypeError(f"Invalid {name} value: {group[name]!r} (expected True or False)")
+        check.boolean(name, group.get(name, False))
 
 
 def _check_betas(betas):
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-        raise TypeError(f"Invalid betas: {betas!r} (expected a pair (beta1, beta2))")
+        raise TypeError(check.message("betas", "a pair (beta1, beta2)", betas))
     for i, beta in enumerate(betas):
-        check_number(beta, f"beta parameter at index {i}", high=1.0, high_open=True)
+        check.number(f"betas[{i}]", beta, low=0, high=1, high_open=True)
 
 
 class RMSprop(Optimizer):
@@ -58,11 +58,11 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group):
-        check_number(group["lr"], "learning rate")
-        check_number(group["alpha"], "alpha value", high=1.0)
-        check_number(group["eps"], "epsilon value")
-        check_number(group["weight_decay"], "weight_decay value")
-        check_number(group["momentum"], "momentum value")
+        check.number("lr", group["lr"], low=0)
+        check.number("alpha", group["alpha"], low=0, high=1)
+        check.number("eps", group["eps"], low=0)
+        check.number("weight_decay", group["weight_decay"], low=0)
+        check.number("momentum", group["momentum"], low=0)
         _check_flags(group, "centered", "maximize")
 
     def _buffer_names(self, group):
@@ -126,9 +126,9 @@ class Adagrad(Optimizer):
         super().__init__(params, dict(lr=lr, eps=eps, weight_decay=weight_decay, maximize=maximize))
 
     def _validate(self, group):
-        check_number(group["lr"], "learning rate")
-        check_number(group["eps"], "epsilon value")
-        check_number(group["weight_decay"], "weight_decay value")
+        check.number("lr", group["lr"], low=0)
+        check.number("eps", group["eps"], low=0)
+        check.number("weight_decay", group["weight_decay"], low=0)
         _check_flags(group, "maximize")
 
     def _buffer_names(self, group):
@@ -182,10 +182,10 @@ class Adam(Optimizer):
                                       amsgrad=amsgrad, maximize=maximize))
 
     def _validate(self, group):
-        check_number(group["lr"], "learning rate")
+        check.number("lr", group["lr"], low=0)
         _check_betas(group["betas"])
-        check_number(group["eps"], "epsilon value")
-        check_number(group["weight_decay"], "weight_decay value")
+        check.number("eps", group["eps"], low=0)
+        check.number("weight_decay", group["weight_decay"], low=0)
         _check_flags(group, "amsgrad", "maximize")
 
     def _buffer_names(self, group):

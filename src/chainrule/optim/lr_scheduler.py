@@ -15,18 +15,13 @@ from __future__ import annotations
 
 import bisect
 import math
-import numbers
 
-from chainrule.optim.optimizer import Optimizer, check_number
+from chainrule import validation as check
+from chainrule.optim.optimizer import Optimizer
 
 __all__ = ["LRScheduler", "NoSchedule", "StepLR", "MultiStepLR", "ExponentialLR", "LambdaLR",
            "LinearLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts", "OneCycleLR",
            "SequentialLR", "ReduceLROnPlateau", "SCHEDULES", "make_schedule"]
-
-
-def _check_count(value, what):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"Invalid {what}: {value!r} (expected a positive integer)")
 
 
 class LRScheduler:
@@ -158,8 +153,8 @@ class StepLR(LRScheduler):
         super().__init__(optimizer)
 
     def _validate(self):
-        _check_count(self.step_size, "step_size")
-        check_number(self.gamma, "gamma", low_open=True)
+        check.integer("step_size", self.step_size, low=1)
+        check.number("gamma", self.gamma, low=0, low_open=True)
 
     def lr_at(self, epoch, base_lr):
         return base_lr * self.gamma ** (epoch // self.step_size)
@@ -185,7 +180,7 @@ class ExponentialLR(LRScheduler):
         super().__init__(optimizer)
 
     def _validate(self):
-        check_number(self.gamma, "gamma", low_open=True)
+        check.number("gamma", self.gamma, low=0, low_open=True)
 
     def lr_at(self, epoch, base_lr):
         return base_lr * self.gamma ** epoch
@@ -217,8 +212,8 @@ class CosineAnnealingLR(LRScheduler):
         super().__init__(optimizer)
 
     def _validate(self):
-        _check_count(self.T_max, "T_max")
-        check_number(self.eta_min, "eta_min")
+        check.integer("T_max", self.T_max, low=1)
+        check.number("eta_min", self.eta_min, low=0)
 
     def lr_at(self, epoch, base_lr):
         cos = (1.0 + math.cos(math.pi * epoch / self.T_max)) / 2.0
@@ -252,8 +247,8 @@ class MultiStepLR(LRScheduler):
         if not isinstance(self.milestones, list):
             raise TypeError(f"Invalid milestones: {self.milestones!r} (expected a list of epochs)")
         for m in self.milestones:
-            _check_count(m, "milestone")
-        check_number(self.gamma, "gamma", low_open=True)
+            check.integer("milestone", m, low=1)
+        check.number("gamma", self.gamma, low=0, low_open=True)
 
     def lr_at(self, epoch, base_lr):
         return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
@@ -309,9 +304,9 @@ class LinearLR(LRScheduler):
         super().__init__(optimizer)
 
     def _validate(self):
-        check_number(self.start_factor, "start_factor", low_open=True, high=1.0)
-        check_number(self.end_factor, "end_factor", high=1.0)
-        _check_count(self.total_iters, "total_iters")
+        check.number("start_factor", self.start_factor, low=0, low_open=True, high=1)
+        check.number("end_factor", self.end_factor, low=0, high=1)
+        check.integer("total_iters", self.total_iters, low=1)
 
     def lr_at(self, epoch, base_lr):
         done = min(epoch, self.total_iters) / self.total_iters
@@ -343,9 +338,9 @@ class CosineAnnealingWarmRestarts(LRScheduler):
         super().__init__(optimizer)
 
     def _validate(self):
-        _check_count(self.T_0, "T_0")
-        _check_count(self.T_mult, "T_mult")
-        check_number(self.eta_min, "eta_min")
+        check.integer("T_0", self.T_0, low=1)
+        check.integer("T_mult", self.T_mult, low=1)
+        check.number("eta_min", self.eta_min, low=0)
 
     def lr_at(self, epoch, base_lr):
         t_cur, t_i = epoch, self.T_0
@@ -377,8 +372,8 @@ class OneCycleLR(LRScheduler):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError("OneCycleLR needs total_steps, or epochs and steps_per_epoch")
-            _check_count(epochs, "epochs")
-            _check_count(steps_per_epoch, "steps_per_epoch")
+            check.integer("epochs", epochs, low=1)
+            check.integer("steps_per_epoch", steps_per_epoch, low=1)
             total_steps = epochs * steps_per_epoch
         self.max_lr, self.total_steps, self.pct_start = max_lr, total_steps, pct_start
         self.anneal_strategy, self.three_phase = anneal_strategy, three_phase
@@ -395,15 +390,14 @@ class OneCycleLR(LRScheduler):
         super().__init__(optimizer)
 
     def _validate(self):
-        _check_count(self.total_steps, "total_steps")
-        check_number(self.max_lr, "max_lr", low_open=True)
-        check_number(self.pct_start, "pct_start", high=1.0)
-        if self.anneal_strategy not in ("cos", "linear"):
-            raise ValueError(f"Invalid anneal_strategy: {self.anneal_strategy!r} (expected 'cos' or 'linear')")
-        check_number(self.div_factor, "div_factor", low_open=True)
-        check_number(self.final_div_factor, "final_div_factor", low_open=True)
-        check_number(self.base_momentum, "base_momentum", high=1.0)
-        check_number(self.max_momentum, "max_momentum", high=1.0)
+        check.integer("total_steps", self.total_steps, low=1)
+        check.number("max_lr", self.max_lr, low=0, low_open=True)
+        check.number("pct_start", self.pct_start, low=0, high=1)
+        check.choice("anneal_strategy", self.anneal_strategy, ("cos", "linear"))
+        check.number("div_factor", self.div_factor, low=0, low_open=True)
+        check.number("final_div_factor", self.final_div_factor, low=0, low_open=True)
+        check.number("base_momentum", self.base_momentum, low=0, high=1)
+        check.number("max_momentum", self.max_momentum, low=0, high=1)
 
     def _phase(self, step):
         """(start, end, fraction) of the lr and momentum factors at ``step``."""
@@ -522,13 +516,10 @@ class ReduceLROnPlateau:
                  cooldown=0, min_lr=0.0, eps=1e-8):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"ReduceLROnPlateau needs an Optimizer; got {type(optimizer).__name__}")
-        if mode not in ("min", "max"):
-            raise ValueError(f"Invalid mode: {mode!r} (expected 'min' or 'max')")
-        if threshold_mode not in ("rel", "abs"):
-            raise ValueError(f"Invalid threshold_mode: {threshold_mode!r} (expected 'rel' or 'abs')")
-        check_number(factor, "factor", high=1.0, high_open=True)
-        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 0:
-            raise ValueError(f"Invalid patience: {patience!r} (expected an integer >= 0)")
+        check.choice("mode", mode, ("min", "max"))
+        check.choice("threshold_mode", threshold_mode, ("rel", "abs"))
+        check.number("factor", factor, low=0, high=1, high_open=True)
+        check.integer("patience", patience, low=0)
         self.optimizer = optimizer
         n = len(optimizer.param_groups)
         self.min_lrs = list(min_lr) if isinstance(min_lr, (list, tuple)) else [min_lr] * n
@@ -614,8 +605,6 @@ def make_schedule(name: str, optimizer, epochs: int, **kwargs) -> LRScheduler:
     >>> make_schedule("step", opt, epochs=9)
     StepLR(step_size=3, gamma=0.1)
     """
-    key = str(name).lower()
-    if key not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; valid names: {', '.join(SCHEDULES)}")
-    _check_count(epochs, "epochs")
+    key = check.choice("schedule", name.lower() if isinstance(name, str) else name, tuple(SCHEDULES))
+    check.integer("epochs", epochs, low=1)
     return SCHEDULES[key](optimizer, **{**_schedule_defaults(key, epochs), **kwargs})

@@ -42,37 +42,13 @@ and the step number ``t``, or returns ``(x, a)`` for the step ``a·x``.
 """
 from __future__ import annotations
 
-import math
-import numbers
 from collections import defaultdict
 
 import numpy as np
 
 from chainrule.engine import Tensor, backend, device_of, enable_grad, to_device, to_host
 
-__all__ = ["Optimizer", "axpy", "check_number"]
-
-
-def check_number(value, what, low=0.0, high=math.inf, low_open=False, high_open=False):
-    """Raise unless ``value`` is a finite real number in the interval from ``low`` to ``high``.
-
-    The message reads ``Invalid <what>: <value>`` (PyTorch's wording), followed by the allowed
-    range: TypeError for a value that is not a number, ValueError for one out of range (NaN and
-    infinity included).
-
-    >>> check_number(-0.1, "learning rate")
-    Traceback (most recent call last):
-    ...
-    ValueError: Invalid learning rate: -0.1 (expected a finite number >= 0.0)
-    """
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Invalid {what}: {value!r} (expected a number)")
-    above = value > low if low_open else value >= low
-    below = value < high if high_open else value <= high
-    if not (above and below and math.isfinite(value)):
-        lo = f"{'>' if low_open else '>='} {low}"
-        hi = "" if high == math.inf else f" and {'<' if high_open else '<='} {high}"
-        raise ValueError(f"Invalid {what}: {value} (expected a finite number {lo}{hi})")
+__all__ = ["Optimizer", "axpy"]
 
 
 _BLAS_AXPY = {}  # dtype -> SciPy's BLAS axpy for it (False: none), filled on first use

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from chainrule import validation as check
 from chainrule.optim.adaptive import Adagrad, Adam, AdamW, RMSprop
 from chainrule.optim.search import RandomLocalSearch, RandomSearch
 from chainrule.optim.sgd import SGD
@@ -44,9 +45,8 @@ def make_optimizer(name: str, params, **kwargs):
     >>> make_optimizer("random-local-search", [w], lr=0.05, rng=0).param_groups[0]["step_size"]
     0.05
     """
-    key = str(name).lower().replace("_", "-")
-    if key not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(OPTIMIZERS)}")
+    key = check.choice("optimizer", name.lower().replace("_", "-") if isinstance(name, str) else name,
+                       tuple(OPTIMIZERS))
     factory = OPTIMIZERS[key]
     alias = getattr(getattr(factory, "func", factory), "step_size_name", "lr")
     if alias != "lr" and "lr" in kwargs:

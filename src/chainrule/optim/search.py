@@ -15,7 +15,8 @@ import math
 import numpy as np
 
 from chainrule.engine import Tensor, device_of, no_grad, to_device
-from chainrule.optim.optimizer import Optimizer, check_number
+from chainrule import validation as check
+from chainrule.optim.optimizer import Optimizer
 
 __all__ = ["RandomSearch", "RandomLocalSearch"]
 
@@ -176,7 +177,7 @@ class RandomSearch(_Search):
         super().__init__(params, dict(scale=scale), rng)
 
     def _validate(self, group):
-        check_number(group["scale"], "scale")
+        check.number("scale", group["scale"], low=0)
 
     def step(self, closure=None):
         """Evaluate one random parameter set; return the closure's value for it."""
@@ -248,7 +249,7 @@ class RandomLocalSearch(_Search):
         super().__init__(params, dict(step_size=step_size), rng)
 
     def _validate(self, group):
-        check_number(group["step_size"], "step_size")
+        check.number("step_size", group["step_size"], low=0)
 
     def step(self, closure=None):
         """Try one random move; return the closure's value at the moved parameters."""

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, check_number
+from chainrule import validation as check
+from chainrule.optim.optimizer import Optimizer
 
 __all__ = ["SGD"]
 
@@ -66,13 +67,12 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _validate(self, group):
-        check_number(group["lr"], "learning rate")
-        check_number(group["momentum"], "momentum value")
-        check_number(group["dampening"], "dampening value", high=1.0)
-        check_number(group["weight_decay"], "weight_decay value")
+        check.number("lr", group["lr"], low=0)
+        check.number("momentum", group["momentum"], low=0)
+        check.number("dampening", group["dampening"], low=0, high=1)
+        check.number("weight_decay", group["weight_decay"], low=0)
         for flag in ("nesterov", "maximize"):
-            if not isinstance(group.get(flag, False), (bool, np.bool_)):
-                raise TypeError(f"Invalid {flag} value: {group[flag]!r} (expected True or False)")
+            check.boolean(flag, group.get(flag, False))
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 f"Nesterov momentum requires a momentum and zero dampening (got momentum="
