@@ -166,7 +166,9 @@ CATALOGUE = [
     ("summary of nothing", ["summary"], "give the layer sizes (--layers 3 4 2) or a saved model", 2),
     ("summary of one layer", ["summary", "--layers", "3"], "at least two sizes", 2),
     ("summary of both", ["summary", "--layers", "3", "2", "--model", "{F}/run"], "give --layers or --model, not both", 2),
-    ("unknown strategy", ["compare", "--strategies", "newton"], "unknown strategy 'newton'", 2),
+    ("unknown strategy", ["compare", "--strategies", "newton"],
+     "--strategies must be one of random-search, random-local-search, full-batch-gd, mini-batch-gd, sgd, momentum, "
+     "adam; got 'newton'", 2),
     # ------------------------------------------------------------------ --model cnn (issue 13)
     ("conv string that does not parse", ["train", "--model", "cnn", "--conv", "c16-q2"],
      "--conv: cannot parse 'q2' in the CNN layer string 'c16-q2'; expected c<filters>", 2),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.optim.strategies import BY_NAME, STRATEGIES, Strategy
 from chainrule.cli.common import (
     batch_size_arg,
@@ -78,9 +79,8 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """``chainrule compare``: see the module docstring and ``chainrule compare --help``."""
     names = args.strategies or [s.name for s in STRATEGIES]
-    unknown = [n for n in names if n not in BY_NAME]
-    if unknown:
-        raise UsageError(f"unknown strategy {unknown[0]!r}; valid names: {', '.join(BY_NAME)}")
+    for name in names:
+        check.choice("--strategies", name, tuple(BY_NAME))
     if len(set(names)) != len(names):
         raise UsageError("--strategies names a strategy twice")
     out = Path(args.out) if args.out else _default_dir(args)
@@ -107,9 +107,7 @@ def run(args) -> int:
 
     steps = {}
     for name, value in args.lr or []:
-        if name not in BY_NAME:
-            raise UsageError(f"--lr {name}={value:g}: unknown strategy {name!r}; valid names: {', '.join(BY_NAME)}")
-        steps[name] = value
+        steps[check.choice(f"the strategy of --lr {name}={value:g}", name, tuple(BY_NAME))] = value
     results = []
     for name in names:
         strategy = BY_NAME[name]

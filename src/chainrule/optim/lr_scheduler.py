@@ -245,7 +245,7 @@ class MultiStepLR(LRScheduler):
 
     def _validate(self):
         if not isinstance(self.milestones, list):
-            raise TypeError(f"Invalid milestones: {self.milestones!r} (expected a list of epochs)")
+            raise TypeError(check.message("milestones", "a list of epochs", self.milestones))
         for m in self.milestones:
             check.integer("milestone", m, low=1)
         check.number("gamma", self.gamma, low=0, low_open=True)
@@ -272,7 +272,7 @@ class LambdaLR(LRScheduler):
 
     def __init__(self, optimizer, lr_lambda):
         if not callable(lr_lambda):
-            raise TypeError(f"Invalid lr_lambda: {lr_lambda!r} (expected a function of the epoch)")
+            raise TypeError(check.message("lr_lambda", "a function of the epoch", lr_lambda))
         self.lr_lambda = lr_lambda
         super().__init__(optimizer)
 
@@ -473,7 +473,7 @@ class SequentialLR(LRScheduler):
 
     def _validate(self):
         if self.milestones != sorted(self.milestones):
-            raise ValueError(f"Invalid milestones: {self.milestones} (expected increasing epochs)")
+            raise ValueError(check.message("milestones", "increasing epochs", self.milestones))
 
     def lr_at(self, epoch, base_lr):
         i = bisect.bisect_right(self.milestones, epoch)

@@ -22,7 +22,7 @@ from chainrule import nn
 from chainrule.engine import Tensor, no_grad
 from chainrule.nn import functional as F
 from chainrule.optim.strategies import BY_NAME as STRATEGIES
-from chainrule.playground.settings import NetworkSettings, SettingsError, check_int
+from chainrule.playground.settings import NetworkSettings, SettingsError, check_choice, check_int
 from chainrule.train import Callback, Task, TrainConfig, Trainer, get_task
 
 DOMAIN = 6.0
@@ -378,8 +378,7 @@ class Race:
         if not isinstance(names, (list, tuple)) or not names:
             raise SettingsError(f"a race needs a non-empty list of strategies from {', '.join(STRATEGIES)}; got {names!r}")
         for n in names:
-            if n not in STRATEGIES:
-                raise SettingsError(f"unknown strategy {n!r}; valid names: {', '.join(STRATEGIES)}")
+            check_choice("strategy", n, tuple(STRATEGIES))
         if len(set(names)) != len(names):
             raise SettingsError("a race names a strategy twice")
         self.budget = check_int("budget", budget, *RACE_BUDGET)
