@@ -161,7 +161,7 @@ def test_precision_and_negative_zero():
     text = to_dot(f, precision=3)
     assert "-0.400" in text and "1000.000" in text
     assert "<B>x</B><BR/>0.000" in to_dot(f, precision=3)  # -0.0004 rounds to 0.000, not -0.000
-    with pytest.raises(ValueError, match="precision"):
+    with pytest.raises(ValueError, match=r"^precision must be a whole number in \[0, 12\]; got -1$"):
         to_dot(f, precision=-1)
 
 

@@ -126,8 +126,7 @@ def _build_spec(t, precision: int, show_grad: bool) -> _Spec:
 
     if not isinstance(t, Tensor):
         raise TypeError(f"expected a chainrule Tensor, got {type(t).__name__}")
-    if not isinstance(precision, int) or isinstance(precision, bool) or not 0 <= precision <= 12:
-        raise ValueError(f"precision must be an int between 0 and 12, got {precision!r}")
+    check.integer("precision", precision, 0, 12)
     graph = trace(t)
     ids = {id(n): f"n{i}" for i, n in enumerate(graph.nodes)}
 
