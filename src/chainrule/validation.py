@@ -48,11 +48,11 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SEED_MAX", "SHOW_MAX", "show", "json_values", "message", "integer", "number", "fraction", "boolean", "choice", "text", "seed", "features", "labels"]
+__all__ = ["SEED_MAX", "SHOW_MAX", "show", "json_values", "message", "integer", "number", "fraction", "boolean",
+           "choice", "text", "seed", "features", "labels"]
 
 #: The largest seed a run takes (32 bits: what every generator and scikit-learn's random_state accept).
 SEED_MAX = 2 ** 32 - 1
-
 
 #: Whether :func:`show` writes values as JSON (inside :func:`json_values`); a context variable, so
 #: threads and asyncio tasks that read files do not change each other's messages.

@@ -1,5 +1,6 @@
 """Tensor: creation, dtypes, Python numbers on either side, backward semantics, bad input."""
 import gc
+import math
 import sys
 
 import numpy as np
@@ -472,6 +473,11 @@ def test_shape_methods():
     with pytest.raises(TypeError, match=r"^chunk's chunks must be a whole number >= 1; got 2.0$"):
         x.chunk(2.0)
     assert [p.shape for p in x.chunk(np.int64(3), dim=1)] == [(2, 1, 4)] * 3
+    with pytest.raises(ValueError, match=r"^norm's p must be 'fro', inf or a finite number >= 1; got 0.5$"):
+        x.norm(0.5)
+    with pytest.raises(TypeError, match=r"^norm's p must be 'fro', inf or a finite number >= 1; got 'l2'$"):
+        x.norm("l2")
+    assert x.norm("fro").item() == pytest.approx(x.norm(2).item()) and x.norm(math.inf).item() == 23.0
 
 
 def test_clamp_with_tensor_bounds_routes_the_gradient():

@@ -7,6 +7,7 @@ installed as methods when they are registered; everything else is written out be
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -504,12 +505,11 @@ class Tensor:
 
         ``p=float("inf")`` is max |x|. The gradient at x = 0 is taken as 0.
         """
-        p = 2.0 if p == "fro" else float(p)
         args = _reduction_args(self, axis, dim, keepdims, keepdim)
-        if p == math.inf:
+        if isinstance(p, numbers.Real) and p == math.inf:
             return self.abs().max(**args)
-        if not p >= 1:
-            raise ValueError(f"norm() needs p >= 1 (or 'fro' or inf); got {p}")
+        p = 2.0 if isinstance(p, str) and p == "fro" else \
+            check.number("norm's p", p, low=1, what="'fro', inf or a finite number")
         return ops.Norm.apply(self, p=p, **args)
 
     def var(self, axis=None, correction=1, keepdims=False, *, dim=None, keepdim=None, unbiased=None):
