@@ -30,6 +30,18 @@ def test_show_cuts_long_values_to_show_max():
     assert check.show("x" * (check.SHOW_MAX - 2)) == repr("x" * (check.SHOW_MAX - 2))  # exactly SHOW_MAX: whole
 
 
+@pytest.mark.parametrize("value", [list(range(100_000)), ("a" * 500, 2), {"k": ["x" * 500, 1], "j": 2},
+                                   [[[[list(range(200))]]]], {str(i): i for i in range(500)}, "y" * 10_000])
+def test_show_of_a_long_value_is_its_full_text_cut(value):
+    # show() reads only the head of a long value (a huge wrong list in a file is not written out
+    # whole); what it shows is exactly the full text, cut
+    def cut(text):
+        return text if len(text) <= check.SHOW_MAX else text[:check.SHOW_MAX - 3] + "..."
+    assert check.show(value) == cut(repr(value))
+    with check.json_values():
+        assert check.show(value) == cut(json.dumps(value))
+
+
 def test_json_values_is_per_thread_and_restored_after_an_error():
     seen = {}
     inside, done = threading.Event(), threading.Event()

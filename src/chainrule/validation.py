@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
 import json
 import math
 import numbers
@@ -72,6 +73,7 @@ def show(value) -> str:
     ...     show("3"), show(None), show(True), show([1, "a"])
     ('"3"', 'null', 'true', '[1, "a"]')
     """
+    value = _head(value)
     text = None
     if _AS_JSON.get():
         try:
@@ -81,6 +83,22 @@ def show(value) -> str:
     if text is None:
         text = repr(value)
     return text if len(text) <= SHOW_MAX else text[:SHOW_MAX - 3] + "..."
+
+
+def _head(value, depth: int = 0):
+    """As much of a string, list, tuple or dict as :func:`show` can show: its first SHOW_MAX
+    characters or items, at most SHOW_MAX levels deep (each shows as a character at least), so
+    a wrong 10-million-item list read from a file is not written out whole to show 60 characters."""
+    kind = type(value)
+    if depth > SHOW_MAX:
+        return None  # never shown: the text is cut before it
+    if kind is str:
+        return value[:SHOW_MAX]
+    if kind is list or kind is tuple:
+        return kind(_head(v, depth + 1) for v in value[:SHOW_MAX])
+    if kind is dict:
+        return {_head(k, depth + 1): _head(v, depth + 1) for k, v in itertools.islice(value.items(), SHOW_MAX)}
+    return value
 
 
 @contextlib.contextmanager
