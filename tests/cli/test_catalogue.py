@@ -157,7 +157,8 @@ CATALOGUE = [
     ("unknown schedule", ["train", "--schedule", "warmup"], "invalid choice: 'warmup'", 2),
     ("batch size 0", ["train", "--batch-size", "0"], "--batch-size: must be 'full' or a whole number >= 1", 2),
     ("unknown optimizer", ["train", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'", 2),
-    ("unknown dataset", ["train", "--data", "imagenet"], "unknown dataset 'imagenet'", 2),
+    ("unknown dataset", ["train", "--data", "imagenet"], "the dataset must be one of blobs, breast-cancer, cifar10, circles, digits, "
+     "fashion-mnist, iris, mnist, moons, spiral, wine, xor, or a path to a .csv or .npz file; got 'imagenet'", 2),
     ("option the model lacks", [*RUN[:3], "--model", "perceptron", "--optimizer", "adam"],
      "--optimizer does not apply to --model perceptron", 2),
     ("unknown option", ["train", "--frobnicate"], "unrecognized arguments: --frobnicate (see 'chainrule train --help')", 2),

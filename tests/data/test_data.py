@@ -123,7 +123,7 @@ def test_names_ignore_case_and_underscores():
 
 
 def test_unknown_name_lists_valid_names():
-    with pytest.raises(ValueError, match="unknown dataset 'mnsit'") as info:
+    with pytest.raises(ValueError, match="^the dataset must be one of blobs, .*, or a path to a .csv or .npz file; got 'mnsit'$") as info:
         load_dataset("mnsit")
     for valid in ("digits", "spiral", "mnist", "cifar10"):
         assert valid in str(info.value)

@@ -329,8 +329,9 @@ def load_dataset(
             Path(name), seed=seed, n_samples=n_samples, noise=noise, data_dir=data_dir,
             label_column=label_column, task=task,
         )
+    expected = f"one of {', '.join(sorted(DATASETS))}, or a path to a .csv or .npz file"
     if not isinstance(name, str):
-        raise TypeError(f"dataset name must be a str or a path, got {type(name).__name__}")
+        raise TypeError(check.message("the dataset", expected, name))
     key = name.strip().lower().replace("_", "-")
     if key not in DATASETS:
         if Path(name).exists():
@@ -338,10 +339,7 @@ def load_dataset(
                 f"cannot load {name!r}: only .csv and .npz files are supported, "
                 f"got suffix {Path(name).suffix!r}"
             )
-        raise ValueError(
-            f"unknown dataset {name!r}; valid names are {sorted(DATASETS)}, "
-            "or a path to a .csv or .npz file"
-        )
+        raise ValueError(check.message("the dataset", expected, name))
     spec = DATASETS[key]
     if noise is not None and spec.kind != "synthetic":
         synthetic_names = [k for k, s in DATASETS.items() if s.kind == "synthetic"]
