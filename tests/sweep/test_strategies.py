@@ -22,7 +22,7 @@ def test_halving_rungs_grow_by_eta_and_end_at_the_full_budget():
     assert rungs(5, 3) == [1, 5]
     assert rungs(1, 3) == [1]
     assert rung_sizes(10, 3, 3) == [10, 3, 1]
-    with pytest.raises(ValueError, match="min_epochs must be from 1 to epochs \\(9\\), got 10"):
+    with pytest.raises(ValueError, match="min_epochs \\(at most the 9 epochs\\) must be a whole number in \\[1, 9\\]; got 10"):
         rungs(9, 3, min_epochs=10)
 
 

@@ -219,11 +219,11 @@ def test_more_grid_points_than_trials_is_an_error():
 
 
 @pytest.mark.parametrize("kw, words", [
-    ({"strategy": "bayes"}, "unknown strategy 'bayes'; expected one of ['random', 'grid', 'halving']"),
-    ({"metric": "accuracy"}, "unknown metric 'accuracy'; expected one of ['val_acc', 'val_loss']"),
+    ({"strategy": "bayes"}, "strategy must be one of random, grid, halving; got 'bayes'"),
+    ({"metric": "accuracy"}, "metric must be one of val_acc, val_loss; got 'accuracy'"),
     ({"params": ["lr=uniform:0:1", "width=int:1:3"]}, "the space names 'width', which is not a setting"),
     ({"params": ["epochs=int:1:3"], "strategy": "halving"}, "halving chooses the epochs of each rung"),
-    ({"trials": 0}, "trials must be a whole number >= 1, got 0"),
+    ({"trials": 0}, "trials must be None or a whole number >= 1; got 0"),
     ({"strategy": "halving", "eta": 1}, "eta (the halving factor) must be a whole number >= 2"),
 ])
 def test_bad_sweep_settings_say_what_was_expected(kw, words):

@@ -45,5 +45,5 @@ def test_at_most_a_few_data_sets_are_kept_and_a_changed_file_is_loaded_again(tmp
 
 
 def test_plots_must_be_a_bool():
-    with pytest.raises(TypeError, match="plots must be True or False, got 'no'"):
+    with pytest.raises(TypeError, match="plots must be True or False; got 'no'"):
         RunsTrial(plots="no")

@@ -17,6 +17,7 @@ import sys
 import types
 from pathlib import Path
 
+from chainrule import validation as check
 from chainrule.sweep.space import (
     Choice, IntRange, LogUniform, Space, Uniform, load_space, parse_param, parse_params, trial_rng,
 )
@@ -57,8 +58,7 @@ def run_study(space=None, *, params=(), settings=None, trials=None, strategy=Non
     from chainrule.sweep.trial import RunsTrial
 
     trial = trial if trial is not None else RunsTrial(plots=trial_plots)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+    check.integer("workers", workers, low=1, optional=True)
     if workers is not None and scheduler is not None:
         raise ValueError("workers sets the size of the local cluster; with a scheduler the cluster's "
                          "own workers run the trials")

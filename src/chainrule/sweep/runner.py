@@ -46,7 +46,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0
 RETRIES = 2
 _BLAS_ENV = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 # Dask settings of the local cluster a sweep starts (its workers get them from the client's
-# config). Its workers run one trial at a time, and nobody watches a dashboard, so what Dask
+# config). Its workers run one trial at a time, and nobody profiles them, so what Dask
 # does on the side for a dashboard is turned down: the statistical profiler (it samples each
 # task's stack every 10 ms, interrupting the trial), the event loop's health check (every
 # 20 ms) and the system and memory monitors (10 and 2 times a second). Measured on 16 trials
@@ -91,8 +91,10 @@ def open_client(scheduler: str | None = None, *, workers: int | None = None,
     """A ``distributed.Client``: on the cluster at ``scheduler``, or on a new local cluster.
 
     With no ``scheduler`` a ``LocalCluster`` of ``workers`` processes (default: one per core),
-    each with one thread and one BLAS thread and no dashboard (:data:`LOCAL_CLUSTER_CONFIG`), is
-    started and shut down on exit. With
+    each with one thread and one BLAS thread and Dask's side work for dashboards turned down
+    (:data:`LOCAL_CLUSTER_CONFIG`), is started and shut down on exit. Its scheduler's HTTP
+    server (health checks; the dashboard, when bokeh is installed) listens on a free port of
+    127.0.0.1 only, never on every interface, so two sweeps at once do not compete for 8787. With
     ``scheduler="tcp://HOST:PORT"`` the client connects to that scheduler and waits at most
     ``connect_timeout`` seconds for it (SchedulerUnreachable after that).
     """
@@ -103,7 +105,7 @@ def open_client(scheduler: str | None = None, *, workers: int | None = None,
         n = workers or local_workers()
         with dask.config.set(LOCAL_CLUSTER_CONFIG), \
                 distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, silence_logs=logging.ERROR,
+                                         dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR,
                                          env=dict(_BLAS_ENV)) as cluster, \
                 distributed.Client(cluster) as client:
             yield client

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from chainrule import validation as check
 from chainrule.sweep.space import Space, trial_rng
 
 __all__ = ["STRATEGIES", "METRICS", "Trial", "rungs", "rung_sizes", "initial_trials", "ranked", "promote"]
@@ -74,12 +75,10 @@ def rungs(epochs: int, eta: int = 3, min_epochs: int | None = None) -> list:
 
     The default ``min_epochs`` is ``epochs / eta²`` (at least 1): three rungs.
     """
-    if eta < 2:
-        raise ValueError(f"eta (the halving factor) must be a whole number >= 2, got {eta!r}")
+    eta = check.integer("eta (the halving factor)", eta, low=2)
     if min_epochs is None:
         min_epochs = max(1, round(epochs / eta ** 2))
-    if not 1 <= min_epochs <= epochs:
-        raise ValueError(f"min_epochs must be from 1 to epochs ({epochs}), got {min_epochs!r}")
+    min_epochs = check.integer(f"min_epochs (at most the {epochs} epochs)", min_epochs, low=1, high=epochs)
     budgets, b = [], min_epochs
     while b * eta <= epochs:  # the last rung is the full budget, not a sliver more than the one before
         budgets.append(b)
@@ -97,8 +96,7 @@ def rung_sizes(n: int, eta: int, n_rungs: int) -> list:
 
 def initial_trials(space: Space, strategy: str, n: int | None, seed: int) -> list:
     """The trials of a sweep before any has run; ValueError for an unknown strategy or too many points."""
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}")
+    check.choice("strategy", strategy, tuple(STRATEGIES))
     if strategy == "grid":
         points = space.grid()
         if n is not None and len(points) > n:

@@ -24,6 +24,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from chainrule import validation as check
 from chainrule.sweep.space import Space
 from chainrule.sweep.strategies import METRICS, STRATEGIES, Trial, initial_trials, promote, ranked, rung_sizes, rungs
 
@@ -48,15 +49,10 @@ class SweepSpec:
     min_epochs: int | None = None
 
     def check(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}; expected one of {list(STRATEGIES)}")
-        if self.metric not in METRICS:
-            raise ValueError(f"unknown metric {self.metric!r}; expected one of {list(METRICS)}")
-        if self.trials is not None and (isinstance(self.trials, bool) or not isinstance(self.trials, int)
-                                        or self.trials < 1):
-            raise ValueError(f"trials must be a whole number >= 1, got {self.trials!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a whole number >= 0, got {self.seed!r}")
+        check.choice("strategy", self.strategy, tuple(STRATEGIES))
+        check.choice("metric", self.metric, tuple(METRICS))
+        check.integer("trials", self.trials, low=1, optional=True)
+        check.seed("seed", self.seed, optional=False)
         unknown = [n for n in self.space if n not in self.settings]
         if unknown:
             raise ValueError(f"the space names {', '.join(map(repr, unknown))}, which "

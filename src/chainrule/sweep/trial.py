@@ -82,9 +82,9 @@ class RunsTrial:
     """
 
     def __init__(self, plots: bool = True):
-        if not isinstance(plots, bool):
-            raise TypeError(f"plots must be True or False, got {plots!r}")
-        self.plots = plots
+        from chainrule import validation as check
+
+        self.plots = check.boolean("plots", plots)
 
     def base_settings(self, given: dict) -> dict:
         """``RunSettings(**given)`` checked, as a dict (every field present)."""
