@@ -49,7 +49,7 @@ _BLAS_ENV = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "
 # config). Its workers run one trial at a time, and nobody profiles them, so what Dask
 # does on the side for a dashboard is turned down: the statistical profiler (it samples each
 # task's stack every 10 ms, interrupting the trial), the event loop's health check (every
-# 20 ms) and the system and memory monitors (10 and 2 times a second). Measured on 16 trials
+# 20 ms) and the system and memory monitors (2 and 10 times a second). Measured on 16 trials
 # of a short sweep: 15 % less CPU in all, the client's share a third of what it was
 # (benchmarks/PERFORMANCE_LOG.md, "Sweeps, third pass"). A cluster started by hand keeps its own.
 LOCAL_CLUSTER_CONFIG = {
