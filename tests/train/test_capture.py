@@ -101,6 +101,25 @@ def test_a_parameter_used_twice_is_captured_whole_but_not_alone():
     assert_same_run(run(False, loss="mse", model=Twice(1)), captured)
 
 
+def test_a_broadcast_parameter_is_captured_and_its_gradient_summed_as_uncaptured():
+    # A (1,)-shaped scale multiplies a (32, 3) batch: its gradient is unbroadcast in the replayed
+    # backward as Tensor.backward does (this path once raised a NameError).
+    class Scaled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp = nn.MLP(2, [16], 3, rng=0)
+            self.scale = nn.Parameter(np.full(1, 0.5, np.float32))
+
+        def forward(self, x):
+            return self.mlp(x) * self.scale
+
+    captured = run(True, model=Scaled())
+    assert captured.captured.by_shape and all(c.reason is None for c in captured.captured.by_shape.values())
+    plain = run(False, model=Scaled())
+    assert_same_run(plain, captured)
+    assert captured.model.scale.numpy()[0] != 0.5  # it trained
+
+
 def test_capture_on_the_fake_gpu_equals_the_cpu(fake_gpu):
     assert_same_run(run(False), run(True, device="fake"))
 

@@ -101,7 +101,8 @@ class CapturedForward:
         self.compiled = [(fn.forward, [0 if r[0] == "x" else self.base + r[1] if r[0] == "s" else index[id(r[1])]
                                        for r in refs], kwargs, targets)
                          for fn, refs, kwargs, targets in self.program]
-        # backward visits: ("leaf", p) or ("op", i, fn.backward, [(position, slot or None, parameter)])
+        # backward visits: ("leaf", p) or ("op", i, fn.backward, [(position, slot or None, parameter)],
+        # the op's name for unbroadcast's message, as Tensor.backward gives it)
         self.steps = []
         for step in self.plan:
             if step[0] == "leaf":
@@ -109,7 +110,7 @@ class CapturedForward:
                 continue
             _, i, fn, targets = step
             needed = [(k, slot, p) for k, (slot, p, need) in enumerate(targets) if need and (slot is not None or p is not None)]
-            self.steps.append(("op", i, fn.backward, needed))
+            self.steps.append(("op", i, fn.backward, needed, repr(fn.name)))
 
     def _refuse(self, reason):
         self.reason = reason
@@ -160,7 +161,7 @@ class CapturedForward:
                 elif g is not None and g.ndim and 0 in g.strides:
                     p.grad = g.copy()
                 continue
-            _, i, backward, targets = step
+            _, i, backward, targets, op = step
             g = grads[i]
             if g is None:
                 continue
@@ -173,7 +174,7 @@ class CapturedForward:
                     continue
                 like = values[base + slot] if p is None else p.data
                 if pg.shape != like.shape:
-                    pg = unbroadcast(pg, like.shape, repr(fn.name))
+                    pg = unbroadcast(pg, like.shape, op)
                 if pg.dtype != like.dtype:
                     pg = pg.astype(like.dtype)
                 if p is None:
