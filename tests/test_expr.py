@@ -337,7 +337,7 @@ def test_too_long_input():
 )
 def test_deep_nesting_is_an_expression_error_not_a_recursion_error(text):
     e = error(text)
-    assert f"nested too deeply" in str(e) and f"(limit {MAX_DEPTH} levels)" in str(e)
+    assert "nested too deeply" in str(e) and f"(limit {MAX_DEPTH} levels)" in str(e)
 
 
 def test_nesting_just_under_the_limit_parses_evaluates_and_compares():

@@ -24,10 +24,8 @@ import numpy as np
 from chainrule import validation as check
 from chainrule.optim.strategies import BY_NAME, STRATEGIES, Strategy
 from chainrule.cli.common import (
-    batch_size_arg,
-    seed_arg,
-    Formatter, UsageError, check_output_dir, data_label, emit_json, image_shape_arg, load_data, nonnegative_float,
-    nonnegative_int, positive_int, say, strategy_step,
+    Formatter, UsageError, batch_size_arg, check_output_dir, data_label, emit_json, image_shape_arg, load_data,
+    nonnegative_float, positive_int, say, seed_arg, strategy_step,
 )
 
 

@@ -27,8 +27,8 @@ import sys
 from pathlib import Path
 
 from chainrule.cli.common import (  # noqa: F401  (Interrupted: cli's main catches it from here)
-    Formatter, Interrupted, MadeDirs, UsageError, add_training_options, batch_size_arg, check_output_dir,
-    emit_json, new_folder, nonnegative_float, nonnegative_int, positive_float, positive_int, registry_names, say,
+    Formatter, Interrupted, MadeDirs, UsageError, add_training_options, check_output_dir, emit_json, new_folder,
+    nonnegative_int, say,
 )
 from chainrule.runs import RUN_ONLY, RunSettings, option_name
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import numbers
 
 from sklearn.utils.validation import check_is_fitted
 

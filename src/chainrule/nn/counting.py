@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from chainrule.engine import no_grad, zeros
 from chainrule.nn.layers import Sequential
