@@ -845,7 +845,7 @@ def write_run(folder, result: RunResult, *, plots: bool = True, example: int = 0
     a convolutional network's ``filters.png``, its first convolution's filters, and
     ``feature_maps.png``, what that convolution and its ReLU make of test example ``example``,
     the first by default), each written whole or not at all. ``chainrule evaluate FOLDER`` reads it. A sweep's trial
-    folders skip the plots: drawing them costs more than a short trial's training.
+    folders have the plots too, unless ``--no-trial-plots``: for a short trial they cost more than its training.
     """
     from chainrule import io
 
