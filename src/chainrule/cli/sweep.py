@@ -86,7 +86,7 @@ def add_parser(sub) -> None:
     g.add_argument("--resume", metavar="DIR", help="continue the sweep in DIR with its saved settings")
     g.add_argument("--no-trial-plots", action="store_true",
                    help="leave the pictures (curves.png, weights.png, ...) out of the trial folders; they "
-                        "cost a worker about 0.3 s a trial")
+                        "cost a worker about half a second a trial")
     g.add_argument("--json", action="store_true",
                    help="print one JSON object with the results on stdout instead of the progress bar and table")
     p.set_defaults(func=run)

@@ -106,8 +106,8 @@ class Study:
     def __init__(self, spec: SweepSpec, trial, trials: list, out: Path | None = None,
                  shared_folder: bool | None = None):
         if shared_folder not in (None, False):
-            raise ValueError(f"shared_folder must be None (find out) or False (the client writes), "
-                             f"got {shared_folder!r}")
+            raise ValueError(check.message("shared_folder", "None (find out) or False (the client writes)",
+                                           shared_folder))
         self.spec, self.trial, self.trials = spec, trial, trials
         self.out = Path(out) if out is not None else None
         self.shared_folder = shared_folder
