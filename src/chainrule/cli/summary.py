@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from chainrule.cli.common import (
-    Formatter, UsageError, emit_json, image_shape_arg, model_path, positive_int, registry_names, say,
+    Formatter, UsageError, emit_json, image_shape_arg, int_at_least, model_path, positive_int, registry_names, say,
 )
 
 
@@ -25,7 +25,7 @@ def add_parser(sub) -> None:
     p.add_argument("--conv", metavar="SPEC", help="count a convolutional network: its layers as for train --conv")
     p.add_argument("--image-shape", type=image_shape_arg, metavar="CxHxW",
                    help="--conv: the input images (e.g. 1x28x28 or 3x32x32; HxW is one channel)")
-    p.add_argument("--classes", type=positive_int, default=10, metavar="K",
+    p.add_argument("--classes", type=int_at_least(2), default=10, metavar="K",
                    help="--conv: the output layer's neurons (default: 10)")
     p.add_argument("--json", action="store_true", help="print the counts as one JSON object")
     p.set_defaults(func=run)
@@ -91,8 +91,6 @@ def _conv_network(args):
     if args.image_shape is None:
         raise UsageError("--conv needs the input images: --image-shape CxHxW, e.g. 1x28x28")
     shape = tuple(args.image_shape) if len(args.image_shape) == 3 else (1, *args.image_shape)
-    if args.classes < 2:
-        raise UsageError(f"--classes must be 2 or more, got {args.classes}")
     try:
         nn.cnn.parse_spec(args.conv)
         from chainrule.runs import check_network_size  # sized before anything is allocated
