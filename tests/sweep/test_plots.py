@@ -67,3 +67,10 @@ def test_bad_plot_input_names_the_column():
         viz.plot_param_scatter([1, 2], [1], [0.5, 0.5], "x.png")
     with pytest.raises(ValueError, match="columns must be a non-empty dict"):
         viz.plot_param_scores({}, np.array([]), "x.png")
+
+
+def test_only_must_name_a_picture_the_space_gets(tmp_path):
+    records = [{"lr": 0.1, "val_acc": 0.5}]
+    with pytest.raises(ValueError, match="only must be one of scores; got 'scatter'"):
+        write_plots(tmp_path, records, parse_params(["lr=loguniform:1e-4:1"]), "val_acc", only="scatter")
+    assert not any(tmp_path.iterdir())

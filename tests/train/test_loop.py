@@ -267,3 +267,11 @@ def test_predict_scores_chunks_by_the_smallest_predict_batch_size_a_submodule_de
     cnn = cr.nn.Sequential(Spy(None), cr.nn.Unflatten(1, (1, 4, 4)), cr.nn.Conv2d(1, 2, 3, rng=0), cr.nn.Flatten())
     assert predict_scores(cnn, np.ones((600, 16), np.float32)).shape == (600, 8)
     assert seen == [256, 256, 88]
+
+
+@pytest.mark.parametrize("bad, error", [(0, ValueError), (2.5, TypeError)])
+def test_predict_scores_refuses_a_batch_size_that_is_not_a_whole_number_from_1(bad, error):
+    from chainrule.train.loop import predict_scores
+
+    with pytest.raises(error, match=f"predict_scores' batch_size must be a whole number >= 1; got {bad}"):
+        predict_scores(cr.nn.Linear(3, 2, rng=0), np.ones((4, 3), np.float32), batch_size=bad)

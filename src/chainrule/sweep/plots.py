@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from chainrule import validation as check
 from chainrule.sweep.space import Space
 
 __all__ = ["write_plots", "plot_names"]
@@ -37,7 +38,7 @@ def write_plots(out: Path, records: list, space: Space, metric: str, only=None) 
     numeric = space.numeric()
     if not records or not numeric:
         return {}
-    names = plot_names(space) if only is None else [only]
+    names = plot_names(space) if only is None else [check.choice("only", only, tuple(plot_names(space)))]
     scores = [_nan(r.get(metric)) for r in records]
     columns = {n: [_nan(r.get(n)) for r in records] for n in numeric}
     files = {}

@@ -411,6 +411,7 @@ def predict_scores(model: Module, X, batch_size: int | None = None) -> np.ndarra
     if batch_size is None:
         batch_size = min((m.predict_batch_size for m in model.modules() if m.predict_batch_size),
                          default=PREDICT_BATCH_SIZE)
+    batch_size = check.integer("predict_scores' batch_size", batch_size, low=1)
     X = host_data(X, "X", dtype=np.float32)
     dev = module_device(model)
     was_training = model.training
