@@ -77,6 +77,8 @@ def main(argv=None) -> int:
     ap.add_argument("--data", nargs="+", choices=sorted(RECIPES), default=sorted(RECIPES))
     ap.add_argument("--threads", type=int, default=None, help="BLAS threads (default: the library's own)")
     args = ap.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        ap.error(f"--threads must be a whole number >= 1; got {args.threads}")
     if args.threads:
         from threadpoolctl import threadpool_limits
 
