@@ -16,9 +16,11 @@ GPU it says so, writes ``gpu_check.json`` with ``"gpu": false`` and exits 0). Wh
   process, alternating chainrule eager, chainrule captured and PyTorch CUDA eager (best of the
   repeats), with the ratios to PyTorch and the issue's targets.
 
-"Captured" here is the CPU-side capture (``CapturedSteps``: the recorded ops replayed without
-building the graph); recording the step as a CUDA graph (CuPy stream capture) is not written
-yet, so the captured targets of the table are not expected to be met by this run.
+"Captured" is ``CapturedSteps``: each batch shape's ops recorded once, then its whole step
+(forward, loss, backward, SGD update) recorded as a CUDA graph (CuPy's stream capture) and
+launched once a step (``chainrule.train.capture.GraphStep``). The checks and each benchmark row
+say how many steps ran as graph launches; a shape whose graph could not be recorded says why
+(``reasons``) and replays its ops without one.
 
 The script stops starting new work after ``--budget`` seconds (default 420) and writes what it
 has; every result is written as it comes (a killed run still leaves its JSON).
@@ -240,12 +242,19 @@ def run_checks(report: Report, cr, F, gpu="cuda"):
 
     def capture_check(optimizer):
         def run():
+            from chainrule.train import TrainConfig, Trainer
+
             weights = {}
             for capture in (False, True):
                 net = cr.nn.MLP(10, [32, 32], 3, rng=0)
-                cr.fit(net, X, Y, optimizer=optimizer, lr=1e-2, epochs=3, batch_size=16, device=gpu,
-                       capture=capture)
+                trainer = Trainer(net, X, Y, TrainConfig(optimizer=optimizer, lr=1e-2, epochs=3, batch_size=16),
+                                  device=gpu, capture=capture)
+                trainer.run()
                 weights[capture] = net.state_dict()
+            graphs = trainer.captured.graphs
+            # 64 rows in batches of 16: 12 steps, the first two record (ops, then the graph)
+            assert {s: (g.launches, g.recordings) if g else g for s, g in graphs.items()} == {(16, 10): (11, 1)}, \
+                (graphs, trainer.captured.reasons)
             for k in weights[False]:
                 np.testing.assert_allclose(weights[False][k], weights[True][k], rtol=1e-5, atol=1e-6)
         return run
@@ -335,6 +344,9 @@ def run_benchmark(report: Report, cr, F, cupy, repeats: int, gpu="cuda", table=T
                     f()
                     best[k] = min(best[k], time.perf_counter() - start)
             row["us_per_step"] = {k: round(v / steps * 1e6, 1) for k, v in best.items()}
+            graph = captured.graphs.get((batch, sizes[0]))
+            row["graph"] = ({"launches": graph.launches, "recordings": graph.recordings} if graph else
+                            {"none": captured.reasons.get((batch, sizes[0]), "not recorded")})
             if "torch_eager" in best:
                 row["ratio_to_torch"] = {k: round(best[k] / best["torch_eager"], 3)
                                          for k in ("chainrule_eager", "chainrule_captured")}

@@ -16,6 +16,21 @@ What CuPy allows works: NumPy ufuncs and functions called on fake arrays (``np.e
 freely, ``a.get()`` and ``a.item()`` copy to the host, reductions return 0-d arrays (not NumPy
 scalars), and the module's ``asarray`` copies host data to the device explicitly.
 
+It also records device graphs as CUDA's stream capture does (``FakeBackend.graphs``, what
+``chainrule.train.capture`` uses for CuPy's CUDA graphs), so that what a graph freezes shows on
+the CPU:
+
+- while recording, nothing takes effect: arrays that existed before keep their values, and the
+  arrays the recorded work makes hold garbage (NaN) until the graph is launched;
+- a launch replays the recorded work on the same arrays (the same addresses), with the Python
+  numbers of the recording frozen in: a later change of a number on the host is not seen;
+- reading a device value on the host (``.item()``, ``float()``, ``bool()``, ``.get()``) or
+  copying host data to the device while recording raises, as CUDA refuses a synchronizing call
+  during capture.
+
+What it does not model: CuPy's memory pool handing a recorded array's memory to another array
+after the recording (chainrule records into a private pool for that reason).
+
 ``FAKE`` is the array module, ``FakeBackend`` the device backend; :func:`install` registers it as
 device type "fake" with two devices, "fake:0" and "fake:1".
 """
@@ -59,24 +74,30 @@ class FakeArray:
 
     def get(self) -> np.ndarray:
         """A host copy (CuPy's ``ndarray.get``)."""
+        _no_sync("a copy to the host (.get())")
         return self._a.copy()
 
     def item(self):
+        _no_sync(".item()")
         return self._a.item()
 
     def tolist(self):
+        _no_sync(".tolist()")
         return self._a.tolist()
 
     def __len__(self):
         return len(self._a)
 
     def __bool__(self):
+        _no_sync("bool() of a device array")
         return bool(self._a)
 
     def __float__(self):
+        _no_sync("float() of a device array")
         return float(self._a)
 
     def __int__(self):
+        _no_sync("int() of a device array")
         return int(self._a)
 
     def __iter__(self):
@@ -107,12 +128,18 @@ class FakeArray:
         method = getattr(np.ndarray, name)
         return lambda *args, **kwargs: _call(method, (self,) + args, kwargs)
 
-    # Index arrays may be host arrays: CuPy copies a NumPy index to the device itself.
+    # Index arrays may be host arrays: CuPy copies a NumPy index to the device itself. An index
+    # that picks one element gives a 0-d view, as CuPy's does (NumPy's gives a scalar copy).
     def __getitem__(self, key):
-        return _call(operator.getitem, (self, _Index(key)), {})
+        return _call(_getitem, (self, _Index(key)), {})
 
     def __setitem__(self, key, value):
         _call(operator.setitem, (self, _Index(key), value), {})
+
+
+def _getitem(a, key):
+    out = a[key]
+    return a[(key if isinstance(key, tuple) else (key,)) + (Ellipsis,)] if isinstance(out, np.generic) else out
 
 
 class _Index:
@@ -151,6 +178,8 @@ def _call(func, args, kwargs):
     def unwrap(x):
         if isinstance(x, _Index):
             key = x.key
+            if isinstance(key, np.ndarray) or isinstance(key, tuple) and any(isinstance(k, np.ndarray) for k in key):
+                _no_sync("a host index array, which CuPy copies to the device")
             if isinstance(key, tuple):
                 return tuple(k if isinstance(k, np.ndarray) else unwrap(k) for k in key)
             return key if isinstance(key, np.ndarray) else unwrap(key)
@@ -166,11 +195,18 @@ def _call(func, args, kwargs):
             return {k: unwrap(v) for k, v in x.items()}
         return x
 
+    raw_args, raw_kwargs = args, kwargs
     args, kwargs = unwrap(args), unwrap(kwargs)
     if len(devices) > 1:
         raise ValueError(f"Array device must be same as the current device: arrays on fake devices {sorted(devices)}")
     dev = devices.pop() if devices else _CURRENT[0]
-    return _wrap(func(*args, **kwargs), dev, originals)
+    capture = _CAPTURE[0]
+    if capture is not None:
+        capture.touch(originals.values())
+    result = _wrap(func(*args, **kwargs), dev, originals)
+    if capture is not None:
+        capture.note(lambda: func(*unwrap(raw_args), **unwrap(raw_kwargs)), result)
+    return result
 
 
 def _wrap(x, dev, originals=None):
@@ -202,9 +238,10 @@ class _Ufunc:
 
 def _from_host(a, dtype=None, copy=None, order="K", **_):
     """The module's asarray/array: host data is copied to the current device (CuPy's rule)."""
-    if isinstance(a, FakeArray):
-        out = a._a.astype(dtype, copy=bool(copy)) if dtype is not None else (a._a.copy() if copy else a._a)
-        return a if out is a._a else FakeArray(out, a._dev)  # the array itself when nothing changes
+    if isinstance(a, FakeArray):  # the array itself when nothing changes
+        return _call(lambda x: x.astype(dtype, copy=bool(copy)) if dtype is not None else (x.copy() if copy else x),
+                     (a,), {})
+    _no_sync("a copy of host data to the device")
     return FakeArray(np.array(a, dtype=dtype, copy=True, order=order), _CURRENT[0])
 
 
@@ -219,21 +256,25 @@ def _axpy(a, x, y):
     from scipy.linalg import blas
 
     fn = {"f": blas.saxpy, "d": blas.daxpy}[y._a.dtype.char]
+    capture = _CAPTURE[0]
+    if capture is not None:
+        capture.touch((x, y))
     assert fn(x._a, y._a, a=a) is y._a  # in place, as cuBLAS writes y
+    if capture is not None:
+        capture.note(lambda: fn(x._a, y._a, a=a), y)
 
 
 def _array(a, dtype=None, copy=True, order="K", **_):
     """The module's ``array``: a copy unless ``copy=False`` (NumPy's and CuPy's default)."""
     if isinstance(a, FakeArray):
-        return FakeArray(np.array(a._a, dtype=dtype, copy=copy, order=order), a._dev) if copy else _from_host(a, dtype)
+        return _call(lambda x: np.array(x, dtype=dtype, copy=True, order=order), (a,), {}) if copy else _from_host(a, dtype)
     return _from_host(a, dtype, order=order)
 
 
 def _ascontiguousarray(a, dtype=None, **_):
     """The module's ``ascontiguousarray``: the array itself when it already is C-contiguous."""
     if isinstance(a, FakeArray):
-        out = np.ascontiguousarray(a._a, dtype=dtype)
-        return a if out is a._a else FakeArray(out, a._dev)
+        return _call(lambda x: np.ascontiguousarray(x, dtype=dtype), (a,), {})
     return _from_host(a, dtype, order="C")
 
 
@@ -284,10 +325,15 @@ class FakeBackend:
         return cr.Device("fake", array._dev)
 
     def from_host(self, host, index):
+        _no_sync("a copy of host data to the device")
         return FakeArray(np.array(host, copy=True), index)
 
     def to_host(self, array):
         return array.get()
+
+    def graphs(self, index):
+        """A recorder of device graphs on fake device ``index`` (see the module: CUDA's semantics)."""
+        return FakeGraphs(index)
 
     @contextlib.contextmanager
     def use(self, index):
@@ -297,6 +343,115 @@ class FakeBackend:
             yield
         finally:
             _CURRENT[0] = previous
+
+
+# ---------------------------------------------------------------------------------- graphs
+_CAPTURE = [None]  # the _Capture being recorded, if any
+
+
+class CaptureError(RuntimeError):
+    """What CUDA raises for a synchronizing call during stream capture."""
+
+
+def _no_sync(what):
+    if _CAPTURE[0] is not None:
+        raise CaptureError(f"cudaErrorStreamCaptureUnsupported: operation not permitted when stream is capturing "
+                           f"({what})")
+
+
+def _root(a: np.ndarray) -> np.ndarray:
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+class _Capture:
+    """The work recorded by one capture: (recompute, result) pairs, replayed in order."""
+
+    def __init__(self):
+        self.work, self.saved, self.made = [], {}, {}
+
+    def touch(self, arrays):
+        # Memory that existed before the capture is saved the first time recorded work sees it,
+        # and put back at the end: recorded work does not take effect.
+        for x in arrays:
+            root = _root(x._a)
+            if id(root) not in self.made and id(root) not in self.saved:
+                self.saved[id(root)] = (root, root.copy())
+
+    def note(self, recompute, result):
+        for r in _fakes(result):
+            root = _root(r._a)
+            if id(root) not in self.saved:
+                self.made[id(root)] = root
+        self.work.append((recompute, result))
+
+    def finish(self):
+        for root, copy in self.saved.values():
+            np.copyto(root, copy)
+        for root in self.made.values():  # what the recorded work made holds garbage until a launch
+            if root.flags.writeable:
+                root.fill(np.nan if root.dtype.kind in "fc" else True if root.dtype.kind == "b" else 0x5A)
+        self.saved = {}
+
+
+def _fakes(x):
+    if isinstance(x, FakeArray):
+        yield x
+    elif isinstance(x, (list, tuple)):
+        for v in x:
+            yield from _fakes(v)
+
+
+def _store(result, value):
+    if isinstance(result, FakeArray):
+        value = value._a if isinstance(value, FakeArray) else value
+        if value is not result._a and result._a.flags.writeable:  # a read-only view is a view of the result
+            np.copyto(result._a, value)
+    elif isinstance(result, (list, tuple)):
+        for r, v in zip(result, value):
+            _store(r, v)
+
+
+class FakeGraph:
+    """A recorded graph: ``launch`` replays its work on the arrays it was recorded on."""
+
+    def __init__(self, work):
+        self.work, self.launches = work, 0
+
+    def launch(self):
+        _no_sync("a graph launch inside a capture")
+        for recompute, result in self.work:
+            _store(result, recompute())
+        self.launches += 1
+
+
+class FakeGraphs:
+    """``FakeBackend.graphs(index)``: record and launch graphs as ``chainrule.engine.devices``' CUDA
+    recorder does (the same three methods)."""
+
+    def __init__(self, index):
+        self.index = index
+
+    @contextlib.contextmanager
+    def stream(self):
+        with FakeBackend().use(self.index):
+            yield
+
+    def record(self, fn):
+        if _CAPTURE[0] is not None:
+            raise CaptureError("cudaErrorIllegalState: a stream is already capturing")
+        capture = _CAPTURE[0] = _Capture()
+        try:
+            with self.stream():
+                fn()
+        finally:
+            _CAPTURE[0] = None
+            capture.finish()
+        return FakeGraph(capture.work)
+
+    def launch(self, graph):
+        graph.launch()
 
 
 def host(t) -> np.ndarray:

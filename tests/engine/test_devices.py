@@ -236,6 +236,36 @@ def test_a_stray_host_conversion_in_a_device_path_fails_on_the_fake(fake_gpu):
     assert type(np.exp(data)) is fakegpu.FakeArray and type(data.sum()) is fakegpu.FakeArray
 
 
+def test_the_fake_gpu_records_graphs_as_cuda_does(fake_gpu):
+    # What chainrule.train.capture relies on, and what the fake must show on the CPU: recorded
+    # work does not run, what it makes is garbage until a launch, a launch replays it on the same
+    # arrays with the recording's Python numbers, and a host read while recording is refused.
+    recorder = cr.engine.devices.graphs("fake")
+    assert cr.engine.devices.graphs("cpu") is None  # NumPy runs each call at once
+    a, out, scale, made = cr.ones(3, device="fake").data, cr.zeros(3, device="fake").data, [2.0], []
+
+    def work():
+        a[...] += 1.0
+        b = a * scale[0]
+        out[...] = b
+        made.append(b)
+
+    graph = recorder.record(work)
+    assert a.get().tolist() == [1.0, 1.0, 1.0] and out.get().tolist() == [0.0, 0.0, 0.0]
+    assert np.isnan(made[0].get()).all()
+    scale[0] = 10.0  # frozen in the recording: not seen
+    recorder.launch(graph)
+    assert a.get().tolist() == [2.0] * 3 and out.get().tolist() == [4.0] * 3 and made[0].get().tolist() == [4.0] * 3
+    a[...] = 5.0  # the graph reads the array's current values (and adds 1 again)
+    recorder.launch(graph)
+    assert out.get().tolist() == [12.0] * 3
+    for sync, what in ((lambda: float(a[0]), "float"), (lambda: a.get(), "get"), (lambda: a.sum().item(), "item"),
+                       (lambda: cr.to_device(np.ones(3), "fake"), "host data")):
+        with pytest.raises(fakegpu.CaptureError, match=f"not permitted when stream is capturing .*{what}"):
+            recorder.record(sync)
+    assert a.get().tolist() == [6.0] * 3  # the last launch added 1; the refused recordings changed nothing
+
+
 # ====================================================================== layers and modules
 def test_layers_forward_and_backward_on_the_device_equal_the_cpu(any_device):
     outs = []

@@ -138,3 +138,93 @@ def test_fit_and_the_cli_take_capture(tmp_path, capsys):
     plain = json.loads(capsys.readouterr().out)
     assert cli.main(args + ["--out", str(tmp_path / "captured"), "--capture"]) == 0
     assert json.loads(capsys.readouterr().out)["test"] == plain["test"]
+
+
+# ------------------------------------------------------------------ device graphs (the fake GPU records them as CUDA does)
+def graph_counts(trainer):
+    return {s: (g.launches, g.recordings) for s, g in trainer.captured.graphs.items()}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "rmsprop", "adagrad", "adam", "adamw"])
+def test_on_a_device_that_records_graphs_the_step_is_one_launch_and_bit_identical(fake_gpu, optimizer):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing falls back
+        captured = run(True, optimizer=optimizer, device="fake")
+    assert_same_run(run(False, optimizer=optimizer), captured)
+    # 9 steps of 32 and 3 of 4: each shape's first step records its ops, the second its graph
+    # (and launches it), the others launch it. Adam's bias corrections change at every launch
+    # (device slots), SGD's first step (buf ← g) was taken before the recording.
+    assert graph_counts(captured) == {(32, 2): (8, 1), (4, 2): (2, 1)}
+
+
+def test_a_graph_that_froze_the_optimizers_changing_scalars_would_train_differently(fake_gpu, monkeypatch):
+    # The test double replays what was recorded, Python numbers frozen: a rule reading Adam's
+    # bias corrections as numbers instead of from the device slots diverges from the CPU.
+    from chainrule.optim import Optimizer
+
+    monkeypatch.setattr(Optimizer, "_rule", lambda self, group, g, bufs, u, t, c: self._update(group, g, bufs, u, t, c))
+    captured = run(True, optimizer="adam", device="fake")
+    assert graph_counts(captured)[(32, 2)] == (8, 1)
+    plain = run(False, optimizer="adam")
+    assert not np.array_equal(plain.model[0].weight.numpy(), captured.model[0].weight.numpy())
+
+
+def test_a_graph_is_recorded_again_when_what_it_froze_changes(fake_gpu):
+    # The exponential schedule changes the learning rate after each epoch: SGD's a·x step froze
+    # it, so each epoch records its graph anew.
+    captured = run(True, optimizer="sgd", device="fake", schedule="exponential")
+    assert_same_run(run(False, optimizer="sgd", schedule="exponential"), captured)
+    assert graph_counts(captured) == {(32, 2): (8, 3), (4, 2): (2, 2)}
+
+
+def test_new_state_arrays_make_a_new_recording_and_a_step_that_reads_the_device_makes_none(fake_gpu):
+    from types import SimpleNamespace
+
+    from chainrule.nn import functional as F
+    from chainrule.optim import Adam
+    from chainrule.train import CapturedSteps
+
+    xb, yb = X[:32], TARGETS["cross-entropy"][:32]
+
+    def make(dev):
+        model = nn.MLP(2, [8], 3, rng=0).to(dev)
+        return SimpleNamespace(model=model, optimizer=Adam(model.parameters(), lr=0.05),
+                               loss=lambda out, target: F.cross_entropy(out, target))
+
+    cpu, fake, steps = make("cpu"), make("fake"), CapturedSteps()
+    for i in range(6):
+        if i == 4:  # a loaded state: new arrays, which the graph does not write
+            for t in (cpu, fake):
+                t.optimizer.load_state_dict(t.optimizer.state_dict())
+        loss = cpu.loss(cpu.model(cr.tensor(xb)), yb)
+        cpu.optimizer.zero_grad()
+        loss.backward()
+        cpu.optimizer.step()
+        assert steps.step(fake, cr.tensor(xb, device="fake"), yb).item() == loss.item()
+    assert (steps.graphs[(32, 2)].launches, steps.graphs[(32, 2)].recordings) == (5, 2)
+    for p, q in zip(cpu.model.parameters(), fake.model.parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+    class Peek(cr.Function):  # an op whose forward reads a device value on the host
+        name = "peek"
+
+        def forward(self, x):
+            self.scale = 2.0 if float(x.max()) > 0 else 1.0
+            return x * self.scale
+
+        def backward(self, grad):
+            return grad * self.scale
+
+    class Peeking(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mlp = nn.MLP(2, [8], 3, rng=0)
+
+        def forward(self, x):
+            return Peek.apply(self.mlp(x))
+
+    with pytest.warns(CaptureWarning, match=r"shape \((32|4), 2\) replay without a device graph: CaptureError: "
+                                            r".*not permitted when stream is capturing \(float\(\) of a device array\)"):
+        captured = run(True, model=Peeking(), device="fake")
+    assert captured.captured.graphs == {(32, 2): False, (4, 2): False}
+    assert_same_run(run(False, model=Peeking()), captured)

@@ -251,6 +251,74 @@ class CUDABackend:
     def use(self, index):
         return self.module().cuda.Device(index)
 
+    def graphs(self, index):
+        """A recorder of CUDA graphs on GPU ``index`` (:class:`CuPyGraphs`)."""
+        return CuPyGraphs(self.module(), index)
+
+
+class CuPyGraphs:
+    """Records work as a CUDA graph and launches it: CuPy's stream capture on a stream of its own.
+
+    A backend that can record its work declares ``graphs(index)`` returning such a recorder;
+    ``chainrule.train.capture`` records a training step with it. Three methods:
+
+    - ``stream()``: a block whose work runs on the recorder's stream, after everything already
+      queued on the current stream, and before anything queued on it afterwards (two events, no
+      host synchronization);
+    - ``record(fn)``: call ``fn`` with its device work recorded, not run, and return the graph.
+      Its allocations come from a memory pool of the recorder's own, so memory the graph writes
+      is never handed to another array while the graph lives (the pool lives with the recorder).
+      Capture is CuPy's default, relaxed mode; a synchronizing call inside ``fn`` (``.item()``,
+      a host copy) makes CUDA refuse the capture, and the error propagates;
+    - ``launch(graph)``: run the recorded work once, inside ``stream()``.
+    """
+
+    def __init__(self, cupy, index):
+        self.cupy, self.index = cupy, index
+        with cupy.cuda.Device(index):
+            self.capture_stream = cupy.cuda.Stream(non_blocking=True)
+            self.pool = cupy.cuda.MemoryPool()
+            self.ready = cupy.cuda.Event(disable_timing=True)
+            self.done = cupy.cuda.Event(disable_timing=True)
+
+    @contextlib.contextmanager
+    def stream(self):
+        cuda = self.cupy.cuda
+        with cuda.Device(self.index):
+            outer = cuda.get_current_stream()
+            self.ready.record(outer)
+            self.capture_stream.wait_event(self.ready)
+            try:
+                with self.capture_stream:
+                    yield
+            finally:
+                self.done.record(self.capture_stream)
+                outer.wait_event(self.done)
+
+    def record(self, fn):
+        with self.stream(), self.cupy.cuda.using_allocator(self.pool.malloc):
+            self.capture_stream.begin_capture()
+            try:
+                fn()
+            except BaseException:
+                try:
+                    self.capture_stream.end_capture()
+                except Exception:  # the capture was already invalidated: the first error is the one to see
+                    pass
+                raise
+            return self.capture_stream.end_capture()
+
+    def launch(self, graph):
+        graph.launch(self.capture_stream)
+
+
+def graphs(dev):
+    """A recorder of device graphs for device ``dev`` (see :class:`CuPyGraphs`), or None where its
+    backend cannot record (the CPU: NumPy runs each call at once)."""
+    dev = device(dev)
+    make = getattr(dev.backend, "graphs", None)
+    return None if make is None else make(dev.index)
+
 
 _BACKENDS = {"cpu": CPUBackend(), "cuda": CUDABackend()}
 CPU = Device("cpu")

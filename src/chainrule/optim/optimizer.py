@@ -35,6 +35,13 @@ same order, so they give bit-identical results.
 A group with ``"maximize": True`` ascends: the rule sees −∇ in place of ∇ (before weight decay),
 as PyTorch's ``maximize=True``.
 
+A step can be recorded as a device graph (``chainrule.train.capture``, a CUDA graph on CuPy): the
+graph freezes every Python number the step passes to the device, so :meth:`graph_constants`
+traces the rule on stand-in arrays to learn which of its scalars are ``c(x)`` operands (read
+from device arrays at replay, :meth:`recording_step`, so Adam's bias corrections may change
+every step) and what else the recording froze (hyperparameters, branches on ``t``, the arrays
+holding parameters and state), which must not change while the recording is replayed.
+
 Subclasses implement three small hooks: ``_validate(group)`` checks hyperparameters,
 ``_buffer_names(group)`` names the per-parameter buffers, and ``_update(group, g, bufs, u, t, c)``
 writes the step ``u`` (so that ``p ← p − u``) from the gradient ``g`` (read only), the buffers
@@ -42,6 +49,7 @@ and the step number ``t``, or returns ``(x, a)`` for the step ``a·x``.
 """
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 
 import numpy as np
@@ -117,6 +125,57 @@ def _plain(value):
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _tag(x):
+    return x.tag if isinstance(x, _Traced) else ("number", x) if isinstance(x, (int, float, np.number)) else repr(x)
+
+
+class _Traced:
+    """An array's stand-in while :meth:`Optimizer.graph_constants` traces an update rule: every
+    operation on it is written to ``tape`` (with its operands' tags and Python numbers) and
+    nothing is computed."""
+
+    __slots__ = ("tape", "tag")
+    __array_priority__ = 1000
+
+    def __init__(self, tape, tag):
+        self.tape, self.tag = tape, tag
+
+    def _note(self, name, operands, out=None):
+        self.tape.append((name, tuple(_tag(x) for x in operands), out and tuple(_tag(x) for x in out)))
+        return out[0] if out else _Traced(self.tape, f"t{len(self.tape)}")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, out=None, **kwargs):
+        return self._note(f"{ufunc.__name__}.{method}{sorted(kwargs.items()) or ''}", inputs, out)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return self._note(f"{func.__name__}{sorted(kwargs) or ''}", args)
+
+    def __getitem__(self, key):
+        return self._note("getitem", (self, key))
+
+    def __setitem__(self, key, value):
+        self._note("setitem", (self, key, value))
+
+    def __bool__(self):
+        raise TypeError("the update rule branches on its arrays' values, which a recorded step cannot follow")
+
+    __float__ = __int__ = __index__ = __bool__
+
+
+def _traced_operator(name, in_place):
+    def op(self, *others):
+        result = self._note(name, (self,) + others)
+        return self if in_place else result
+    return op
+
+
+for _name in ("add", "sub", "mul", "truediv", "pow", "matmul", "neg", "abs", "lt", "le", "gt", "ge", "eq", "ne"):
+    setattr(_Traced, f"__{_name}__", _traced_operator(_name, False))
+for _name in ("add", "sub", "mul", "truediv", "pow", "matmul"):
+    setattr(_Traced, f"__r{_name}__", _traced_operator("r" + _name, False))
+    setattr(_Traced, f"__i{_name}__", _traced_operator("i" + _name, True))
 
 
 FLAT_MAX_SIZE = 1 << 16  # parameters in a group, above which updates go one parameter at a time
@@ -332,15 +391,17 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        plans = self._plans
         for group in self.param_groups:
-            plan = plans.get(id(group))
-            if (plan is None or plan.group is not group or plan.plist is not group["params"]
-                    or plan.n != len(plan.plist) or plan.names != self._buffer_names(group)
-                    or type(plan.params[0].data) is not plan.atype):  # moved to another device
-                plan = self._build_plan(group)
-            self._step_group(group, plan)
+            self._step_group(group, self._plan_for(group))
         return loss
+
+    def _plan_for(self, group) -> _Plan:
+        plan = self._plans.get(id(group))
+        if (plan is None or plan.group is not group or plan.plist is not group["params"]
+                or plan.n != len(plan.plist) or plan.names != self._buffer_names(group)
+                or type(plan.params[0].data) is not plan.atype):  # moved to another device
+            plan = self._build_plan(group)
+        return plan
 
     def _build_plan(self, group) -> _Plan:
         plan = _Plan()
@@ -428,7 +489,7 @@ class Optimizer:
                         plan.g += pflat
                 t = plan.t + 1
                 u = plan.u
-                step = self._update(group, plan.g, plan.bufs, u, t, c)
+                step = self._rule(group, plan.g, plan.bufs, u, t, c)
                 if type(step) is tuple:  # the step a·x: x is the gradient, a buffer or u
                     x, a = step
                     xviews = (plan.gviews if x is plan.g else plan.uviews if x is plan.u else
@@ -486,7 +547,7 @@ class Optimizer:
                 st = state[p]
                 t = st["step"] + 1
                 st["step"] = t
-            u = self._update(group, g, [views[i] for views in plan.bviews], plan.uviews[i], t, c)
+            u = self._rule(group, g, [views[i] for views in plan.bviews], plan.uviews[i], t, c)
             if type(u) is tuple:
                 if not decoupled and p.data.size >= FUSED_MIN_SIZE:
                     axpy(-float(u[1]), u[0], p.data)  # p ← p − a·x in one rounding
@@ -500,6 +561,83 @@ class Optimizer:
         if plan.g is not None:
             steps = {state[p]["step"] for p in plan.params} if names else {0}
             plan.t = steps.pop() if len(steps) == 1 else None
+
+    def _rule(self, group, g, bufs, u, t, c):
+        # The one call of the update rule; while a step is recorded as a device graph its c(x)
+        # operands are the group's device slots, in call order (see recording_step).
+        slots = self._graph_slots
+        if slots is not None:
+            operands = iter(slots[id(group)])
+            c = lambda value: next(operands)  # noqa: E731
+        return self._update(group, g, bufs, u, t, c)
+
+    # ------------------------------------------------------------------ device graphs
+    _graph_slots = None  # {id(group): device scalars} while recording_step is active
+
+    def graph_constants(self):
+        """What a step recorded as a device graph froze, and the rules' scalars for the next step.
+
+        Returns ``(key, values, arrays)``:
+
+        - ``values[i]``: the numbers group ``i``'s rule turns into operands with ``c(x)`` in one
+          :meth:`_update` call, for the step :meth:`step` would take next. A recorded step reads
+          them from device arrays (:meth:`recording_step`), so they may change between steps
+          (Adam's bias corrections 1 − βᵗ);
+        - ``key``: everything else the recording froze: each group's hyperparameters, the
+          rule's operations as traced (SGD's first step, ``buf ← g``, traces differently from
+          the later ones), the Python numbers it passes to the arrays directly, and the ``a``
+          of a step ``(x, a)`` it returns;
+        - ``arrays``: the parameters' data and the state buffers, which a recording reads and
+          writes by address.
+
+        While ``key`` is equal and ``arrays`` are the same objects, a recorded step replayed with
+        ``values`` in its slots is this optimizer's step. Raises TypeError for a rule that
+        branches on its arrays' values (it cannot be traced) or a group whose parameters are at
+        different steps.
+        """
+        key, values, arrays = [], [], []
+        for gi, group in enumerate(self.param_groups):
+            params, names = group["params"], self._buffer_names(group)
+            steps = {self.state[p].get("step", 0) for p in params} if names else {0}
+            if len(steps) != 1:
+                raise TypeError(f"the parameters of group {gi} are at different steps {sorted(steps)}")
+            t = steps.pop() + 1 if names else 0
+            tape, scalars = [], []
+            stand_in = [_Traced(tape, tag) for tag in ("g", "u", *names)]
+            c = lambda value: (scalars.append(float(value)), _Traced(tape, f"c{len(scalars) - 1}"))[1]  # noqa: E731
+            result = self._update(group, stand_in[0], stand_in[2:], stand_in[1], t, c)
+            result = (_tag(result[0]), float(result[1])) if type(result) is tuple else _tag(result)
+            hyper = tuple((k, v) for k, v in sorted(group.items()) if k != "params")
+            key.append((hyper, len(params), tuple(tape), result))
+            values.append(scalars)
+            arrays.extend(p.data for p in params)
+            arrays.extend(v for p in params for v in self.state[p].values() if hasattr(v, "shape"))
+        return tuple(key), values, arrays
+
+    @contextlib.contextmanager
+    def recording_step(self, slots):
+        """A block in which :meth:`step` is recorded as a device graph, not run.
+
+        ``slots`` maps ``id(group)`` to the device scalars the group's rule reads in place of
+        its ``c(x)`` operands, in the order of :meth:`graph_constants`' ``values``. The block
+        yields a function that advances the step counters as the recorded step does; call it
+        once each time the recording is replayed. On leaving, the counters are as they were
+        (the recorded step has not run). Each group's storage is made on entering, so the
+        recorded step makes none (it would be made again at every replay).
+        """
+        for group in self.param_groups:
+            self._plan_for(group)
+        before = [(st, st.get("step")) for st in self.state.values()]
+        advanced = []
+        self._graph_slots = slots
+        try:
+            yield lambda: [st.__setitem__("step", st["step"] + 1) for st in advanced]
+        finally:
+            self._graph_slots = None
+            for st, step in before:
+                if st.get("step") != step:
+                    advanced.append(st)
+                    st["step"] = step
 
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict:

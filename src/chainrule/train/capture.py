@@ -23,6 +23,18 @@ step (a Dropout mask would be replayed frozen), an op argument made from data th
 targets. A new batch shape (the smaller last batch of an epoch) is recorded once more. A forward
 pass that branches in Python on its data's *values* is not detected: it would replay the
 branch taken when it was recorded.
+
+**On a device that records graphs** (CUDA, through CuPy's stream capture; the backend declares
+``graphs``), a shape whose whole step was recorded goes one step further at its first replay:
+:class:`GraphStep` records the replayed step (forward, loss, backward and the optimizer's
+update) as one device graph, and each later step is one launch, without a kernel launch per op
+from Python. A graph freezes the numbers and addresses of its recording, so the batch is copied
+into arrays of the graph's own, the optimizer's changing scalars (Adam's bias corrections) are
+read from device slots (``Optimizer.graph_constants``), and whatever else the recording froze
+is compared before every launch: a changed hyperparameter (a learning-rate schedule), a
+parameter given new arrays, an optimizer state loaded anew, records the graph again. What the
+device cannot record (a synchronizing call inside the step) is said once with a
+:class:`CaptureWarning`, and that shape replays as above.
 """
 from __future__ import annotations
 
@@ -30,7 +42,8 @@ import warnings
 
 import numpy as np
 
-from chainrule.engine import Tensor, backend, recording, topological_order, unbroadcast
+from chainrule.engine import Tensor, backend, device_of, recording, to_device, topological_order, unbroadcast
+from chainrule.engine.devices import graphs as device_graphs
 
 
 class CapturedForward:
@@ -148,6 +161,16 @@ class CapturedForward:
         self.values = values
         return values[self.base + self.out_slot]
 
+    def step(self, optimizer, x, target):
+        """A whole step replayed (a recording with its loss): forward on ``x`` and ``target``, the
+        optimizer's ``zero_grad``, backward from the loss, the optimizer's ``step``; returns the
+        loss array."""
+        value = self.forward(x, target)
+        optimizer.zero_grad()
+        self.backward(backend.array_module(value).ones_like(value))  # backward()'s seed
+        optimizer.step()
+        return value
+
     def backward(self, grad) -> None:
         """Back-propagate ``grad`` (of the result) to the parameters, as ``Tensor.backward`` does."""
         values, grads, base = self.values, [None] * len(self.program), self.base
@@ -186,6 +209,80 @@ class CapturedForward:
         self.values = None
 
 
+class GraphStep:
+    """One batch shape's whole training step recorded as a device graph and replayed by launching it.
+
+    ``GraphStep(recorder, capture, trainer, xb, yb)`` keeps arrays of the batch's shapes that the
+    graph reads (each step's batch is copied into them) and records on the first :meth:`step`.
+    ``launches`` and ``recordings`` count what it did; ``reason`` says why it stopped recording
+    (then :meth:`step` returns None and the caller replays without a graph).
+    """
+
+    MAX_RERECORDS = 3  # recordings in a row, each launched once: the step's constants change every step
+
+    def __init__(self, recorder, capture: CapturedForward, trainer, xb: Tensor, yb):
+        xp = backend.array_module(xb.data)
+        self.recorder, self.capture, self.trainer = recorder, capture, trainer
+        self.x, self.y = xp.empty_like(xb.data), xp.empty_like(yb)
+        self.graph, self.key, self.reason, self.launches, self.recordings, self.streak = None, None, None, 0, 0, 0
+
+    def _slots(self, constants):
+        # Device scalars for the optimizer's changing operands: one array per group, read by the
+        # graph through 0-d views of its entries.
+        opt, xp = self.trainer.optimizer, backend.array_module(self.x)
+        self.slots, self.slot_arrays = {}, []
+        for group, vals in zip(opt.param_groups, constants[1]):
+            array = xp.zeros(len(vals), group["params"][0].data.dtype)
+            self.slots[id(group)] = [array[k, ...] for k in range(len(vals))]
+            self.slot_arrays.append(array)
+
+    def _record(self, constants):
+        opt, capture, slots = self.trainer.optimizer, self.capture, self.slots
+        key = constants[0]
+
+        def step():
+            self.value = capture.step(opt, self.x, self.y)
+
+        with opt.recording_step(slots) as advance:
+            arrays = opt.graph_constants()[2]  # the storage recording_step made, if any
+            self.graph = self.recorder.record(step)
+        self.advance, self.key, self.arrays = advance, key, arrays
+        self.recordings += 1
+
+    def step(self, xb: Tensor, yb):
+        """One training step on ``(xb, yb)`` by launching the graph; returns the loss array (None
+        when the step cannot be recorded: ``reason`` says why)."""
+        try:
+            constants = self.trainer.optimizer.graph_constants()
+            fresh = (self.graph is None or constants[0] != self.key or len(constants[2]) != len(self.arrays)
+                     or any(a is not b for a, b in zip(constants[2], self.arrays)))
+            if fresh:
+                self.streak += 1
+                if self.streak > self.MAX_RERECORDS:
+                    raise RuntimeError(f"what the step froze changed at {self.MAX_RERECORDS} steps in a row "
+                                       f"(a learning rate set at every step?)")
+                self._slots(constants)
+            else:
+                self.streak = 0
+            with self.recorder.stream():  # what the graph reads: this batch and this step's scalars
+                self.x[...] = xb.data
+                self.y[...] = yb
+                for array, vals in zip(self.slot_arrays, constants[1]):
+                    if vals:
+                        array[...] = to_device(np.array(vals, array.dtype), device_of(array))
+            if fresh:
+                self._record(constants)
+        except Exception as exc:  # a device or a rule that cannot be recorded: say why, replay without
+            self.graph, self.reason = None, f"{type(exc).__name__}: {exc}"
+            return None
+        with self.recorder.stream():
+            self.recorder.launch(self.graph)
+            loss = self.value.copy()  # the graph's own array is rewritten by the next launch
+        self.advance()
+        self.launches += 1
+        return loss
+
+
 class CaptureWarning(UserWarning):
     """``capture=True`` could not capture a step; it runs uncaptured (the message says why)."""
 
@@ -194,11 +291,14 @@ class CapturedSteps:
     """The captured steps of one training run, one per batch shape (see the module)."""
 
     def __init__(self):
-        self.by_shape, self.reasons = {}, {}
+        self.by_shape, self.reasons, self.graphs = {}, {}, {}
 
     def step(self, trainer, xb: Tensor, yb):
         """One training step of ``trainer`` on ``(xb, yb)``, replayed when captured; returns the loss."""
         model, opt = trainer.model, trainer.optimizer
+        dev = device_of(xb.data)
+        if dev.type != "cpu" and hasattr(yb, "dtype"):
+            yb = to_device(yb, dev)  # the targets the loss would copy: recorded whole, with the step
         capture = self.by_shape.get(xb.shape)
         if capture is None or capture == "model":
             whole = capture is None
@@ -217,11 +317,19 @@ class CapturedSteps:
         if capture is False:  # this shape cannot be captured
             return _plain_step(trainer, trainer.loss(model(xb), yb))
         if capture.whole:
-            value = capture.forward(xb.data, yb)
-            opt.zero_grad()
-            capture.backward(backend.array_module(value).ones_like(value))  # backward()'s seed
-            opt.step()
-            return Tensor._make(value, False, None)
+            graph = self.graphs.get(xb.shape)
+            if graph is None:
+                recorder = device_graphs(dev) if dev.type != "cpu" else None
+                graph = self.graphs[xb.shape] = GraphStep(recorder, capture, trainer, xb, yb) if recorder else False
+            if graph:
+                value = graph.step(xb, yb)
+                if value is not None:
+                    return Tensor._make(value, False, None)
+                self.graphs[xb.shape] = False
+                self.reasons[xb.shape] = graph.reason
+                warnings.warn(f"capture: batches of shape {xb.shape} replay without a device graph: {graph.reason}",
+                              CaptureWarning, stacklevel=4)
+            return Tensor._make(capture.step(opt, xb.data, yb), False, None)
         out = Tensor._make(capture.forward(xb.data), True, None)
         loss = trainer.loss(out, yb)
         opt.zero_grad()
