@@ -228,3 +228,17 @@ def test_new_state_arrays_make_a_new_recording_and_a_step_that_reads_the_device_
         captured = run(True, model=Peeking(), device="fake")
     assert captured.captured.graphs == {(32, 2): False, (4, 2): False}
     assert_same_run(run(False, model=Peeking()), captured)
+
+
+def test_batch_norm_is_not_captured_and_the_warning_names_its_buffer():
+    # BatchNorm counts its batches in Python (num_batches_tracked += 1): a replay of its ops alone
+    # would skip that, so the step is refused, and the reason names the module's buffer.
+    def model():
+        return nn.Sequential(nn.Linear(2, 8, rng=0), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3, rng=1))
+
+    with pytest.warns(CaptureWarning, match=r"batch_norm's argument 'running_mean' is the buffer '1.running_mean', "
+                                            r"which its module updates in Python"):
+        captured = run(True, model=model())
+    plain = run(False, model=model())
+    assert_same_run(plain, captured)
+    assert int(captured.model[1].num_batches_tracked) == int(plain.model[1].num_batches_tracked) == 12

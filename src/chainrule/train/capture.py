@@ -86,7 +86,11 @@ class CapturedForward:
                 refs.append(ref)
             arrays = [k for k, v in kwargs.items() if getattr(v, "ndim", 0) and v is not target]
             if arrays:
-                return result, self._refuse(f"{fn.name}'s argument {arrays[0]!r} is an array made during the step")
+                buffer = next((name for name, b in model.named_buffers() if b is kwargs[arrays[0]]), None)
+                return result, self._refuse(
+                    f"{fn.name}'s argument {arrays[0]!r} is " + (
+                        f"the buffer {buffer!r}, which its module updates in Python at each step (a replay would not)"
+                        if buffer else "an array made during the step"))
             targets = [k for k, v in kwargs.items() if v is target and target is not None]
             slots[id(output)] = ("s", i)
             self.program.append((fn, refs, kwargs, targets))
