@@ -178,43 +178,69 @@ def corr(xp, w, bias, y):
 def corr_wgrad(xp, g, gw):
     """``gw[a, t, o] = Σ_{n, i, j} xp[n, i + a, j·C + t] · g[n, i, j, o]``: the weight gradient
     (KH, KW, C, O) of :func:`corr` from the output gradient ``g`` (N, Ho, Wo, O), O a multiple
-    of the lanes. Image by image, so an image's input and gradient stay in cache; each entry is
-    one chain over (n, i, j) in order."""
+    of the lanes. Image by image, so an image's input and gradient stay in cache; 4 entries of
+    t by 2 vectors of o in registers at once (4 by 1 where O is one vector); each entry is one
+    chain over (n, i, j) in order."""
     n_img, hp, wp, ch = xp.shape
     kh, kw, _, o_ch = gw.shape
     ho, wo = g.shape[1], g.shape[2]
     lane, row = lanes(gw), kw * ch
     xf, gf, wf = xp.reshape(-1), g.reshape(-1), gw.reshape(-1)
     wf[:] = 0
+    pairs = o_ch % (2 * lane) == 0
     for n in range(n_img):
         for a in range(kh):
             t = 0
             while t < row:
                 q = 4 if row - t >= 4 else 1
-                for o0 in range(0, o_ch, lane):
+                o0 = 0
+                while o0 < o_ch:
                     wb = (a * row + t) * o_ch + o0
-                    a0, a1, a2, a3 = vload(wf, wb), vzero(gw), vzero(gw), vzero(gw)
-                    if q == 4:
-                        a1, a2, a3 = vload(wf, wb + o_ch), vload(wf, wb + 2 * o_ch), vload(wf, wb + 3 * o_ch)
-                    for i in range(ho):
-                        xb = ((n * hp + i + a) * wp) * ch + t
-                        gb = (n * ho + i) * wo * o_ch + o0
-                        if q == 4:
+                    if q == 4 and pairs:
+                        a0, a1, a2, a3 = vload(wf, wb), vload(wf, wb + o_ch), vload(wf, wb + 2 * o_ch), vload(wf, wb + 3 * o_ch)
+                        b0, b1 = vload(wf, wb + lane), vload(wf, wb + o_ch + lane)
+                        b2, b3 = vload(wf, wb + 2 * o_ch + lane), vload(wf, wb + 3 * o_ch + lane)
+                        for i in range(ho):
+                            xb = ((n * hp + i + a) * wp) * ch + t
+                            gb = (n * ho + i) * wo * o_ch + o0
                             for j in range(wo):
-                                gv = vload(gf, gb + j * o_ch)
+                                gv, gu = vload(gf, gb + j * o_ch), vload(gf, gb + j * o_ch + lane)
                                 x0 = xb + j * ch
-                                a0 = vfma(a0, at(xf, x0), gv)
-                                a1 = vfma(a1, at(xf, x0 + 1), gv)
-                                a2 = vfma(a2, at(xf, x0 + 2), gv)
-                                a3 = vfma(a3, at(xf, x0 + 3), gv)
-                        else:
-                            for j in range(wo):
-                                a0 = vfma(a0, at(xf, xb + j * ch), vload(gf, gb + j * o_ch))
+                                s0, s1, s2, s3 = at(xf, x0), at(xf, x0 + 1), at(xf, x0 + 2), at(xf, x0 + 3)
+                                a0, b0 = vfma(a0, s0, gv), vfma(b0, s0, gu)
+                                a1, b1 = vfma(a1, s1, gv), vfma(b1, s1, gu)
+                                a2, b2 = vfma(a2, s2, gv), vfma(b2, s2, gu)
+                                a3, b3 = vfma(a3, s3, gv), vfma(b3, s3, gu)
+                        vstore(wf, wb + lane, b0)
+                        vstore(wf, wb + o_ch + lane, b1)
+                        vstore(wf, wb + 2 * o_ch + lane, b2)
+                        vstore(wf, wb + 3 * o_ch + lane, b3)
+                        step = 2 * lane
+                    else:
+                        a0, a1, a2, a3 = vload(wf, wb), vzero(gw), vzero(gw), vzero(gw)
+                        if q == 4:
+                            a1, a2, a3 = vload(wf, wb + o_ch), vload(wf, wb + 2 * o_ch), vload(wf, wb + 3 * o_ch)
+                        for i in range(ho):
+                            xb = ((n * hp + i + a) * wp) * ch + t
+                            gb = (n * ho + i) * wo * o_ch + o0
+                            if q == 4:
+                                for j in range(wo):
+                                    gv = vload(gf, gb + j * o_ch)
+                                    x0 = xb + j * ch
+                                    a0 = vfma(a0, at(xf, x0), gv)
+                                    a1 = vfma(a1, at(xf, x0 + 1), gv)
+                                    a2 = vfma(a2, at(xf, x0 + 2), gv)
+                                    a3 = vfma(a3, at(xf, x0 + 3), gv)
+                            else:
+                                for j in range(wo):
+                                    a0 = vfma(a0, at(xf, xb + j * ch), vload(gf, gb + j * o_ch))
+                        step = lane
                     vstore(wf, wb, a0)
                     if q == 4:
                         vstore(wf, wb + o_ch, a1)
                         vstore(wf, wb + 2 * o_ch, a2)
                         vstore(wf, wb + 3 * o_ch, a3)
+                    o0 += step
                 t += q
 
 
