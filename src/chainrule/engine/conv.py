@@ -91,7 +91,7 @@ def set_jit(enabled: bool) -> bool:
 
     By default they are on when numba imports and the environment variable ``CHAINRULE_JIT``
     is not ``0`` (read once, on the first convolution). Off, every op runs its NumPy path;
-    results agree within float32 rounding (docs/performance.md, "Compiled kernels").
+    results agree within float32 rounding (docs/benchmarks.md, "Compiled kernels").
 
     >>> from chainrule.engine.conv import set_jit, jit_enabled
     >>> was = jit_enabled()
