@@ -199,7 +199,8 @@ def _compiled_conv(x, weight, bias, stride, dilation, groups, padding):
 
 def _conv_forward_compiled(x, weight, bias, out, padding):
     """The compiled forward: a direct correlation of the padded channels-last input, no window
-    matrix (PERFORMANCE_LOG.md, entry 28). Saves the padded input and the weight."""
+    matrix (PERFORMANCE_LOG.md, entry 29). Saves the padded input and the weight's
+    (KH, KW, C, O) copy, as the NumPy path saves its own copy of the weight."""
     kernels, dtype = _kernels(), x.dtype
     (p0, p1), (q0, q1) = padding
     n, c, h, w = x.shape
@@ -207,18 +208,19 @@ def _conv_forward_compiled(x, weight, bias, out, padding):
     xpad[:, p0:p0 + h, q0:q0 + w] = _last(x)
     y = workspace(np, (n, *out, weight.shape[0]), dtype)
     b = np.ascontiguousarray(bias) if bias is not None else np.empty(0, dtype)
-    kernels.corr(xpad, np.ascontiguousarray(weight.transpose(2, 3, 1, 0)), b, y)
-    return y, (xpad, weight)
+    wk = np.ascontiguousarray(weight.transpose(2, 3, 1, 0))  # (KH, KW, C, O), a copy: saved
+    kernels.corr(xpad, wk, b, y)
+    return y, (xpad, wk)
 
 
-def _conv_backward_compiled(geometry, xpad, weight, g, needs):
+def _conv_backward_compiled(geometry, xpad, wk, g, needs):
     """The compiled gradients: the weight's by a direct reduction, the bias's by rows in
     order, the input's as the correlation of the zero-padded output gradient with the flipped
     kernel (no col2im); the input's goes through the NumPy col2im when its channels are not a
     multiple of the lanes."""
     shape, kernel, _, padding, _, _, out, _ = geometry
     kernels, dtype = _kernels(), xpad.dtype
-    o_ch, c = weight.shape[0], shape[1]
+    o_ch, c = wk.shape[3], shape[1]
     g = np.ascontiguousarray(g, dtype=dtype)
     gx = gw = gb = None
     if needs[1]:
@@ -233,10 +235,11 @@ def _conv_backward_compiled(geometry, xpad, weight, g, needs):
         gpad = workspace(np, (shape[0], shape[2] + kh - 1, shape[3] + kw - 1, o_ch), dtype, fill=0)
         gpad[:, kh - 1 - p0:kh - 1 - p0 + out[0], kw - 1 - q0:kw - 1 - q0 + out[1]] = g
         gxl = workspace(np, (shape[0], shape[2], shape[3], c), dtype)
-        kernels.corr(gpad, np.ascontiguousarray(weight[:, :, ::-1, ::-1].transpose(2, 3, 0, 1)), np.empty(0, dtype), gxl)
+        flipped = np.ascontiguousarray(wk[::-1, ::-1].transpose(0, 1, 3, 2))  # (KH, KW, O, C)
+        kernels.corr(gpad, flipped, np.empty(0, dtype), gxl)
         gx = _first(gxl)
     elif needs[0]:
-        gx = _col2im_grad(geometry, _last(weight).reshape(o_ch, -1), g.reshape(-1, o_ch))
+        gx = _col2im_grad(geometry, np.ascontiguousarray(wk.transpose(3, 0, 1, 2)).reshape(o_ch, -1), g.reshape(-1, o_ch))
     return gx, gw, gb
 
 
