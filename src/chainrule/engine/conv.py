@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import sys
 import threading
 
@@ -70,6 +71,51 @@ def release_workspace() -> int:
         held = sum(b.nbytes for b in _POOL)
         _POOL.clear()
     return held
+
+
+# ====================================================================== compiled kernels (optional)
+_JIT = {"read": False, "kernels": None}  # the kernels module once decided; None: the NumPy path
+
+
+def _kernels():
+    """engine.kernels when the compiled path is on, else None. Decided once, on first use:
+    on when numba imports (``pip install "chainrule[fast]"``) unless ``CHAINRULE_JIT=0``."""
+    if not _JIT["read"]:
+        set_jit(os.environ.get("CHAINRULE_JIT", "1").strip() != "0")
+    return _JIT["kernels"]
+
+
+def set_jit(enabled: bool) -> bool:
+    """Turn the compiled convolution and pooling kernels on or off in this process; returns
+    whether they are on (False when asked for but numba is not installed).
+
+    By default they are on when numba imports and the environment variable ``CHAINRULE_JIT``
+    is not ``0`` (read once, on the first convolution). Off, every op runs its NumPy path;
+    results agree within float32 rounding (docs/benchmarks.md, "Compiled kernels").
+
+    >>> from chainrule.engine.conv import set_jit, jit_enabled
+    >>> was = jit_enabled()
+    >>> set_jit(False)
+    False
+    >>> _ = set_jit(was)
+    """
+    kernels = None
+    if enabled:
+        try:
+            from chainrule.engine import kernels
+        except ImportError:  # numba is an optional extra
+            kernels = None
+    _JIT.update(read=True, kernels=kernels)
+    return kernels is not None
+
+
+def jit_enabled() -> bool:
+    """Whether the compiled kernels are in use (see :func:`set_jit`)."""
+    return _kernels() is not None
+
+
+def _lanes(dtype):
+    return 64 // np.dtype(dtype).itemsize
 
 
 # ====================================================================== layout helpers
@@ -137,18 +183,83 @@ def output_size(size, kernel, stride, pad, dilation=1):
 
 
 # ====================================================================== convolution
+def _compiled_conv(x, weight, bias, stride, dilation, groups, padding):
+    """Whether :func:`conv_forward` runs the compiled kernels (engine/kernels.py): host arrays
+    of one float dtype, 2-D, stride 1, no dilation, one group, output channels a multiple of
+    the vector lanes, each padding at most the kernel's size − 1 (the input gradient's padded
+    form needs it). Anything else runs the NumPy path."""
+    if _kernels() is None or array_module(x) is not np or array_module(weight) is not np:
+        return False
+    dtype = x.dtype
+    return (x.ndim == 4 and dtype in (np.float32, np.float64) and weight.dtype == dtype
+            and (bias is None or (array_module(bias) is np and bias.dtype == dtype))
+            and stride == (1, 1) and dilation == (1, 1) and groups == 1 and weight.shape[0] % _lanes(dtype) == 0
+            and all(lo <= k - 1 and hi <= k - 1 for (lo, hi), k in zip(padding, weight.shape[2:])))
+
+
+def _conv_forward_compiled(x, weight, bias, out, padding):
+    """The compiled forward: a direct correlation of the padded channels-last input, no window
+    matrix (PERFORMANCE_LOG.md, entry 29). Saves the padded input and the weight's
+    (KH, KW, C, O) copy, as the NumPy path saves its own copy of the weight."""
+    kernels, dtype = _kernels(), x.dtype
+    (p0, p1), (q0, q1) = padding
+    n, c, h, w = x.shape
+    xpad = workspace(np, (n, h + p0 + p1, w + q0 + q1, c), dtype, fill=0)
+    xpad[:, p0:p0 + h, q0:q0 + w] = _last(x)
+    y = workspace(np, (n, *out, weight.shape[0]), dtype)
+    b = np.ascontiguousarray(bias) if bias is not None else np.empty(0, dtype)
+    wk = np.ascontiguousarray(weight.transpose(2, 3, 1, 0))  # (KH, KW, C, O), a copy: saved
+    kernels.corr(xpad, wk, b, y)
+    return y, (xpad, wk)
+
+
+def _conv_backward_compiled(geometry, xpad, wk, g, needs):
+    """The compiled gradients: the weight's by a direct reduction, the bias's by rows in
+    order, the input's as the correlation of the zero-padded output gradient with the flipped
+    kernel (no col2im); the input's goes through the NumPy col2im when its channels are not a
+    multiple of the lanes."""
+    shape, kernel, _, padding, _, _, out, _ = geometry
+    kernels, dtype = _kernels(), xpad.dtype
+    o_ch, c = wk.shape[3], shape[1]
+    g = np.ascontiguousarray(g, dtype=dtype)
+    gx = gw = gb = None
+    if needs[1]:
+        gwk = workspace(np, (*kernel, c, o_ch), dtype)
+        kernels.corr_wgrad(xpad, g, gwk)
+        gw = np.ascontiguousarray(gwk.transpose(3, 2, 0, 1))
+    if len(needs) > 2 and needs[2]:
+        gb = np.empty(o_ch, dtype)
+        kernels.row_sum(g.reshape(-1, o_ch), gb)
+    if needs[0] and c % _lanes(dtype) == 0:
+        (kh, kw), (p0, _), (q0, _) = kernel, *padding
+        gpad = workspace(np, (shape[0], shape[2] + kh - 1, shape[3] + kw - 1, o_ch), dtype, fill=0)
+        gpad[:, kh - 1 - p0:kh - 1 - p0 + out[0], kw - 1 - q0:kw - 1 - q0 + out[1]] = g
+        gxl = workspace(np, (shape[0], shape[2], shape[3], c), dtype)
+        flipped = np.ascontiguousarray(wk[::-1, ::-1].transpose(0, 1, 3, 2))  # (KH, KW, O, C)
+        kernels.corr(gpad, flipped, np.empty(0, dtype), gxl)
+        gx = _first(gxl)
+    elif needs[0]:
+        gx = _col2im_grad(geometry, np.ascontiguousarray(wk.transpose(3, 0, 1, 2)).reshape(o_ch, -1), g.reshape(-1, o_ch))
+    return gx, gw, gb
+
+
 def conv_forward(x, weight, bias, stride, padding, dilation, groups):
-    """The convolution on arrays: ``(y, geometry, cols, w_mat)`` with ``y`` the (N, *out, O)
+    """The convolution on arrays: ``(y, geometry, state)`` with ``y`` the (N, *out, O)
     channels-last result (C-contiguous) and what :func:`conv_backward` needs.
 
     Shared by :class:`Conv` and the fused :class:`ConvReLU`, which each keep their own saved
-    arrays, so both compute the same IEEE operations (as ``linear_forward`` is shared).
+    arrays, so both compute the same IEEE operations (as ``linear_forward`` is shared). The
+    compiled kernels run where :func:`_compiled_conv` says, after the same validation.
     """
     xp = array_module(x)
     n, nd, o_ch = x.shape[0], x.ndim - 2, weight.shape[0]
     kernel = weight.shape[2:]
     out = tuple(output_size(s, k, st, p, d) for s, k, st, p, d in zip(x.shape[2:], kernel, stride, padding, dilation))
-    geometry = (x.shape, kernel, stride, padding, dilation, groups, out)
+    compiled = _compiled_conv(x, weight, bias, stride, dilation, groups, padding)
+    geometry = (x.shape, kernel, stride, padding, dilation, groups, out, compiled)
+    if compiled:
+        y, state = _conv_forward_compiled(x, weight, bias, out, padding)
+        return y, geometry, state
     og, cg = o_ch // groups, x.shape[1] // groups
     # A channels-first input (a network's input images, a row-major op's result) whose channel runs are
     # shorter than an output row (cifar's 3 colours, grey images' 1) is padded channels-first
@@ -179,44 +290,57 @@ def conv_forward(x, weight, bias, stride, padding, dilation, groups):
             y[:, g * og:(g + 1) * og] = xp.dot(cols[g], w_mat[g * og:(g + 1) * og].T)
     if bias is not None:  # rows of W_out·O entries: numpy's inner loop runs long, not O short
         y.reshape(-1, out[-1] * o_ch)[...] += xp.tile(bias, out[-1])
-    return y.reshape(n, *out, o_ch), geometry, cols, w_mat
+    return y.reshape(n, *out, o_ch), geometry, (cols, w_mat)
 
 
-def conv_backward(geometry, cols, w_mat, g, needs):
+def conv_backward(geometry, state, g, needs):
     """The gradients (x, W, b) of a convolution from ``g``, the output's gradient channels-last
     (N, *out, O); None for the inputs ``needs`` marks as needing none."""
-    shape, kernel, stride, padding, dilation, groups, out = geometry
+    if geometry[7]:
+        return _conv_backward_compiled(geometry, *state, g, needs)
+    cols, w_mat = state
+    shape, kernel, stride, padding, dilation, groups, out, _ = geometry
     xp = array_module(g)
     o_ch = w_mat.shape[0]
-    og, cg = o_ch // groups, shape[1] // groups
+    og = o_ch // groups
     g = g.reshape(-1, o_ch)
     gx = gw = gb = None
     if needs[1]:  # OpenBLAS's faster form per layout: (colsᵀ·g)ᵀ for F-ordered cols, gᵀ·cols for C-ordered (entry 22)
         gw_mat = xp.concatenate([xp.dot(cols[i].T, g[:, i * og:(i + 1) * og]).T if cols[i].flags.f_contiguous
                                  else xp.dot(g[:, i * og:(i + 1) * og].T, cols[i]) for i in range(groups)])
-        gw = xp.ascontiguousarray(_first(gw_mat.reshape(o_ch, *kernel, cg)))
+        gw = xp.ascontiguousarray(_first(gw_mat.reshape(o_ch, *kernel, shape[1] // groups)))
     if len(needs) > 2 and needs[2]:
         gb = g.sum(axis=0)
     if needs[0]:
-        padded = (shape[0], *(s + lo + hi for s, (lo, hi) in zip(shape[2:], padding)), shape[1])
-        gpad = workspace(xp, padded, g.dtype, fill=0)
-        kk = math.prod(kernel)
-        dcols = workspace(xp, (kk, g.shape[0], cg), np.result_type(g.dtype, w_mat.dtype))
-        for i in range(groups):
-            # Offset-major (one (rows, C) block per kernel offset): each col2im add then reads
-            # a contiguous block, 2.4× faster than slicing the (rows, k·C) product (entry 12).
-            w_off = w_mat[i * og:(i + 1) * og].reshape(og, kk, cg).transpose(1, 0, 2)
-            xp.matmul(g[:, i * og:(i + 1) * og], w_off, out=dcols)
-            blocks = dcols.reshape(kk, shape[0], *out, cg)
-            target = gpad[..., i * cg:(i + 1) * cg]
-            for k, off in enumerate(itertools.product(*map(range, kernel))):
-                target[_offset(off, stride, dilation, out)] += blocks[k]
-        gx = _first(gpad[_inner(padding, shape[2:])])
+        gx = _col2im_grad(geometry, w_mat, g)
     return gx, gw, gb
 
 
+def _col2im_grad(geometry, w_mat, g):
+    """The input's gradient (N, C, *S) from ``g`` (rows, O): offset-major products, then one
+    strided add per kernel offset into the padded gradient."""
+    shape, kernel, stride, padding, dilation, groups, out, _ = geometry
+    xp = array_module(g)
+    o_ch = w_mat.shape[0]
+    og, cg = o_ch // groups, shape[1] // groups
+    padded = (shape[0], *(s + lo + hi for s, (lo, hi) in zip(shape[2:], padding)), shape[1])
+    gpad = workspace(xp, padded, g.dtype, fill=0)
+    kk = math.prod(kernel)
+    dcols = workspace(xp, (kk, g.shape[0], cg), np.result_type(g.dtype, w_mat.dtype))
+    for i in range(groups):
+        # Offset-major (one (rows, C) block per kernel offset): each col2im add then reads
+        # a contiguous block, 2.4× faster than slicing the (rows, k·C) product (entry 12).
+        w_off = w_mat[i * og:(i + 1) * og].reshape(og, kk, cg).transpose(1, 0, 2)
+        xp.matmul(g[:, i * og:(i + 1) * og], w_off, out=dcols)
+        blocks = dcols.reshape(kk, shape[0], *out, cg)
+        target = gpad[..., i * cg:(i + 1) * cg]
+        for k, off in enumerate(itertools.product(*map(range, kernel))):
+            target[_offset(off, stride, dilation, out)] += blocks[k]
+    return _first(gpad[_inner(padding, shape[2:])])
+
+
 def _describe_conv(self):
-    _, kernel, stride, padding, dilation, groups, _ = self.geometry
+    _, kernel, stride, padding, dilation, groups = self.geometry[:6]
     return f"k={kernel}, s={stride}, p={padding}" + (f", d={dilation}" if max(dilation) > 1 else "") \
         + (f", groups={groups}" if groups > 1 else "")
 
@@ -231,12 +355,12 @@ class Conv(Function):
     describe = _describe_conv
 
     def forward(self, x, weight, bias=None, *, stride, padding, dilation, groups):
-        y, self.geometry, cols, w_mat = conv_forward(x, weight, bias, stride, padding, dilation, groups)
-        self.save(cols, w_mat)
+        y, self.geometry, state = conv_forward(x, weight, bias, stride, padding, dilation, groups)
+        self.save(*state)
         return _first(y)
 
     def backward(self, grad):
-        return conv_backward(self.geometry, *self.saved, _last(grad), self.needs)
+        return conv_backward(self.geometry, self.saved, _last(grad), self.needs)
 
 
 class ConvReLU(Function):
@@ -249,50 +373,74 @@ class ConvReLU(Function):
     describe = _describe_conv
 
     def forward(self, x, weight, bias=None, *, stride, padding, dilation, groups):
-        y, self.geometry, cols, w_mat = conv_forward(x, weight, bias, stride, padding, dilation, groups)
+        y, self.geometry, state = conv_forward(x, weight, bias, stride, padding, dilation, groups)
         array_module(y).maximum(y, 0, out=y)
-        self.save(cols, w_mat, y)
+        self.save(*state, y)
         return _first(y)
 
     def backward(self, grad):
-        cols, w_mat, y = self.saved
+        *state, y = self.saved
         xp = array_module(y)
         mask = xp.greater(y, 0, out=workspace(xp, y.shape, bool))
         g = xp.multiply(_last(grad), mask, out=workspace(xp, y.shape, grad.dtype))
-        return conv_backward(self.geometry, cols, w_mat, g, self.needs)
+        return conv_backward(self.geometry, state, g, self.needs)
 
 
 # ====================================================================== pooling
-def max_pool_forward(x, kernel, stride, padding, dilation):
-    """Max pooling on arrays: ``(y, geometry, xpad)`` with ``y`` in the pooling's own memory
-    order (see :func:`_pool_layout`) and what :func:`max_pool_backward` needs.
+def _compiled_pool(x, view, start, kernel, stride, padding, dilation):
+    """Whether max pooling runs the compiled kernels: a host array of one float dtype, 2-D,
+    channels-last in memory (a convolution's output), windows that tile it (stride = kernel,
+    no padding, no dilation) of at most 128 entries (an int8 offset)."""
+    return (_kernels() is not None and array_module(x) is np and x.ndim == 4 and start == 1
+            and x.dtype in (np.float32, np.float64) and view.flags.c_contiguous and tuple(stride) == tuple(kernel)
+            and not any(padding) and tuple(dilation) == (1, 1) and math.prod(kernel) <= 128)
+
+
+def max_pool_forward(x, kernel, stride, padding, dilation, relu=False):
+    """Max pooling on arrays, then ``relu`` if asked: ``(y, geometry, state)`` with ``y`` in
+    the pooling's own memory order (see :func:`_pool_layout`) and what
+    :func:`max_pool_backward` needs (the padded input; the compiled path's int8 winners).
 
     Shared by :class:`MaxPool` and the fused :class:`MaxPoolReLU` (as :func:`conv_forward` is
     by the two convolutions). The forward is a chain of ``maximum``s; the backward finds each
     window's first largest entry again (equal to the output, not taken by an earlier offset):
     branch-free passes, where tracking the argmax with masked copies in the forward was 10×
-    slower (PERFORMANCE_LOG.md, entry 11).
+    slower (PERFORMANCE_LOG.md, entry 11). The compiled kernels (where :func:`_compiled_pool`
+    says) record that entry in one pass instead (entry 29).
     """
     xp = array_module(x)
     pads = [(p, p) for p in padding]
     view, start, back = _pool_layout(x)
-    xpad = _padded(view, pads, -np.inf, start)
     out = tuple(output_size(s, k, st, p, d) for s, k, st, p, d in zip(x.shape[2:], kernel, stride, pads, dilation))
-    geometry = (view.shape, start, back, kernel, stride, pads, dilation, out)
+    compiled = _compiled_pool(x, view, start, kernel, stride, padding, dilation)
+    geometry = (view.shape, start, back, kernel, stride, pads, dilation, out, compiled)
+    if compiled:
+        y = workspace(np, (x.shape[0], *out, x.shape[1]), x.dtype)
+        idx = workspace(np, y.shape, np.int8)
+        _kernels().max_pool_tiled(view, *kernel, bool(relu), y, idx)
+        return y, geometry, idx
+    xpad = _padded(view, pads, -np.inf, start)
     offsets = list(itertools.product(*map(range, kernel)))
     first = xpad[_offset(offsets[0], stride, dilation, out, start)]
     y = workspace(xp, first.shape, x.dtype)
     xp.copyto(y, first)
     for off in offsets[1:]:
         xp.maximum(y, xpad[_offset(off, stride, dilation, out, start)], out=y)
+    if relu:  # y keeps each positive window maximum, so backward finds it
+        xp.maximum(y, 0, out=y)
     return y, geometry, xpad
 
 
 def max_pool_backward(geometry, xpad, y, g):
     """The input's gradient (in the input's layout) of max pooling from ``g``, the output's
-    gradient in the pooling's memory order; each window's first largest entry gets it."""
-    shape, start, back, kernel, stride, pads, dilation, out = geometry
+    gradient in the pooling's memory order; each window's first largest entry gets it.
+    On the compiled path ``xpad`` is the forward's int8 record of those entries."""
+    shape, start, back, kernel, stride, pads, dilation, out, compiled = geometry
     xp = array_module(g)
+    if compiled:
+        gx = workspace(np, shape, y.dtype)
+        _kernels().max_pool_tiled_backward(np.ascontiguousarray(g, dtype=y.dtype), xpad, *kernel, gx)
+        return back(gx)
     disjoint = all(s >= d * (k - 1) + 1 for s, k, d in zip(stride, kernel, dilation))
     # Windows that tile the padded input exactly write every entry of its gradient once.
     tiled = disjoint and all(s == k and d == 1 and o * k == n for s, k, d, o, n in
@@ -357,9 +505,7 @@ class MaxPoolReLU(Function):
     describe = _describe_pool
 
     def forward(self, x, *, kernel, stride, padding, dilation):
-        y, self.geometry, xpad = max_pool_forward(x, kernel, stride, padding, dilation)
-        xp = array_module(y)
-        xp.maximum(y, 0, out=y)  # y keeps each positive window maximum, so backward finds it
+        y, self.geometry, xpad = max_pool_forward(x, kernel, stride, padding, dilation, relu=True)
         self.save(xpad, y)
         return self.geometry[2](y)
 
@@ -367,8 +513,9 @@ class MaxPoolReLU(Function):
         xpad, y = self.saved
         xp = array_module(y)
         g = _last(grad) if self.geometry[1] == 1 else grad
-        mask = xp.greater(y, 0, out=workspace(xp, y.shape, bool))
-        g = xp.multiply(g, mask, out=workspace(xp, y.shape, grad.dtype))
+        if not self.geometry[8]:  # the compiled forward recorded no winner where y <= 0
+            mask = xp.greater(y, 0, out=workspace(xp, y.shape, bool))
+            g = xp.multiply(g, mask, out=workspace(xp, y.shape, grad.dtype))
         return max_pool_backward(self.geometry, xpad, y, g)
 
 
