@@ -230,15 +230,51 @@ def test_new_state_arrays_make_a_new_recording_and_a_step_that_reads_the_device_
     assert_same_run(run(False, model=Peeking()), captured)
 
 
-def test_batch_norm_is_not_captured_and_the_warning_names_its_buffer():
-    # BatchNorm counts its batches in Python (num_batches_tracked += 1): a replay of its ops alone
-    # would skip that, so the step is refused, and the reason names the module's buffer.
-    def model():
-        return nn.Sequential(nn.Linear(2, 8, rng=0), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3, rng=1))
+def test_batch_norm_is_captured_with_its_running_statistics_and_a_buffer_it_does_not_declare_is_refused(fake_gpu):
+    # BatchNorm's op advances its module's count and running statistics itself (state_kwargs),
+    # so a replay, and a device graph, keep them up to date.
+    def model(momentum=0.1):
+        return nn.Sequential(nn.Linear(2, 8, rng=0), nn.BatchNorm1d(8, momentum=momentum), nn.ReLU(),
+                             nn.Linear(8, 3, rng=1))
 
-    with pytest.warns(CaptureWarning, match=r"batch_norm's argument 'running_mean' is the buffer '1.running_mean', "
-                                            r"which its module updates in Python"):
-        captured = run(True, model=model())
-    plain = run(False, model=model())
-    assert_same_run(plain, captured)
-    assert int(captured.model[1].num_batches_tracked) == int(plain.model[1].num_batches_tracked) == 12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        captured, on_graphs = run(True, model=model()), run(True, model=model(), device="fake")
+        cumulative = run(True, model=model(None))  # momentum 1/count, read from the count on the host
+    for plain, other in ((run(False, model=model()), captured), (run(False, model=model()), on_graphs),
+                         (run(False, model=model(None)), cumulative)):
+        assert_same_run(plain, other)
+        np.testing.assert_array_equal(plain.model[1].running_var, cr.to_host(other.model[1].running_var))
+        assert int(other.model[1].num_batches_tracked) == 12
+    assert graph_counts(on_graphs) == {(32, 2): (8, 1), (4, 2): (2, 1)}
+    # On a device graph the cumulative average's host read cannot be recorded: it says so and replays.
+    with pytest.warns(CaptureWarning, match=r"replay without a device graph: CaptureError: .*float\(\) of a device array"):
+        on_device = run(True, model=model(None), device="fake")
+    assert_same_run(cumulative, on_device)
+
+    class Counted(nn.Module):  # a module that keeps a buffer in Python and hands it to an op
+        def __init__(self):
+            super().__init__()
+            self.mlp = nn.MLP(2, [8], 3, rng=0)
+            self.register_buffer("seen", np.zeros(3, np.float32))
+
+        def forward(self, x):
+            self.seen += 1
+            return Shift.apply(self.mlp(x), offset=self.seen)
+
+    class Shift(cr.Function):
+        name = "shift"
+
+        def forward(self, x, offset):
+            return x + offset * 0
+
+        def backward(self, grad):
+            return grad
+
+    with pytest.warns(CaptureWarning, match=r"shift's argument 'offset' is the buffer 'seen' of Counted, which shift does "
+                                            r"not declare as state it updates itself"):
+        refused = run(True, model=Counted())
+    plain = run(False, model=Counted())
+    assert_same_run(plain, refused)  # trained uncaptured: the module's own update ran at every forward pass
+    np.testing.assert_array_equal(refused.model.seen, plain.model.seen)
+    assert refused.model.seen[0] > 12

@@ -19,13 +19,21 @@ from chainrule.nn.module import Module, Parameter
 
 class _BatchNorm(Function):
     name = "batch_norm"
+    # The keyword arguments that are a module's state, which the op reads and updates in place
+    # itself (so a replayed step, chainrule.train.capture, keeps them up to date).
+    state_kwargs = ("running_mean", "running_var", "num_batches_tracked")
 
-    def forward(self, x, weight, bias, *, running_mean, running_var, training, momentum, eps):
+    def forward(self, x, weight, bias, *, running_mean, running_var, training, momentum, eps,
+                num_batches_tracked=None):
         xp = array_module(x)
         axes = (0, *range(2, x.ndim))
         shape = (1, -1) + (1,) * (x.ndim - 2)
         self.axes, self.shape, self.count = axes, shape, x.size // x.shape[1]
         if training:
+            if num_batches_tracked is not None:
+                num_batches_tracked += 1
+                if momentum is None:  # a cumulative average, as in PyTorch
+                    momentum = 1.0 / float(num_batches_tracked)
             mean = x.mean(axis=axes)
             var = x.var(axis=axes)
             if running_mean is not None:
@@ -56,13 +64,17 @@ class _BatchNorm(Function):
         return gx, gw, gb
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5,
+               *, num_batches_tracked=None):
     """Batch normalization over every axis but the channels (axis 1), as PyTorch's ``batch_norm``.
 
     y = γ·(x − μ)/√(σ² + ε) + β. With ``training=True`` μ and σ² are the batch's (biased) mean
     and variance and ``running_mean`` / ``running_var`` (NumPy arrays, or None) are updated in
     place: r ← (1 − momentum)·r + momentum·batch value (the variance unbiased). With
-    ``training=False`` the running statistics are used.
+    ``training=False`` the running statistics are used. ``num_batches_tracked`` (a 0-d integer
+    array, the layers' counter; not in PyTorch's functional form) is advanced by one in training,
+    and ``momentum=None`` then makes the running statistics a cumulative average (momentum
+    1/count), as PyTorch's layers do.
 
     >>> import chainrule as cr, numpy as np
     >>> x = cr.tensor([[1.0], [3.0]])
@@ -84,13 +96,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if value is not None and np.shape(value) != (channels,):
             raise ValueError(f"batch_norm: {what} must have shape ({channels},) for {channels} channels; got {np.shape(value)}")
     check.number("batch_norm's momentum", momentum, 0, 1, optional=True)
+    if training and momentum is None and num_batches_tracked is None:
+        raise ValueError("batch_norm: momentum=None (a cumulative average) needs num_batches_tracked, the count "
+                         "of batches so far")
     weight = Tensor(np.ones(channels, dtype=x.dtype)) if weight is None else weight
     bias = Tensor(np.zeros(channels, dtype=x.dtype)) if bias is None else bias
     for what, value in (("weight", weight), ("bias", bias)):
         if value.shape != (channels,):
             raise ValueError(f"batch_norm: {what} must have shape ({channels},) for {channels} channels; got {value.shape}")
     return _BatchNorm.apply(x, weight, bias, running_mean=running_mean, running_var=running_var,
-                            training=bool(training), momentum=momentum, eps=float(eps))
+                            training=bool(training), momentum=momentum, eps=float(eps),
+                            num_batches_tracked=num_batches_tracked)
 
 
 class _BatchNormNd(Module):
@@ -122,14 +138,12 @@ class _BatchNormNd(Module):
         if x.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}({self.num_features}): the input has {x.shape[1]} channels (shape {x.shape})")
         use_batch = self.training or not self.track_running_stats
-        momentum = self.momentum
-        if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1
-            if momentum is None:  # a cumulative average, as in PyTorch
-                momentum = 1.0 / float(self.num_batches_tracked)
+        counting = self.training and self.track_running_stats  # the op advances the count
         track = self.track_running_stats and (self.training or not use_batch)
+        momentum = self.momentum if counting or self.momentum is not None else 0.0
         return batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
-                          self.weight, self.bias, use_batch, momentum if momentum is not None else 0.0, self.eps)
+                          self.weight, self.bias, use_batch, momentum, self.eps,
+                          num_batches_tracked=self.num_batches_tracked if counting else None)
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"

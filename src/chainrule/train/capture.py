@@ -20,7 +20,10 @@ Either way the results are bit-identical to the uncaptured step: the same functi
 same arrays in an order whose sums round alike. What a recording cannot promise, it refuses,
 and that batch shape trains uncaptured (``reason`` says why): a tensor made from data during the
 step (a Dropout mask would be replayed frozen), an op argument made from data that is not the
-targets. A new batch shape (the smaller last batch of an epoch) is recorded once more. A forward
+targets, a module's buffer handed to an op that does not declare it as state it updates itself
+(a Function's ``state_kwargs``: BatchNorm's op advances its running statistics and count, so
+those are read afresh at each replay; a buffer its module changes in Python would not be). A new
+batch shape (the smaller last batch of an epoch) is recorded once more. A forward
 pass that branches in Python on its data's *values* is not detected: it would replay the
 branch taken when it was recorded.
 
@@ -67,6 +70,8 @@ class CapturedForward:
             out = model(x)
             result = out if loss is None else loss(out, target)
         params = {id(p): p for p in model.parameters()}
+        buffers = {id(b): (owner, name) for prefix, owner in model.named_modules()
+                   for name, b in owner.named_buffers() if "." not in name}
         slots, uses = {id(x): ("x",)}, {}
         for i, (fn, inputs, kwargs, output) in enumerate(tape):
             refs = []
@@ -84,16 +89,21 @@ class CapturedForward:
                         f"a {'parameter' if ref[0] == 'p' else 'tensor'} of shape {t.shape} feeds {uses[id(t)]} "
                         f"ops: its gradient's sum could round differently from the uncaptured step's")
                 refs.append(ref)
-            arrays = [k for k, v in kwargs.items() if getattr(v, "ndim", 0) and v is not target]
-            if arrays:
-                buffer = next((name for name, b in model.named_buffers() if b is kwargs[arrays[0]]), None)
-                return result, self._refuse(
-                    f"{fn.name}'s argument {arrays[0]!r} is " + (
-                        f"the buffer {buffer!r}, which its module updates in Python at each step (a replay would not)"
-                        if buffer else "an array made during the step"))
+            state = []  # a module's buffers the op itself keeps up to date: read afresh at each replay
+            for k, v in kwargs.items():
+                if v is target or not (getattr(v, "ndim", 0) or id(v) in buffers):
+                    continue
+                if id(v) not in buffers:
+                    return result, self._refuse(f"{fn.name}'s argument {k!r} is an array made during the step")
+                owner, name = buffers[id(v)]
+                if k not in getattr(fn, "state_kwargs", ()):
+                    return result, self._refuse(f"{fn.name}'s argument {k!r} is the buffer {name!r} of "
+                                                f"{type(owner).__name__}, which {fn.name} does not declare as state "
+                                                f"it updates itself (a replay would miss what its module does)")
+                state.append((k, owner, name))
             targets = [k for k, v in kwargs.items() if v is target and target is not None]
             slots[id(output)] = ("s", i)
-            self.program.append((fn, refs, kwargs, targets))
+            self.program.append((fn, refs, kwargs, targets, state))
         if slots.get(id(result), ("",))[0] != "s":
             return result, self._refuse("the result was not computed by an op")
         self.out_slot = slots[id(result)][1]
@@ -107,7 +117,7 @@ class CapturedForward:
         # The replay's one list of arrays: [x, each parameter's data, each constant, each op's
         # result]; every op reads its inputs by index, so a step does no lookups by kind.
         self.sources, self.constants, where = [], [], {}
-        for _, refs, _, _ in self.program:
+        for _, refs, *_ in self.program:
             for kind, obj in (r for r in refs if r[0] in "pc"):
                 if id(obj) not in where:
                     where[id(obj)] = (kind, len(self.sources if kind == "p" else self.constants))
@@ -116,8 +126,8 @@ class CapturedForward:
         index = {key: 1 + k + (n_params if kind == "c" else 0) for key, (kind, k) in where.items()}
         self.base = 1 + n_params + len(self.constants)
         self.compiled = [(fn.forward, [0 if r[0] == "x" else self.base + r[1] if r[0] == "s" else index[id(r[1])]
-                                       for r in refs], kwargs, targets)
-                         for fn, refs, kwargs, targets in self.program]
+                                       for r in refs], kwargs, targets, state)
+                         for fn, refs, kwargs, targets, state in self.program]
         # backward visits: ("leaf", p) or ("op", i, fn.backward, [(position, slot or None, parameter)],
         # the op's name for unbroadcast's message, as Tensor.backward gives it)
         self.steps = []
@@ -155,15 +165,21 @@ class CapturedForward:
         values += [p.data for p in self.sources]
         values += self.constants
         generic = np.generic
-        for forward, inputs, kwargs, targets in self.compiled:
-            if targets:
-                kwargs = dict(kwargs, **{k: target for k in targets})
+        for forward, inputs, kwargs, targets, state in self.compiled:
+            if targets or state:
+                kwargs = dict(kwargs, **{k: target for k in targets},
+                              **{k: getattr(owner, name) for k, owner, name in state})
             data = forward(*[values[j] for j in inputs], **kwargs)
             if isinstance(data, generic):
                 data = np.asarray(data)
             values.append(data)
         self.values = values
         return values[self.base + self.out_slot]
+
+    def state_arrays(self) -> list:
+        """The module buffers the recorded ops keep up to date (BatchNorm's running statistics),
+        as they are now: a device graph recorded with other arrays must be recorded again."""
+        return [getattr(owner, name) for *_, state in self.compiled for _, owner, name in state]
 
     def step(self, optimizer, x, target):
         """A whole step replayed (a recording with its loss): forward on ``x`` and ``target``, the
@@ -248,7 +264,7 @@ class GraphStep:
             self.value = capture.step(opt, self.x, self.y)
 
         with opt.recording_step(slots) as advance:
-            arrays = opt.graph_constants()[2]  # the storage recording_step made, if any
+            arrays = opt.graph_constants()[2] + capture.state_arrays()  # with the storage recording_step made
             self.graph = self.recorder.record(step)
         self.advance, self.key, self.arrays = advance, key, arrays
         self.recordings += 1
@@ -258,8 +274,9 @@ class GraphStep:
         when the step cannot be recorded: ``reason`` says why)."""
         try:
             constants = self.trainer.optimizer.graph_constants()
-            fresh = (self.graph is None or constants[0] != self.key or len(constants[2]) != len(self.arrays)
-                     or any(a is not b for a, b in zip(constants[2], self.arrays)))
+            arrays = constants[2] + self.capture.state_arrays()
+            fresh = (self.graph is None or constants[0] != self.key or len(arrays) != len(self.arrays)
+                     or any(a is not b for a, b in zip(arrays, self.arrays)))
             if fresh:
                 self.streak += 1
                 if self.streak > self.MAX_RERECORDS:
