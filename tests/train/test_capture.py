@@ -278,3 +278,20 @@ def test_batch_norm_is_captured_with_its_running_statistics_and_a_buffer_it_does
     assert_same_run(plain, refused)  # trained uncaptured: the module's own update ran at every forward pass
     np.testing.assert_array_equal(refused.model.seen, plain.model.seen)
     assert refused.model.seen[0] > 12
+
+
+def test_an_optimizer_that_replaces_step_is_not_recorded_as_a_graph(fake_gpu):
+    from chainrule.optim import SGD
+
+    class Decaying(SGD):  # Python state changed at every step: a graph would freeze it
+        def step(self, closure=None):
+            super().step(closure)
+            for group in self.param_groups:
+                group["lr"] *= 0.9
+
+    def factory(params, lr):
+        return Decaying(params, lr=lr)
+
+    with pytest.warns(CaptureWarning, match=r"replay without a device graph: TypeError: Decaying replaces Optimizer.step"):
+        captured = run(True, optimizer=factory, device="fake")
+    assert_same_run(run(False, optimizer=factory), captured)

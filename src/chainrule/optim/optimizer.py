@@ -592,9 +592,13 @@ class Optimizer:
 
         While ``key`` is equal and ``arrays`` are the same objects, a recorded step replayed with
         ``values`` in its slots is this optimizer's step. Raises TypeError for a rule that
-        branches on its arrays' values (it cannot be traced) or a group whose parameters are at
-        different steps.
+        branches on its arrays' values (it cannot be traced), a group whose parameters are at
+        different steps, or an optimizer whose class replaces :meth:`step` (what it does in
+        Python is not traced: such a class defines its own ``graph_constants`` to be recorded).
         """
+        if type(self).step is not Optimizer.step:
+            raise TypeError(f"{type(self).__name__} replaces Optimizer.step, whose Python a recorded step would "
+                            f"freeze (it defines no graph_constants of its own)")
         key, values, arrays = [], [], []
         for gi, group in enumerate(self.param_groups):
             params, names = group["params"], self._buffer_names(group)
