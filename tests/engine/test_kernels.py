@@ -267,3 +267,13 @@ def test_chainrule_jit_0_turns_the_kernels_off(value, expected):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == expected
+
+
+def test_the_switch_takes_only_true_false_and_the_variable_only_0_or_1():
+    with pytest.raises(TypeError, match=r"set_jit's enabled must be True or False; got 'no'"):
+        conv.set_jit("no")
+    env = {**{k: v for k, v in os.environ.items() if k != "CHAINRULE_JIT"}, "CHAINRULE_JIT": "off"}
+    code = "import chainrule as cr; cr.conv2d(cr.ones(1, 1, 4, 4), cr.ones(16, 1, 3, 3))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert "ValueError: the environment variable CHAINRULE_JIT must be one of 0, 1; got 'off'" in out.stderr

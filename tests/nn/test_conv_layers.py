@@ -208,10 +208,24 @@ def test_batchnorm_matches_torch_module_over_several_steps():
     (lambda: nn.BatchNorm1d(3)(cr.ones(1, 3)), "more than 1 value per channel when training"),
     (lambda: nn.BatchNorm1d(0), "BatchNorm1d num_features must be a whole number >= 1; got 0"),
     (lambda: F.batch_norm(cr.ones(2, 3), None, None), "needs running_mean and running_var"),
+    (lambda: F.batch_norm(cr.ones(2, 3), None, None, training=True, momentum=None),
+     r"momentum=None \(a cumulative average\) needs num_batches_tracked"),
 ])
 def test_batchnorm_rejects_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_batch_norm_advances_a_0d_integer_counter_and_refuses_anything_else():
+    count = np.zeros((), np.int64)
+    mean, var = np.zeros(3, np.float32), np.ones(3, np.float32)
+    for _ in range(2):
+        F.batch_norm(cr.ones(2, 3), mean, var, training=True, momentum=None, num_batches_tracked=count)
+    assert int(count) == 2
+    for bad in (0, np.zeros(1, np.int64), np.zeros((), np.float32)):
+        with pytest.raises(TypeError, match=r"batch_norm's num_batches_tracked must be a 0-d integer array "
+                                            r"\(advanced in place\), or None; got"):
+            F.batch_norm(cr.ones(2, 3), mean, var, training=True, num_batches_tracked=bad)
 
 
 # ---------------------------------------------------------------- summary

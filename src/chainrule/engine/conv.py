@@ -24,6 +24,7 @@ import threading
 
 import numpy as np
 
+from chainrule import validation as check
 from chainrule.engine.backend import array_module
 from chainrule.engine.function import Function
 
@@ -81,7 +82,9 @@ def _kernels():
     """engine.kernels when the compiled path is on, else None. Decided once, on first use:
     on when numba imports (``pip install "chainrule[fast]"``) unless ``CHAINRULE_JIT=0``."""
     if not _JIT["read"]:
-        set_jit(os.environ.get("CHAINRULE_JIT", "1").strip() != "0")
+        value = check.choice("the environment variable CHAINRULE_JIT", os.environ.get("CHAINRULE_JIT", "1").strip()
+                             or "1", ("0", "1"))
+        set_jit(value == "1")
     return _JIT["kernels"]
 
 
@@ -100,7 +103,7 @@ def set_jit(enabled: bool) -> bool:
     >>> _ = set_jit(was)
     """
     kernels = None
-    if enabled:
+    if check.boolean("set_jit's enabled", enabled):
         try:
             from chainrule.engine import kernels
         except ImportError:  # numba is an optional extra

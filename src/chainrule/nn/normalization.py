@@ -96,6 +96,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         if value is not None and np.shape(value) != (channels,):
             raise ValueError(f"batch_norm: {what} must have shape ({channels},) for {channels} channels; got {np.shape(value)}")
     check.number("batch_norm's momentum", momentum, 0, 1, optional=True)
+    if num_batches_tracked is not None and not (getattr(num_batches_tracked, "shape", None) == ()
+                                                and num_batches_tracked.dtype.kind in "iu"):
+        raise TypeError(check.message("batch_norm's num_batches_tracked",
+                                      "a 0-d integer array (advanced in place), or None", num_batches_tracked))
     if training and momentum is None and num_batches_tracked is None:
         raise ValueError("batch_norm: momentum=None (a cumulative average) needs num_batches_tracked, the count "
                          "of batches so far")
@@ -137,12 +141,11 @@ class _BatchNormNd(Module):
             raise ValueError(f"{type(self).__name__}: expected a {' or '.join(map(str, self.dims))}-d input; got shape {x.shape}")
         if x.shape[1] != self.num_features:
             raise ValueError(f"{type(self).__name__}({self.num_features}): the input has {x.shape[1]} channels (shape {x.shape})")
-        use_batch = self.training or not self.track_running_stats
-        counting = self.training and self.track_running_stats  # the op advances the count
-        track = self.track_running_stats and (self.training or not use_batch)
-        momentum = self.momentum if counting or self.momentum is not None else 0.0
+        track = self.track_running_stats
+        counting = self.training and track  # the op advances the count; momentum matters only then
         return batch_norm(x, self.running_mean if track else None, self.running_var if track else None,
-                          self.weight, self.bias, use_batch, momentum, self.eps,
+                          self.weight, self.bias, self.training or not track,
+                          self.momentum if counting else 0.0, self.eps,
                           num_batches_tracked=self.num_batches_tracked if counting else None)
 
     def extra_repr(self):

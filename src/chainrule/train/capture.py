@@ -70,7 +70,7 @@ class CapturedForward:
             out = model(x)
             result = out if loss is None else loss(out, target)
         params = {id(p): p for p in model.parameters()}
-        buffers = {id(b): (owner, name) for prefix, owner in model.named_modules()
+        buffers = {id(b): (owner, name) for _, owner in model.named_modules()
                    for name, b in owner.named_buffers() if "." not in name}
         slots, uses = {id(x): ("x",)}, {}
         for i, (fn, inputs, kwargs, output) in enumerate(tape):
@@ -340,7 +340,7 @@ class CapturedSteps:
         if capture.whole:
             graph = self.graphs.get(xb.shape)
             if graph is None:
-                recorder = device_graphs(dev) if dev.type != "cpu" else None
+                recorder = device_graphs(dev)  # None where the backend records no graphs (the CPU)
                 graph = self.graphs[xb.shape] = GraphStep(recorder, capture, trainer, xb, yb) if recorder else False
             if graph:
                 value = graph.step(xb, yb)
