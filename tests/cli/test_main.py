@@ -82,3 +82,13 @@ def test_a_library_call_of_main_leaves_the_ctrl_c_handler_alone():
     before = signal.getsignal(signal.SIGINT)
     assert cli.main(["--version"]) == 0
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_a_bad_chainrule_jit_is_refused_before_anything_is_printed_or_written(tmp_path):
+    from cli_helpers import run_in_process
+
+    env = {**cli_env(tmp_path), "CHAINRULE_JIT": "off"}
+    result = run_in_process(["train", "--model", "cnn", "--epochs", "1", "--out", tmp_path / "run"], tmp_path, env)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "chainrule: error: the environment variable CHAINRULE_JIT must be one of 0, 1; got 'off'\n"
+    assert not (tmp_path / "run").exists()

@@ -94,6 +94,9 @@ def _run(argv, starting=False) -> int:
         if args.command is None:
             parser.print_help()
             return 0
+        from chainrule.engine.conv import jit_from_environment
+
+        jit_from_environment()  # a bad CHAINRULE_JIT is refused before anything is printed or written
         with _quiet_warnings(debug):
             return args.func(args)
     except UsageError as exc:

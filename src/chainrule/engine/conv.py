@@ -82,10 +82,16 @@ def _kernels():
     """engine.kernels when the compiled path is on, else None. Decided once, on first use:
     on when numba imports (``pip install "chainrule[fast]"``) unless ``CHAINRULE_JIT=0``."""
     if not _JIT["read"]:
-        value = check.choice("the environment variable CHAINRULE_JIT", os.environ.get("CHAINRULE_JIT", "1").strip()
-                             or "1", ("0", "1"))
-        set_jit(value == "1")
+        set_jit(jit_from_environment())
     return _JIT["kernels"]
+
+
+def jit_from_environment() -> bool:
+    """Whether the environment asks for the compiled kernels: ``CHAINRULE_JIT`` unset, empty or
+    ``1`` (the default) says yes, ``0`` no; any other value raises ValueError naming it. The
+    command line checks it before it starts (:func:`_kernels` reads it at the first convolution)."""
+    value = os.environ.get("CHAINRULE_JIT", "1").strip() or "1"
+    return check.choice("the environment variable CHAINRULE_JIT", value, ("0", "1")) == "1"
 
 
 def set_jit(enabled: bool) -> bool:
