@@ -3,12 +3,13 @@
 Each case runs 60 steps of the same optimizer on the same parameters (two groups with their own
 settings, a matrix, a vector and a 0-d parameter) with the same gradients, a smooth non-quadratic
 loss computed in each library, and compares every parameter after every step with
-``rtol=1e-8, atol=1e-12`` (float64 round-off, amplified by 60 steps of a non-convex loss:
-RMSprop's √v + ε divides by small numbers; a wrong rule is off by orders more, at the first
-step). Schedules compare the learning rate and the momentum of every group at every step to
-``rel=1e-12`` (the parameters they drive are not compared: large steps with momentum 0.9 make
-that run chaotic, so round-off grows without telling anything). Skipped
-where torch is not installed.
+``rtol=1e-7, atol=1e-12`` (float64 round-off, amplified by 60 steps of a non-convex loss:
+RMSprop's √v + ε divides by small numbers, and reached 2·10⁻⁸ on an AMD EPYC, whose NumPy and
+torch evaluate tanh and sin with other vector code than on an Intel Xeon; every case is within
+3·10⁻¹⁵ after its first step, where a wrong rule is off by orders more). Schedules compare the
+learning rate and the momentum of every group at every step to ``rel=1e-12`` (the parameters
+they drive are not compared: large steps with momentum 0.9 make that run chaotic, so round-off
+grows without telling anything). Skipped where torch is not installed.
 """
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ import chainrule as cr
 from chainrule import optim
 
 torch = pytest.importorskip("torch")
-RTOL, ATOL, STEPS = 1e-8, 1e-12, 60
+RTOL, ATOL, STEPS = 1e-7, 1e-12, 60
 
 
 def loss_of(params, lib):

@@ -295,3 +295,46 @@ def test_an_optimizer_that_replaces_step_is_not_recorded_as_a_graph(fake_gpu):
     with pytest.warns(CaptureWarning, match=r"replay without a device graph: TypeError: Decaying replaces Optimizer.step"):
         captured = run(True, optimizer=factory, device="fake")
     assert_same_run(run(False, optimizer=factory), captured)
+
+
+def test_the_replay_lays_the_parameters_out_in_one_array_and_writes_gradients_where_the_step_reads_them():
+    from types import SimpleNamespace
+
+    from chainrule.nn import functional as F
+    from chainrule.train import CapturedSteps
+
+    model = nn.MLP(2, [16, 16], 3, rng=0)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    trainer = SimpleNamespace(model=model, optimizer=opt, loss=F.cross_entropy)
+    steps, xb, yb = CapturedSteps(), cr.tensor(X[:32]), TARGETS["cross-entropy"][:32]
+    for _ in range(3):
+        steps.step(trainer, xb, yb)
+    storage = next(model.parameters()).data.base
+    assert all(p.data.base is storage for p in model.parameters())
+    views = opt.grad_views()
+    capture = steps.by_shape[(32, 2)]
+    assert sorted(capture._outs(views)) == [0, 1, 2]  # each linear layer writes its two gradients
+    assert all(p.grad is views[id(p)] for p in model.parameters())  # no copy into the optimizer
+    # The generated replay is the recording's ops, one line each.
+    forward, _ = capture.source
+    assert len([line for line in forward if " = F" in line]) == len(capture.program) == 4
+
+
+def test_a_batch_of_another_dtype_is_recorded_again():
+    from types import SimpleNamespace
+
+    from chainrule.nn import functional as F
+    from chainrule.train import CapturedSteps
+
+    model = nn.MLP(2, [8], 3, rng=0)
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    trainer = SimpleNamespace(model=model, optimizer=opt, loss=F.cross_entropy)
+    steps, yb = CapturedSteps(), TARGETS["cross-entropy"][:32]
+    for dtype in ("float32", "float32", "float64", "float64"):  # float64 data meets float32 weights
+        xb = cr.tensor(X[:32], dtype=dtype)
+        with cr.no_grad():
+            expected = F.cross_entropy(model(xb), yb).numpy()
+        loss = steps.step(trainer, xb, yb).numpy()
+        assert steps.by_shape[(32, 2)].x_dtype == np.dtype(dtype)
+        assert loss.dtype == expected.dtype == np.dtype(dtype)
+        np.testing.assert_array_equal(loss, expected)

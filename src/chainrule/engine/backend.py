@@ -90,3 +90,46 @@ def to_array(data, dtype=None, copy=False):
 def _short(value, limit=60):
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def memory_order(x) -> str:
+    """``"F"`` for an array stored column-major only, else ``"C"``: the order in which
+    :func:`packed_views` lays it out and ``x.reshape(-1, order=...)`` reads it without a copy."""
+    return "F" if x.flags.f_contiguous and not x.flags.c_contiguous else "C"
+
+
+def packed_views(flat, like) -> list:
+    """Views of the 1-D array ``flat`` shaped like the arrays ``like``, one after another.
+
+    Each view takes the next ``a.size`` elements and keeps ``a``'s memory order (a column-major
+    weight gets a column-major view), so a loop over the views and one pass over ``flat`` visit
+    the same elements in the same order. The optimizers' flat storage and
+    ``Module.flatten_parameters`` use this one layout, which is what lets an optimizer update
+    parameters laid out by a module in a single pass.
+
+    >>> import numpy as np
+    >>> a, b = np.zeros((2, 3), order="F"), np.zeros(2)
+    >>> [(v.shape, v.flags.f_contiguous) for v in packed_views(np.arange(8.0), [a, b])]
+    [((2, 3), True), ((2,), True)]
+    """
+    out, start = [], 0
+    for a in like:
+        out.append(flat[start:start + a.size].reshape(a.shape, order=memory_order(a)))
+        start += a.size
+    return out
+
+
+def packed_base(arrays):
+    """The 1-D array of which ``arrays`` are :func:`packed_views`, consecutive and in order,
+    or None when they are not (different storage, gaps, another order, a strided array)."""
+    root = arrays[0].base if arrays and type(arrays[0]) is np.ndarray else None
+    if type(root) is not np.ndarray or root.ndim != 1 or not root.flags.c_contiguous:
+        return None
+    start = offset = (arrays[0].ctypes.data - root.ctypes.data) // root.itemsize
+    for a in arrays:
+        if (type(a) is not np.ndarray or a.base is not root or a.dtype != root.dtype
+                or not (a.flags.c_contiguous or a.flags.f_contiguous)
+                or a.ctypes.data != root.ctypes.data + offset * root.itemsize):
+            return None
+        offset += a.size
+    return root[start:offset]

@@ -131,6 +131,11 @@ class Function:
 
     name = "function"
     symbol = None  # the gate's label in circuit drawings; None shows the name
+    #: Whether ``backward(grad, out=...)`` accepts ``out``, one array or None per input: an
+    #: array given is filled with that input's gradient (same shape and dtype as the input) and
+    #: returned as it, with the values ``backward(grad)`` returns. The captured step passes the
+    #: optimizer's gradient storage (``Optimizer.grad_views``), sparing a copy per parameter.
+    grads_into = False
     __slots__ = ("parents", "needs", "saved", "__dict__")
 
     def save(self, *arrays):

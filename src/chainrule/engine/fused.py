@@ -17,6 +17,7 @@ class LinearReLU(Function):
     array is kept, and the graph has one node per layer instead of two."""
 
     name = "linear_relu"
+    grads_into = True
 
     def forward(self, x, weight, bias=None):
         out = linear_forward(x, weight, bias)
@@ -24,9 +25,9 @@ class LinearReLU(Function):
         self.save(x, weight, out)
         return out
 
-    def backward(self, grad):
-        x, weight, out = self.saved
-        return linear_backward(x, weight, grad * (out > 0), self.needs)
+    def backward(self, grad, out=None):
+        x, weight, result = self.saved
+        return linear_backward(x, weight, grad * (result > 0), self.needs, out)
 
 
 class LogSoftmax(Function):
@@ -105,16 +106,16 @@ class SoftmaxCrossEntropy(Function):
         total = e.sum(axis=1, keepdims=True)
         per_example = xp.log(total[:, 0]) - shifted[rows, target]
         e /= total
-        self.save(e, target)
+        self.save(e, target, rows)
         self.reduction = reduction
         out, self.factor = _reduce(per_example, reduction)
         return out
 
     def backward(self, grad):
-        probs, target = self.saved
+        probs, target, rows = self.saved
         g = _scale(grad, self.reduction, self.factor)
         out = probs * g
-        out[array_module(probs).arange(len(probs)), target] -= g if self.reduction != "none" else g[:, 0]
+        out[rows, target] -= g if self.reduction != "none" else g[:, 0]
         return out
 
 

@@ -545,8 +545,12 @@ def linear_forward(x, weight, bias=None):
     return out
 
 
-def linear_backward(x, weight, grad, needs):
-    """The gradients of x @ Wᵀ + b for the inputs that ``needs`` marks (None for the others)."""
+def linear_backward(x, weight, grad, needs, out=None):
+    """The gradients of x @ Wᵀ + b for the inputs that ``needs`` marks (None for the others).
+
+    ``out`` (see ``Function.grads_into``) may give arrays to write the weight's and the bias's
+    gradients into: the same products and sums, written there instead of into new arrays.
+    """
     xp = array_module(grad)
     gx = gw = gb = None
     if needs[0]:
@@ -559,11 +563,25 @@ def linear_backward(x, weight, grad, needs):
     if x.ndim != 2:  # rows of any leading shape (none for 1-D, zero features included)
         rows = math.prod(x.shape[:-1])
         x, grad = x.reshape(rows, x.shape[-1]), grad.reshape(rows, grad.shape[-1])
+    ow, ob = (None, None) if out is None else (out[1], out[2] if len(out) > 2 else None)
     if needs[1]:
         # The gradient in the weight's own layout, so the optimizer's update streams through both.
-        gw = xp.dot(x.T, grad).T if weight.flags.f_contiguous else xp.dot(grad.T, x)
+        fortran = weight.flags.f_contiguous
+        a, b = (x.T, grad) if fortran else (grad.T, x)
+        into = None if ow is None or not x.dtype == grad.dtype == ow.dtype else ow.T if fortran else ow
+        if into is not None and into.flags.c_contiguous:  # what dot can write into
+            gw = ow
+            xp.dot(a, b, out=into)
+        else:
+            gw = xp.dot(a, b).T if fortran else xp.dot(a, b)
+            if ow is not None:
+                ow[...] = gw
+                gw = ow
     if len(needs) > 2 and needs[2]:
-        gb = grad.sum(axis=0)
+        gb = grad.sum(axis=0, out=ob if ob is not None and ob.dtype == grad.dtype else None)
+        if ob is not None and gb is not ob:
+            ob[...] = gb
+            gb = ob
     return gx, gw, gb
 
 
@@ -575,14 +593,15 @@ class Linear(Function):
     """
 
     name = "linear"
+    grads_into = True
 
     def forward(self, x, weight, bias=None):
         self.save(x, weight)
         return linear_forward(x, weight, bias)
 
-    def backward(self, grad):
+    def backward(self, grad, out=None):
         x, weight = self.saved
-        return linear_backward(x, weight, grad, self.needs)
+        return linear_backward(x, weight, grad, self.needs, out)
 
 
 # ====================================================================== reduce

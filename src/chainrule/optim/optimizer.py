@@ -13,10 +13,12 @@ call overhead (Adam makes about a dozen calls per parameter). Each parameter gro
 a *plan*, built at its first step: one flat array per state buffer, one flat gradient array and
 one flat scratch array, with a view of each for every parameter. A step copies the gradients
 into the flat array (and the parameters, when there is weight decay), runs the update rule once
-on the flat arrays, and subtracts each parameter's view of the result from ``p.data`` in place.
-A rule whose step is a multiple ``a·x`` of an array it already has (SGD's ``η·g``) returns
+on the flat arrays, and subtracts each parameter's view of the result from ``p.data`` in place
+(or the whole flat result at once, when a module laid its parameters out in one array in the
+group's order: ``Module.flatten_parameters``). A gradient already written into its flat view
+(:meth:`Optimizer.grad_views`) is not copied. A rule whose step is a multiple ``a·x`` of an array it already has (SGD's ``η·g``) returns
 ``(x, a)`` instead of writing ``u``. A parameter of at least ``FUSED_MIN_SIZE`` (8,192) elements
-is then updated by one fused multiply-add, ``p ← p − a·x`` rounded once
+is then updated by one fused multiply-add, ``p ← p − a·x`` rounded once by BLAS's vector loops
 (:func:`axpy`, PyTorch's ``p.add_(x, alpha=−a)``): one pass over the
 parameter where ``u ← a·x; p ← p − u`` makes two (benchmarks/PERFORMANCE_LOG.md entry 16).
 Smaller parameters keep the two passes, whose second call costs less than BLAS's. The choice
@@ -50,6 +52,7 @@ and the step number ``t``, or returns ``(x, a)`` for the step ``a·x``.
 from __future__ import annotations
 
 import contextlib
+import operator
 from collections import defaultdict
 
 import numpy as np
@@ -59,14 +62,18 @@ from chainrule.engine import Tensor, backend, device_of, enable_grad, to_device,
 __all__ = ["Optimizer", "axpy"]
 
 
+_DATA, _GRAD = operator.attrgetter("data"), operator.attrgetter("grad")
 _BLAS_AXPY = {}  # dtype -> SciPy's BLAS axpy for it (False: none), filled on first use
 
 
 def axpy(a, x, y):
-    """``y ← y + a·x`` in place, rounded once per element (BLAS axpy, a fused multiply-add); returns ``y``.
+    """``y ← y + a·x`` in place, in one pass (BLAS axpy, a fused multiply-add); returns ``y``.
 
     One pass over ``y`` instead of the two of ``y -= a * x`` (which rounds ``a·x`` first): the
-    optimizers' ``p ← p − η·g`` (PyTorch's ``p.add_(g, alpha=-η)`` is also fused). ``x`` and
+    optimizers' ``p ← p − η·g`` (PyTorch's ``p.add_(g, alpha=-η)`` is also fused). BLAS's vector
+    loops round each element once, as PyTorch does; the few elements a kernel leaves to its
+    scalar loop (the last ones of a block on OpenBLAS's Haswell kernels, the ones AMD's EPYC
+    machines get) may be rounded twice, as ``y -= a * x`` would. ``x`` and
     ``y`` have one shape; ``y`` is contiguous (C or Fortran order, ``x`` in any layout). NumPy
     arrays of float32 and float64 use SciPy's BLAS; another array module's ``cublas.axpy`` (CuPy,
     the tests' fake GPU) is used where it has one; anything else (float16, a strided ``y``) falls
@@ -186,7 +193,8 @@ class _Plan:
     """One parameter group's scratch and state storage (see the module's docstring)."""
 
     __slots__ = ("group", "plist", "n", "params", "names", "g", "u", "p", "bufs", "gviews",
-                 "uviews", "pviews", "bviews", "t", "c", "atype", "fused")
+                 "uviews", "pviews", "bviews", "t", "c", "atype", "fused", "fused_any", "datas",
+                 "data", "gradmap")
 
 
 def _constants(dtype):
@@ -381,6 +389,27 @@ class Optimizer:
                 elif p.grad is not None:  # a new array: gradients may alias each other
                     p.grad = backend.array_module(p.grad).zeros_like(p.grad)
 
+    def grad_views(self) -> dict:
+        """Where the next :meth:`step` reads gradients: ``{id(p): array}`` for the parameters of
+        the groups kept in flat storage whose rule leaves the gradient as it is (no ``maximize``,
+        no L2 weight decay, which change it in place).
+
+        A backward pass that writes a parameter's gradient into its array and sets ``p.grad`` to
+        that very array spares the step one copy per parameter (the captured step does, for ops
+        that declare ``Function.grads_into``). Empty until the first step has built the storage;
+        the arrays change when it is built again (new parameters, a loaded state).
+        """
+        maps = []
+        for group in self.param_groups:
+            plan = self._plans.get(id(group))
+            if (plan is None or plan.gradmap is None or plan.t is None or group.get("maximize")
+                    or group.get("weight_decay") and self._decay == "l2"):
+                continue
+            maps.append(plan.gradmap)
+        if len(maps) == 1:
+            return maps[0]  # the same dict at every step while the storage stays (do not change it)
+        return {k: v for m in maps for k, v in m.items()}
+
     def step(self, closure=None):
         """Update every parameter that has a gradient; return the closure's loss (or None).
 
@@ -399,7 +428,8 @@ class Optimizer:
         plan = self._plans.get(id(group))
         if (plan is None or plan.group is not group or plan.plist is not group["params"]
                 or plan.n != len(plan.plist) or plan.names != self._buffer_names(group)
-                or type(plan.params[0].data) is not plan.atype):  # moved to another device
+                or type(plan.params[0].data) is not plan.atype  # moved to another device
+                or plan.data is not None and not all(map(operator.is_, map(_DATA, plan.params), plan.datas))):
             plan = self._build_plan(group)
         return plan
 
@@ -411,28 +441,29 @@ class Optimizer:
         plan.params = params = tuple(plan.plist)
         plan.names = names = self._buffer_names(group)
         datas = [p.data for p in params]
+        plan.datas = tuple(datas)
         plan.atype = type(datas[0])
         plan.fused = [d.size >= FUSED_MIN_SIZE for d in datas]
+        plan.fused_any = any(plan.fused)
         dtype = datas[0].dtype
         total = sum(d.size for d in datas)
         # Flat storage pays where call overhead dominates (small networks); for large groups the
         # gather copy costs more memory traffic than the calls it saves, so update per parameter.
         if total <= FLAT_MAX_SIZE and all(type(d) is np.ndarray and d.dtype == dtype for d in datas):
 
-            def views(flat):  # in each parameter's memory order, so BLAS reads both alike
-                out, start = [], 0
-                for d in datas:
-                    order = "F" if d.flags.f_contiguous and not d.flags.c_contiguous else "C"
-                    out.append(flat[start:start + d.size].reshape(d.shape, order=order))
-                    start += d.size
-                return out
-
+            views = lambda flat: backend.packed_views(flat, datas)  # noqa: E731  (each in its parameter's order)
             plan.g, plan.u, plan.p = (np.empty(total, dtype) for _ in range(3))
             plan.bufs = [np.zeros(total, dtype) for _ in names]
             plan.gviews, plan.uviews, plan.pviews = views(plan.g), views(plan.u), views(plan.p)
             plan.bviews = [views(flat) for flat in plan.bufs]
             plan.c = _constants(dtype)
+            # Parameters a module laid out in one array in this order (Module.flatten_parameters)
+            # are updated through that array, in one pass.
+            plan.data = backend.packed_base(datas)
+            plan.gradmap = dict(zip(map(id, params), plan.gviews))
         else:
+            plan.gradmap = None
+            plan.data = None
             plan.g = plan.u = plan.p = plan.bufs = None
             plan.gviews, plan.uviews, plan.pviews = ([d * 0 for d in datas] for _ in range(3))
             plan.bviews = [[d * 0 for d in datas] for _ in names]
@@ -471,18 +502,26 @@ class Optimizer:
                 decoupled = float(group["lr"]) * wd
         params = plan.params
         if plan.t is not None:  # flat storage and every parameter at the same step
-            for p, gv in zip(params, plan.gviews):
-                g = p.grad
-                if g is None:
-                    break
-                gv[...] = g
-            else:
+            grads = list(map(_GRAD, params))
+            ready = all(map(operator.is_, grads, plan.gviews))  # each written into its view (grad_views)
+            if not ready:
+                for g, gv in zip(grads, plan.gviews):
+                    if g is None:
+                        break
+                    if g is not gv:
+                        gv[...] = g
+                else:
+                    ready = True
+            if ready:
                 c = plan.c
                 if group.get("maximize"):  # ascend: the rule sees −∇ (PyTorch's maximize=True)
                     np.negative(plan.g, out=plan.g)
                 if wd:
-                    for p, pv in zip(params, plan.pviews):
-                        pv[...] = p.data
+                    if plan.data is not None:
+                        plan.p[...] = plan.data
+                    else:
+                        for p, pv in zip(params, plan.pviews):
+                            pv[...] = p.data
                     if l2:
                         pflat = plan.p
                         pflat *= c(l2)
@@ -494,7 +533,8 @@ class Optimizer:
                     x, a = step
                     xviews = (plan.gviews if x is plan.g else plan.uviews if x is plan.u else
                               next((v for b, v in zip(plan.bufs, plan.bviews) if x is b), None))
-                    if xviews is not None and not decoupled:
+                    any_fused = plan.fused_any
+                    if xviews is not None and not decoupled and any_fused:
                         na = -float(a)
                         for p, xv, fused in zip(params, xviews, plan.fused):
                             if fused:
@@ -502,19 +542,25 @@ class Optimizer:
                     if xviews is None or decoupled or not all(plan.fused):
                         np.multiply(x, c(a), out=u)  # the others: u ← a·x (after x was read: x may be u)
                     if xviews is not None and not decoupled:
-                        for p, uv, fused in zip(params, plan.uviews, plan.fused):
-                            if not fused:
-                                d = p.data
-                                d -= uv
+                        if plan.data is not None and not any_fused:
+                            np.subtract(plan.data, u, out=plan.data)
+                        else:
+                            for p, uv, fused in zip(params, plan.uviews, plan.fused):
+                                if not fused:
+                                    d = p.data
+                                    d -= uv
                         step = None
                 if decoupled:
                     pflat = plan.p
                     pflat *= c(decoupled)
                     u += pflat
                 if step is not None:
-                    for p, uv in zip(params, plan.uviews):
-                        d = p.data
-                        d -= uv
+                    if plan.data is not None:
+                        np.subtract(plan.data, u, out=plan.data)
+                    else:
+                        for p, uv in zip(params, plan.uviews):
+                            d = p.data
+                            d -= uv
                 if plan.names:
                     plan.t = t
                     state = self.state
