@@ -129,3 +129,29 @@ def test_a_large_parameter_on_the_fake_gpu_takes_the_cpus_steps(fake_gpu):
             opt.step()
         out[dev] = p.numpy()
     np.testing.assert_array_equal(out["cpu"], out[fake_gpu])
+
+
+def test_axpy_hands_blas_blocks_it_runs_on_the_calling_thread(monkeypatch):
+    # OpenBLAS gives a level-1 call of over 10,000 elements to its threads; SciPy's OpenBLAS is a
+    # second one beside NumPy's, and on two cores their threads stall each other (2-7 ms a call
+    # seen after a two-thread product). Every call stays at or under the block, and the blocks
+    # cover y once, in order.
+    from scipy.linalg import blas
+
+    from chainrule.optim import optimizer
+
+    calls = []
+
+    def recording(x, y, n, a, offx=0, offy=0):
+        calls.append((n, offx, offy))
+        return blas.saxpy(x, y, n=n, a=a, offx=offx, offy=offy)
+
+    monkeypatch.setitem(optimizer._BLAS_AXPY, np.dtype(np.float32), recording)
+    rng = np.random.default_rng(5)
+    y = np.asarray(rng.standard_normal((150, 140)), np.float32, order="F")  # 21,000 elements
+    x = rng.standard_normal((150, 140)).astype(np.float32)
+    start = y.copy(order="K")
+    assert axpy(-0.25, x, y) is y
+    assert calls == [(8192, 0, 0), (8192, 8192, 8192), (4616, 16384, 16384)]
+    assert optimizer._AXPY_BLOCK == 8192 < 10_000
+    assert_rounded_once(y, one_rounding(start, -0.25, x), start - np.float32(0.25) * x)

@@ -63,6 +63,7 @@ __all__ = ["Optimizer", "axpy"]
 
 
 _DATA, _GRAD = operator.attrgetter("data"), operator.attrgetter("grad")
+_AXPY_BLOCK = 8192  # elements a BLAS axpy call takes at most (a multiple of every kernel's vector block)
 _BLAS_AXPY = {}  # dtype -> SciPy's BLAS axpy for it (False: none), filled on first use
 
 
@@ -103,8 +104,14 @@ def axpy(a, x, y):
                 fn = _BLAS_AXPY[y.dtype] = blas and {np.dtype(np.float32): blas.saxpy,
                                                      np.dtype(np.float64): blas.daxpy}.get(y.dtype, False)
             if fn and type(x) is np.ndarray and x.dtype == y.dtype:
-                flat = y.reshape(-1, order=order)
-                if fn(x.reshape(-1, order=order), flat, a=a) is flat:  # BLAS wrote y itself
+                flat, xflat = y.reshape(-1, order=order), x.reshape(-1, order=order)
+                # In blocks OpenBLAS runs on the calling thread (it hands a level-1 call of over
+                # 10,000 elements to its threads): SciPy's OpenBLAS is a second one beside
+                # NumPy's, and on two cores their threads stall each other for milliseconds.
+                n = flat.size
+                if fn(xflat, flat, n=min(_AXPY_BLOCK, n), a=a) is flat:  # BLAS wrote y itself
+                    for start in range(_AXPY_BLOCK, n, _AXPY_BLOCK):
+                        fn(xflat, flat, n=min(_AXPY_BLOCK, n - start), a=a, offx=start, offy=start)
                     return y
         else:
             blas = getattr(xp, "cublas", None)
