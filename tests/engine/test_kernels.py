@@ -12,7 +12,8 @@ multiple of the vector lanes, so it runs the NumPy path with or without numba).
 - Every case the kernels do not take (stride, dilation, groups, channel counts, large padding,
   mixed dtypes, 1-D, overlapping or padded pooling, channels-first pooling, the fake GPU) runs
   the NumPy path: the kernels are counted and must not run.
-- ``CHAINRULE_JIT=0`` turns them off in a fresh process.
+- ``CHAINRULE_JIT=0`` turns them off in a fresh process, ``1`` on; unset, they run where the CPU
+  has AVX-512 (``conv.wide_vectors``).
 """
 import os
 import subprocess
@@ -257,8 +258,9 @@ def test_the_kernels_take_the_same_input_the_numpy_path_refuses():
         assert messages[0] == messages[1]
 
 
-@pytest.mark.parametrize("value, expected", [("0", "False"), (None, "True")])
+@pytest.mark.parametrize("value, expected", [("0", "False"), ("1", "True"), (None, str(conv.wide_vectors()))])
 def test_chainrule_jit_0_turns_the_kernels_off(value, expected):
+    # Unset, the machine decides: the kernels are written for AVX-512's 64-byte vectors.
     env = {k: v for k, v in os.environ.items() if k != "CHAINRULE_JIT"}
     if value is not None:
         env["CHAINRULE_JIT"] = value

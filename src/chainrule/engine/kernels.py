@@ -1,7 +1,8 @@
 """Compiled kernels for 2-D convolution and max pooling (the optional ``fast`` extra: numba).
 
-Imported only by :mod:`chainrule.engine.conv`, and only when numba imports and the
-``CHAINRULE_JIT`` environment variable is not ``0`` (:func:`chainrule.engine.conv.jit_enabled`).
+Imported only by :mod:`chainrule.engine.conv`, and only when numba imports and either
+``CHAINRULE_JIT=1`` or, unset, the CPU has AVX-512 (:func:`chainrule.engine.conv.wide_vectors`,
+:func:`chainrule.engine.conv.jit_enabled`).
 Without numba every op runs its NumPy path unchanged. The NumPy + OpenBLAS path was exhausted
 on these shapes (benchmarks/PERFORMANCE_LOG.md, entries 20–27); these kernels do what NumPy has
 no formulation for (entries 28+):
