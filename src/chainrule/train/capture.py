@@ -10,8 +10,8 @@ usual, with two savings: the model's parameters are laid out in one array
 (``Module.flatten_parameters``, at the first recording), so the optimizer updates them in one
 pass, and the ops that declare ``Function.grads_into`` (the linear layers) write their
 parameters' gradients straight into the arrays the optimizer reads
-(``Optimizer.grad_views``), so it copies none. On the lecture's 2-16-16-2 network this takes
-a step from about twice hand-written NumPy's time to about the same (docs/benchmarks.md).
+(``Optimizer.grad_views``), so it copies none. On the lecture's 2-16-16-2 network this took
+a step from 1.41–1.46× hand-written NumPy's time to 1.10–1.19× (docs/benchmarks.md).
 
 Two depths, the deeper tried first:
 
