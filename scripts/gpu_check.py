@@ -154,7 +154,7 @@ def run_checks(report: Report, cr, F, gpu="cuda"):
         "add/mul/sub/div broadcast": (lambda a, b: (a + b) * a - a / (b.abs() + 1), A, B),
         "exp/log/sqrt/reciprocal/pow": (lambda p: p.exp() + p.log() + p.sqrt() + p.reciprocal() + p ** 3, P),
         "relu/sigmoid/tanh/abs/clip": (lambda a: a.relu() + a.sigmoid() + a.tanh() + a.abs() + a.clip(-0.5, 0.5), A),
-        "maximum/minimum/where": (lambda a, b: cr.maximum(a, b) + cr.minimum(a, b) + cr.where(a.data > 0, a, b), A, B),
+        "maximum/minimum/where": (lambda a, b: cr.maximum(a, b) + cr.minimum(a, b) + cr.where(a > 0, a, b), A, B),
         "matmul 2-D and 1-D": (lambda a, b: (a @ b).sum() + (a.T @ a).sum(), A, B),
         "sum/mean/max/min axes": (lambda a: a.sum(axis=0).sum() + a.mean(axis=1).sum() + a.max(axis=1).sum() + a.min(), A),
         "reshape/transpose/getitem": (lambda a: a.reshape(3, 4).T[1:, ::2].sum()

@@ -21,12 +21,14 @@ def _one_blas_thread():
 
 @pytest.fixture
 def fake_gpu():
-    """The fake GPU (tests/fakegpu.py) registered as device type "fake" for one test; yields "fake"."""
+    """The fake GPU (tests/fakegpu.py) registered as device type "fake" for one test; yields
+    "fake:1", a device that is not the current one: code that makes an array without entering
+    its tensors' device fails there, as on a second CUDA GPU."""
     import fakegpu
 
     fakegpu.install()
     try:
-        yield "fake"
+        yield "fake:1"
     finally:
         fakegpu.uninstall()
 

@@ -8,8 +8,9 @@ refuses exactly what ``cupy.ndarray`` refuses:
   several-element array raise ``TypeError`` (CuPy's ``__array__`` raises the same);
 - mixing with plain ndarrays in any operation, ufunc, method, index or assignment raises
   ``TypeError: Unsupported type <class 'numpy.ndarray'>`` (CuPy's message);
-- mixing arrays of two fake devices raises ``ValueError`` (CuPy: "Array device must be same as
-  the current device").
+- mixing arrays of two fake devices, or working on an array of a device that is not the current
+  one, raises ``ValueError`` (CuPy: "Array device must be same as the current device"; with
+  peer access CuPy would run it on the current GPU and put the result there, a silent move).
 
 What CuPy allows works: NumPy ufuncs and functions called on fake arrays (``np.exp(a)``, through
 ``__array_ufunc__`` / ``__array_function__``) return fake arrays, Python and NumPy scalars mix
@@ -200,6 +201,8 @@ def _call(func, args, kwargs):
     if len(devices) > 1:
         raise ValueError(f"Array device must be same as the current device: arrays on fake devices {sorted(devices)}")
     dev = devices.pop() if devices else _CURRENT[0]
+    if dev != _CURRENT[0]:  # CuPy without peer access; with it, the result would land on the current GPU
+        raise ValueError(f"Array device must be same as the current device: array device = {dev} while current = {_CURRENT[0]}")
     capture = _CAPTURE[0]
     if capture is not None:
         capture.touch(originals.values())
@@ -466,11 +469,12 @@ def same(a, b) -> None:
 
 
 def same_on_cpu_and_fake(fn, arrays, weights=None) -> None:
-    """Run ``fn`` on float64 tensors of ``arrays`` on the CPU and on the fake GPU, backpropagate
+    """Run ``fn`` on float64 tensors of ``arrays`` on the CPU and on the fake GPU's second device
+    (not the current one, so each op must run on its inputs' device), backpropagate
     ``(out · weights).sum()`` (``out.sum()`` without weights), and assert that the results stay on
     their device and that values and gradients are equal bit for bit."""
     results = []
-    for dev in ("cpu", "fake"):
+    for dev in ("cpu", "fake:1"):
         ts = [cr.tensor(a, dtype="float64", requires_grad=True, device=dev) for a in arrays]
         out = fn(*ts)
         assert out.device == cr.device(dev) and type(out.data) is (np.ndarray if dev == "cpu" else FakeArray)

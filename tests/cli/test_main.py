@@ -92,3 +92,17 @@ def test_a_bad_chainrule_jit_is_refused_before_anything_is_printed_or_written(tm
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == "chainrule: error: the environment variable CHAINRULE_JIT must be one of 0, 1; got 'off'\n"
     assert not (tmp_path / "run").exists()
+
+
+# ====================================================================== library warnings
+def test_library_warnings_stay_quiet_but_a_capture_that_did_not_take_says_why_once(tmp_path, capsys):
+    # --capture asked for a recorded step; a derivative-free optimizer evaluates the model inside
+    # its closure, so the run trains uncaptured and says so as one note, not a warning's two lines.
+    args = ["train", "--data", "moons", "--n-samples", "60", "--epochs", "2", "--optimizer", "random-search",
+            "-q", "--out", str(tmp_path / "run")]
+    assert cli.main(args + ["--capture"]) == 0
+    err = capsys.readouterr().err
+    assert err.splitlines() == ["chainrule: note: capture: the optimizer random-search evaluates the model "
+                                "inside its closure; training uncaptured"]
+    assert cli.main(args[:-1] + [str(tmp_path / "plain")]) == 0  # without --capture: nothing on stderr
+    assert capsys.readouterr().err == ""

@@ -359,6 +359,8 @@ def test_an_optimizer_follows_its_parameters_to_another_device(fake_gpu):
 
 @pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
 def test_every_optimizer_on_the_device_equals_the_cpu_and_keeps_its_state_there(fake_gpu, name):
+    # A hand-written loop on the fake's second device (not the current one): every op, the
+    # backward pass and the update run where the parameters are.
     X = rng.standard_normal((16, 3)).astype(np.float32)
     y = (X[:, 0] > 0).astype(np.int64)
 
@@ -381,18 +383,18 @@ def test_every_optimizer_on_the_device_equals_the_cpu_and_keeps_its_state_there(
         return net, opt
 
     cpu_net, cpu_opt = run("cpu", 4)
-    net, opt = run("fake", 4)
+    net, opt = run(fake_gpu, 4)
     for p, q in zip(cpu_net.parameters(), net.parameters()):
-        assert q.device == cr.device("fake:0")
+        assert q.device == cr.device(fake_gpu)
         same(p, q)
     buffers = [v for st in opt.state.values() for v in st.values() if hasattr(v, "shape")]
-    assert all(cr.device_of(v) == cr.device("fake:0") for v in buffers)
+    assert all(cr.device_of(v) == cr.device(fake_gpu) for v in buffers)
     saved = opt.state_dict()
     assert all(type(v) is np.ndarray for st in saved["state"].values() for v in st.values() if hasattr(v, "shape"))
     # Resuming on the device from a state saved there continues exactly as the CPU does.
     cpu_net2, _ = run("cpu", 6)
-    net2, opt2 = run("fake", 2, state=(net.state_dict(), saved))
-    assert all(cr.device_of(v) == cr.device("fake:0") for st in opt2.state.values() for v in st.values()
+    net2, opt2 = run(fake_gpu, 2, state=(net.state_dict(), saved))
+    assert all(cr.device_of(v) == cr.device(fake_gpu) for st in opt2.state.values() for v in st.values()
                if hasattr(v, "shape"))
     for p, q in zip(cpu_net2.parameters(), net2.parameters()):
         same(p, q)
@@ -533,3 +535,61 @@ def test_layers_built_with_device_are_the_seeded_cpu_layer_moved_there(fake_gpu)
             same(p.data, q.data)
         with pytest.raises(ValueError, match="'tpu'"):
             make("tpu")
+
+
+# ====================================================================== a GPU that is not the current one
+# CuPy makes new arrays, and runs kernels, on its current GPU; the fake does the same and refuses
+# work on another device's arrays. Ops, layers, losses and the update enter their tensors'
+# device (as PyTorch's device guard does), so tensors on "cuda:1" work outside `fit` too.
+W3 = np.array([0.5, 2.0, 1.0])
+Y4 = np.array([0, 2, 1, 2])
+OFF_CURRENT = [
+    ("numbers of every kind", lambda a: a + 1.0 + a * np.float32(2) - a * np.int64(3) + np.bool_(True) + 2,
+     [rng.standard_normal((4, 3))]),
+    ("weighted, smoothed and ignoring losses",
+     lambda s: F.cross_entropy(s, Y4, weight=W3, label_smoothing=0.1) + F.nll_loss(F.log_softmax(s), Y4, weight=W3)
+     + F.cross_entropy(s, np.array([0, -100, 1, 2])) + F.multiclass_hinge(s, Y4)
+     + F.binary_cross_entropy_with_logits(s, np.eye(4, 3), weight=W3)
+     + F.mse(s, np.ones((4, 3))) + F.huber_loss(s, np.zeros((4, 3))) + F.smooth_l1_loss(s, np.zeros((4, 3)), beta=0.5),
+     [rng.standard_normal((4, 3))]),
+    ("layers and loss modules", lambda x: nn.CrossEntropyLoss()(
+        nn.Sequential(nn.Linear(3, 5, rng=0), nn.LayerNorm(5), nn.LeakyReLU(0.1), nn.Linear(5, 3, rng=1)).to(x.device)(x), Y4),
+     [rng.standard_normal((4, 3))]),
+    ("clip by tensors and masked fill", lambda a, lo: a.clip(lo, 0.5).masked_fill(a > 0.4, 0.0).sum() + a.clamp(-0.2),
+     [rng.standard_normal((4, 3)), np.full(3, -0.3)]),
+]
+
+
+@pytest.mark.parametrize("name, fn, arrays", OFF_CURRENT, ids=[o[0] for o in OFF_CURRENT])
+def test_work_on_a_gpu_that_is_not_the_current_one_runs_there(fake_gpu, name, fn, arrays):
+    fakegpu.same_on_cpu_and_fake(fn, arrays)  # on "fake:1" while "fake:0" is current
+
+
+def test_one_hot_and_dropout_make_their_arrays_on_the_inputs_device(fake_gpu):
+    labels = cr.tensor([0, 2, 1], device="fake:1")
+    assert F.one_hot(labels, 3).device == cr.device("fake:1") and F.one_hot(labels, 3).tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 0]]
+    x = cr.ones(2, 4, device="fake:1")
+    same(F.dropout(x, 0.5, rng=3), F.dropout(cr.ones(2, 4), 0.5, rng=3))
+    assert F.dropout(x, 0.5, rng=3).device == cr.device("fake:1")
+
+
+def test_bounds_conditions_indices_and_tensor_targets_on_another_device_are_errors_naming_both(fake_gpu):
+    t = cr.ones(3, device="fake")
+    with pytest.raises(DeviceError, match=r"'where': tensors on two devices, fake:0 \(input 0\) and cpu \(condition\)"):
+        cr.where(np.array([True, False, True]), t, t)
+    with pytest.raises(DeviceError, match=r"clip: tensors on two devices, fake:0 \(x\) and cpu \(min\)"):
+        t.clip(cr.zeros(3), None)
+    with pytest.raises(DeviceError, match=r"clip: tensors on two devices, cpu \(x\) and fake:0 \(max\)"):
+        cr.ones(3).clip(None, t)
+    with pytest.raises(DeviceError, match=r"'getitem': tensors on two devices, cpu \(input 0\) and fake:0 \(index\)"):
+        cr.ones(3)[cr.tensor([0], dtype="int64", device="fake")]
+    scores = cr.ones(2, 3, device="fake")
+    # A tensor target is a tensor: never copied between devices, by any loss (host labels do follow).
+    for loss, target in [(nn.CrossEntropyLoss(), cr.tensor([0, 2])), (nn.MSELoss(), cr.zeros(2, 3)),
+                         (nn.L1Loss(), cr.zeros(2, 3)), (F.multiclass_hinge, cr.tensor([0, 2])),
+                         (F.binary_cross_entropy_with_logits, cr.zeros(2, 3))]:
+        with pytest.raises(DeviceError, match=r"tensors on two devices, fake:0 \((scores|prediction)\) and cpu \(target\)"):
+            loss(scores, target)
+    with pytest.raises(DeviceError, match=r"cross_entropy: tensors on two devices, fake:0 \(scores\) and cpu \(weight\)"):
+        F.cross_entropy(scores, np.array([0, 1]), weight=cr.ones(3))
+    assert F.cross_entropy(scores, np.array([0, 1])).device == cr.device("fake:0")  # host labels follow

@@ -338,3 +338,72 @@ def test_a_batch_of_another_dtype_is_recorded_again():
         assert steps.by_shape[(32, 2)].x_dtype == np.dtype(dtype)
         assert loss.dtype == expected.dtype == np.dtype(dtype)
         np.testing.assert_array_equal(loss, expected)
+
+
+# ====================================================================== the model's Python settings
+class Switchable(nn.Module):
+    """A forward pass that branches in Python on its settings: which head, a temperature."""
+
+    def __init__(self):
+        super().__init__()
+        self.body, self.a, self.b = nn.Linear(2, 8, rng=0), nn.Linear(8, 3, rng=1), nn.Linear(8, 3, rng=2)
+        self.use_b, self.temperature = False, 1.0
+
+    def forward(self, x):
+        h = self.body(x).relu()
+        return (self.b(h) if self.use_b else self.a(h)) * (1.0 / self.temperature)
+
+
+class Change(cr.train.Callback):
+    def __init__(self, when, change):
+        self.when, self.change, self.batches = when, change, 0
+
+    def on_batch_end(self, trainer, loss):
+        self.batches += 1
+        if self.when == "batch" and self.batches == 5:  # mid-epoch (4 batches an epoch)
+            self.change(trainer.model)
+
+    def on_epoch_end(self, trainer, record):
+        if self.when == "epoch" and trainer.epoch == 1:
+            self.change(trainer.model)
+
+
+@pytest.mark.parametrize("when", ["epoch", "batch"])
+@pytest.mark.parametrize("name, change", [
+    ("branch", lambda m: setattr(m, "use_b", True)), ("temperature", lambda m: setattr(m, "temperature", 0.5)),
+    ("frozen layer", lambda m: [setattr(p, "requires_grad", False) for p in m.body.parameters()]),
+])
+def test_a_changed_python_setting_is_recorded_again_never_replayed_stale(name, change, when):
+    # A replay takes the branches and numbers of its recording: when a callback changes what the
+    # forward pass reads in Python, the recordings are made anew, and the run equals the uncaptured one.
+    def trained(capture):
+        trainer = Trainer(Switchable(), X, TARGETS["cross-entropy"], TrainConfig(optimizer="momentum", lr=0.05,
+                          epochs=3, batch_size=32), callbacks=[Change(when, change)], capture=capture)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", CaptureWarning)
+            trainer.run()
+        return trainer
+
+    plain, captured = trained(False), trained(True)
+    assert_same_run(plain, captured)
+    assert plain.history.records[0]["loss"] != plain.history.records[2]["loss"]
+    assert {s: c.whole for s, c in captured.captured.by_shape.items()} == {(32, 2): True, (4, 2): True}
+
+
+def test_a_forward_pass_that_changes_its_python_settings_trains_uncaptured_and_says_which():
+    class Counting(Switchable):
+        def forward(self, x):
+            self.calls = getattr(self, "calls", 0) + 1  # state a replay would not advance
+            return super().forward(x)
+
+    def trained(capture):
+        trainer = Trainer(Counting(), X, TARGETS["cross-entropy"], TrainConfig(epochs=2, batch_size=32), capture=capture)
+        trainer.run()
+        return trainer
+
+    with pytest.warns(CaptureWarning, match=r"training uncaptured: the forward pass sets calls in Python, which a "
+                                            r"replay would not do"):
+        captured = trained(True)
+    plain = trained(False)
+    assert_same_run(plain, captured)
+    assert captured.model.calls == plain.model.calls > 2 * 4  # every step (and evaluation) ran it

@@ -163,7 +163,9 @@ def _message(exc: BaseException) -> str:
 
 
 class _quiet_warnings:
-    """Library warnings would add lines to stderr; the CLI reports problems itself."""
+    """Library warnings would add lines to stderr; the CLI reports problems itself. Warnings that
+    say an option asked for did not take effect (``--capture`` on a step that cannot be captured:
+    CaptureWarning) are shown, each once, as one line ``chainrule: note: ...`` on stderr."""
 
     def __init__(self, debug: bool):
         self.debug = debug
@@ -171,10 +173,14 @@ class _quiet_warnings:
     def __enter__(self):
         import warnings
 
+        from chainrule.train.capture import CaptureWarning
+
         self._ctx = warnings.catch_warnings()
         self._ctx.__enter__()
         if not self.debug:
             warnings.simplefilter("ignore")
+            warnings.simplefilter("once", CaptureWarning)
+            warnings.showwarning = lambda message, *_: stderr_line(f"chainrule: note: {one_line(str(message))}")
         return self
 
     def __exit__(self, *exc):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.engine import backend, fused, ops
-from chainrule.engine.devices import device_of, to_device
+from chainrule.engine.devices import device_of, scope, to_device
 from chainrule.engine.tensor import Tensor, lift
 
 
@@ -23,7 +23,8 @@ def tensor(data, dtype=None, requires_grad=False, name=None, device=None) -> Ten
     """
     if isinstance(data, Tensor):
         data = data.data
-    array = backend.to_array(data, dtype, copy=True)
+    with scope(data):  # a device array is copied on its device
+        array = backend.to_array(data, dtype, copy=True)
     if device is not None:
         array = to_device(array, device)
     return Tensor(array, dtype=array.dtype, requires_grad=requires_grad, name=name)

@@ -17,7 +17,7 @@ import re
 import numpy as np
 
 from chainrule.engine import backend as _backend
-from chainrule.engine.function import FORWARD_ERROR_CHECKS, Function
+from chainrule.engine.function import DEVICE_SCOPE, FORWARD_ERROR_CHECKS, Function
 
 CUDA_HINT = 'pip install "chainrule[cuda]"'
 
@@ -191,6 +191,24 @@ def check_same_device(arrays, what, labels=None):
 
 
 FORWARD_ERROR_CHECKS.append(check_same_device)
+
+
+_NOTHING = contextlib.nullcontext()
+
+
+def scope(array):
+    """A context in which ``array``'s device is its backend's current one (for NumPy, nothing).
+
+    CuPy makes new arrays, and runs kernels, on its current GPU; work on a tensor's arrays outside
+    an op (an op enters it by itself) enters this first, as PyTorch's device guard does.
+    """
+    if type(array) is np.ndarray:
+        return _NOTHING
+    dev = device_of(array)
+    return dev.backend.use(dev.index)
+
+
+DEVICE_SCOPE[0] = scope
 
 
 # ====================================================================== backends

@@ -29,9 +29,15 @@ class _GradMode(threading.local):
 
 
 _grad_mode = _GradMode()
-#: Called as ``check(input_arrays, op_name)`` when an op's forward raises; a check may raise a
-#: clearer error instead. Filled by the engine's own modules (devices.py), so this one imports none.
+#: Called as ``check(arrays, op_name, labels)`` when an op's forward raises (the inputs, then the
+#: keyword arguments that are arrays, labelled "input i" or by name); a check may raise a clearer
+#: error instead. Filled by the engine's own modules (devices.py), so this one imports none.
 FORWARD_ERROR_CHECKS: list = []
+#: ``DEVICE_SCOPE[0](array)``: a context in which ``array``'s device is its backend's current one,
+#: entered around the work on a device array (CuPy makes new arrays, and runs kernels, on its
+#: current GPU: an op on ``cuda:1`` must run there, as PyTorch's device guard makes it). NumPy
+#: arrays never ask. devices.py installs the real one, so this module imports none.
+DEVICE_SCOPE: list = [lambda array: contextlib.nullcontext()]
 
 
 def is_grad_enabled() -> bool:
@@ -163,13 +169,21 @@ class Function:
         needs = tuple([t.requires_grad for t in inputs])
         ctx.needs = needs
         ctx.saved = ()
+        arrays = [t.data for t in inputs]
         try:
-            data = ctx.forward(*[t.data for t in inputs], **params)
+            if type(arrays[0]) is _np.ndarray:
+                data = ctx.forward(*arrays, **params)
+            else:  # a device array: the op runs on its device
+                with DEVICE_SCOPE[0](arrays[0]):
+                    data = ctx.forward(*arrays, **params)
         except Exception:
             # Only on failure (free on the hot path): a check may raise a clearer error (devices.py
-            # registers the one that names both devices when the inputs span two).
+            # registers the one that names both devices when the inputs span two, keyword
+            # arrays such as where's condition included).
+            named = {f"input {i}": a for i, a in enumerate(arrays)}
+            named.update((k, v) for k, v in params.items() if hasattr(v, "shape") and not isinstance(v, _np.generic))
             for check in FORWARD_ERROR_CHECKS:
-                check([t.data for t in inputs], repr(cls.name))
+                check(list(named.values()), repr(cls.name), list(named))
             raise
         if isinstance(data, _np.generic):  # NumPy turns 0-d results into scalars; keep arrays
             data = _np.asarray(data)

@@ -190,8 +190,10 @@ class Tensor:
 
     def clone(self) -> "Tensor":
         """A copy of the data that stays in the graph (the gradient passes through unchanged)."""
-        return ops.Cast.apply(self, dtype=self.data.dtype) if self.requires_grad else \
-            Tensor._make(self.data.copy(), False, None)
+        if self.requires_grad:
+            return ops.Cast.apply(self, dtype=self.data.dtype)
+        with _device.scope(self.data):
+            return Tensor._make(self.data.copy(), False, None)
 
     def astype(self, dtype) -> "Tensor":
         """A copy with another dtype (differentiable between floating dtypes)."""
@@ -286,64 +288,65 @@ class Tensor:
                 "backward() on a tensor that does not require grad: no input of it has "
                 "requires_grad=True (or it was computed under no_grad)"
             )
-        if grad is None:
-            if self.data.size != 1:
-                raise ValueError(
-                    f"backward() without a gradient needs a one-element (scalar) output; this "
-                    f"output has shape {self.shape}: pass grad= of that shape"
-                )
-            seed = backend.array_module(self.data).ones_like(self.data)
-        else:
-            seed = backend.to_array(grad.data if isinstance(grad, Tensor) else grad, self.data.dtype, copy=True)
-            if seed.shape != self.shape:
-                raise ValueError(
-                    f"backward() got a gradient of shape {seed.shape} for an output of shape {self.shape}"
-                )
-            _device.check_same_device([self.data, seed], "backward() (output and gradient)")
-        order = _topological_order(self)  # also clears the intermediate nodes' old .grad
-        if self._ctx is None:
-            self.grad = seed if self.grad is None else self.grad + seed
-        else:
-            self.grad = seed
-        leaf_grads = set()  # ids of the arrays leaves hold: one array is never held by two
-        # Gradients accumulate in .grad itself: a node's total is complete when it is reached,
-        # because every node that uses it comes earlier in the reversed order.
-        for node in reversed(order):
-            ctx = node._ctx
-            g = node.grad
-            if ctx is None:
-                if type(g) is not np.ndarray and isinstance(g, np.generic):
-                    node.grad = np.asarray(g)  # arithmetic on 0-d arrays returns NumPy scalars
-                elif not g.flags.writeable or id(g) in leaf_grads:  # a broadcast view, or shared
-                    node.grad = g.copy()
-                leaf_grads.add(id(node.grad))
-                continue
-            if g is None:
-                continue
-            if ctx.saved is None:
-                raise GraphFreedError(
-                    f"backward() through the graph a second time: the values saved by "
-                    f"'{ctx.name}' were freed by the first backward(); pass retain_graph=True to "
-                    f"the first call to back-propagate twice"
-                )
-            parent_grads = ctx.backward(g)
-            if type(parent_grads) is not tuple:
-                parent_grads = (parent_grads,)
-            for parent, pg in zip(ctx.parents, parent_grads):
-                if pg is None or not parent.requires_grad:
+        with _device.scope(self.data):  # a device graph runs on its device
+            if grad is None:
+                if self.data.size != 1:
+                    raise ValueError(
+                        f"backward() without a gradient needs a one-element (scalar) output; this "
+                        f"output has shape {self.shape}: pass grad= of that shape"
+                    )
+                seed = backend.array_module(self.data).ones_like(self.data)
+            else:
+                seed = backend.to_array(grad.data if isinstance(grad, Tensor) else grad, self.data.dtype, copy=True)
+                if seed.shape != self.shape:
+                    raise ValueError(
+                        f"backward() got a gradient of shape {seed.shape} for an output of shape {self.shape}"
+                    )
+                _device.check_same_device([self.data, seed], "backward() (output and gradient)")
+            order = _topological_order(self)  # also clears the intermediate nodes' old .grad
+            if self._ctx is None:
+                self.grad = seed if self.grad is None else self.grad + seed
+            else:
+                self.grad = seed
+            leaf_grads = set()  # ids of the arrays leaves hold: one array is never held by two
+            # Gradients accumulate in .grad itself: a node's total is complete when it is reached,
+            # because every node that uses it comes earlier in the reversed order.
+            for node in reversed(order):
+                ctx = node._ctx
+                g = node.grad
+                if ctx is None:
+                    if type(g) is not np.ndarray and isinstance(g, np.generic):
+                        node.grad = np.asarray(g)  # arithmetic on 0-d arrays returns NumPy scalars
+                    elif not g.flags.writeable or id(g) in leaf_grads:  # a broadcast view, or shared
+                        node.grad = g.copy()
+                    leaf_grads.add(id(node.grad))
                     continue
-                pdata = parent.data
-                if pg.shape != pdata.shape:
-                    pg = unbroadcast(pg, pdata.shape, repr(ctx.name))
-                if pg.dtype != pdata.dtype:
-                    pg = pg.astype(pdata.dtype)
-                prev = parent.grad
-                parent.grad = pg if prev is None else prev + pg
-            if not retain_graph:
-                ctx.saved = None  # freed: see Function.freed
-            if not keep_grads:
-                node.grad = None
-                g = parent_grads = pg = None  # drop the loop's references too, or nothing is freed
+                if g is None:
+                    continue
+                if ctx.saved is None:
+                    raise GraphFreedError(
+                        f"backward() through the graph a second time: the values saved by "
+                        f"'{ctx.name}' were freed by the first backward(); pass retain_graph=True to "
+                        f"the first call to back-propagate twice"
+                    )
+                parent_grads = ctx.backward(g)
+                if type(parent_grads) is not tuple:
+                    parent_grads = (parent_grads,)
+                for parent, pg in zip(ctx.parents, parent_grads):
+                    if pg is None or not parent.requires_grad:
+                        continue
+                    pdata = parent.data
+                    if pg.shape != pdata.shape:
+                        pg = unbroadcast(pg, pdata.shape, repr(ctx.name))
+                    if pg.dtype != pdata.dtype:
+                        pg = pg.astype(pdata.dtype)
+                    prev = parent.grad
+                    parent.grad = pg if prev is None else prev + pg
+                if not retain_graph:
+                    ctx.saved = None  # freed: see Function.freed
+                if not keep_grads:
+                    node.grad = None
+                    g = parent_grads = pg = None  # drop the loop's references too, or nothing is freed
 
     # ---------------------------------------------------------------- operators
     def __add__(self, other):
@@ -439,13 +442,15 @@ class Tensor:
             raise ValueError("clip() needs at least one of min and max")
         if not isinstance(min, Tensor) and not isinstance(max, Tensor):
             return ops.Clip.apply(self, lo=min, hi=max)
+        lo, hi = (None if b is None else lift(b, self) for b in (min, max))
+        named = [(k, t.data) for k, t in (("x", self), ("min", lo), ("max", hi)) if t is not None]
+        _device.check_same_device([a for _, a in named], "clip", [k for k, _ in named])
         out = self
-        if min is not None:
-            lo = lift(min, self)
-            out = ops.Where.apply(lo, out, condition=out.data < lo.data)
-        if max is not None:
-            hi = lift(max, self)
-            out = ops.Where.apply(hi, out, condition=out.data > hi.data)
+        with _device.scope(self.data):
+            if lo is not None:
+                out = ops.Where.apply(lo, out, condition=out.data < lo.data)
+            if hi is not None:
+                out = ops.Where.apply(hi, out, condition=out.data > hi.data)
         return out
 
     clamp = clip
@@ -546,8 +551,9 @@ class Tensor:
     def _arg(self, which, axis, keepdims):
         if axis is not None:
             axis = _one_axis(axis, self.ndim) if self.ndim else None
-        out = getattr(self.data, which)(axis=axis, keepdims=keepdims)
-        return Tensor._make(backend.array_module(self.data).asarray(out, dtype=np.int64), False, None)
+        with _device.scope(self.data):
+            out = getattr(self.data, which)(axis=axis, keepdims=keepdims)
+            return Tensor._make(backend.array_module(self.data).asarray(out, dtype=np.int64), False, None)
 
     # ---------------------------------------------------------------- movement
     def reshape(self, *shape):
@@ -711,8 +717,14 @@ def lift(value, like: Tensor) -> Tensor:
     functional form lifts its non-tensor operands with this one rule."""
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, (bool, int, float)) and like.data.dtype.kind == "f":
-        return Tensor._make(backend.array_module(like.data).asarray(value, dtype=like.data.dtype), False, None)
+    data = like.data
+    if isinstance(value, (bool, int, float, np.bool_, np.number)):  # a number: 0-d, on like's device
+        dtype = data.dtype if data.dtype.kind == "f" else None
+        if type(data) is not np.ndarray:
+            with _device.scope(data):
+                return Tensor._make(backend.array_module(data).asarray(value, dtype=dtype), False, None)
+        if dtype is not None:
+            return Tensor._make(np.asarray(value, dtype=dtype), False, None)
     if not hasattr(value, "dtype"):
         try:
             value = np.asarray(value)
@@ -723,7 +735,8 @@ def lift(value, like: Tensor) -> Tensor:
 
 def _compare(op, a: Tensor, b) -> Tensor:
     b = b.data if isinstance(b, Tensor) else b
-    return Tensor._make(op(a.data, b), False, None)
+    with _device.scope(a.data):
+        return Tensor._make(op(a.data, b), False, None)
 
 
 def _pick(numpy_value, torch_value, default):

@@ -7,6 +7,7 @@ module validates their arguments and composes everything else from engine ops.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -19,6 +20,7 @@ from chainrule.engine.conv import (  # noqa: F401  (re-exported: cr.nn.functiona
 )
 from chainrule.nn.normalization import batch_norm  # noqa: F401
 from chainrule.engine.backend import array_module
+from chainrule.engine.devices import check_same_device, scope
 from chainrule.engine.tensor import lift
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -34,6 +36,19 @@ __all__ = [
 
 def _t(x):
     return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def _on_input_device(fn):
+    """``fn``'s body runs on its first argument's device: the arrays it makes (class weights,
+    indices, masks) are made there, as the ops' results are (CuPy makes them on its current GPU)."""
+    @functools.wraps(fn)
+    def run(x, *args, **kwargs):
+        data = getattr(x, "data", x)
+        if type(data) is np.ndarray or not hasattr(data, "dtype"):
+            return fn(x, *args, **kwargs)
+        with scope(data):
+            return fn(x, *args, **kwargs)
+    return run
 
 
 # ====================================================================== activations
@@ -57,6 +72,7 @@ def identity(x) -> Tensor:
     return _t(x)
 
 
+@_on_input_device
 def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, negative_slope·x otherwise."""
     x = _t(x)
@@ -78,6 +94,7 @@ def logsigmoid(x) -> Tensor:
     return -(-_t(x)).softplus()
 
 
+@_on_input_device
 def elu(x, alpha: float = 1.0) -> Tensor:
     """x for x > 0, α·(e^x − 1) otherwise."""
     x = _t(x)
@@ -103,6 +120,7 @@ def gelu(x, approximate: str = "none") -> Tensor:
     return x * 0.5 * ((x * (1.0 / math.sqrt(2.0))).erf() + 1.0)
 
 
+@_on_input_device
 def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
     """Zero each entry with probability p and scale the rest by 1/(1 − p), when ``training``.
 
@@ -122,6 +140,7 @@ def dropout(x, p: float = 0.5, training: bool = True, rng=None) -> Tensor:
     return x * Tensor(to_device(keep.astype(x.dtype) / (1 - p), device_of(x.data)), dtype=x.dtype)
 
 
+@_on_input_device
 def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     """(x − mean) / √(var + ε) · weight + bias over the last ``len(normalized_shape)`` axes.
 
@@ -143,18 +162,21 @@ def layer_norm(x, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -
 
 
 # ====================================================================== losses
-def _target_array(target, like):
-    """The target as an array in the same array library as ``like`` (labels follow the scores
-    to the GPU); Python lists become NumPy arrays first."""
-    y = target.data if isinstance(target, Tensor) else target
-    if not hasattr(y, "dtype"):
-        y = np.asarray(y)
-    xp = array_module(like)
-    return y if array_module(y) is xp else xp.asarray(y)
+def _target_array(target, like, what="loss", name="target"):
+    """The target as an array on ``like``'s device: host labels (arrays, lists) follow the scores
+    to the GPU, as a batch does; a tensor target on another device is an error naming both, as
+    for any op (chainrule never copies a tensor between devices silently)."""
+    y = target.data if isinstance(target, Tensor) else target if hasattr(target, "dtype") else np.asarray(target)
+    if type(y) is np.ndarray and type(like) is np.ndarray:
+        return y
+    if isinstance(target, Tensor) or type(y) is not np.ndarray:
+        check_same_device([like, y], what, ["scores", name])
+        return y
+    return to_device(y, device_of(like))
 
 
 def _labels(target, n: int, n_classes: int, what: str, like=None):
-    y = _target_array(target, like if like is not None else np.empty(0))
+    y = _target_array(target, like if like is not None else np.empty(0), what)
     if y.dtype.kind not in "iu":
         raise TypeError(f"{what}: class labels must be integers 0..{n_classes - 1}; got dtype {y.dtype}")
     if y.shape != (n,):
@@ -194,12 +216,13 @@ def _reduce(per_example, reduction, divisor=None):
 def _class_weight(weight, n_classes, like, what):
     if weight is None:
         return None
-    w = _target_array(weight, like.data).astype(like.dtype)
+    w = _target_array(weight, like.data, what, "weight").astype(like.dtype)
     if w.shape != (n_classes,):
         raise ValueError(f"{what}: weight must have one entry per class, shape ({n_classes},); got {w.shape}")
     return w
 
 
+@_on_input_device
 def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Tensor:
     """Softmax cross-entropy: L_i = −log(e^{s_{y_i}} / Σ_j e^{s_j}), averaged over examples.
@@ -235,7 +258,7 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
     n, k = logits.shape
     check.number("cross_entropy's label_smoothing", label_smoothing, 0, 1)
     w = _class_weight(weight, k, logits, "cross_entropy")
-    y = _target_array(target, logits.data)
+    y = _target_array(target, logits.data, "cross_entropy")
     if y.dtype.kind == "f":  # probabilities
         if y.shape == (n,):
             raise TypeError(f"cross_entropy: class labels must be integers 0..{k - 1} (or probabilities "
@@ -272,6 +295,7 @@ def cross_entropy(logits: Tensor, target, weight=None, ignore_index: int = -100,
     return _reduce(per, reduction, divisor=float(row_weight.sum()))
 
 
+@_on_input_device
 def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """The negative log-likelihood −w_{y_i}·x_{i, y_i} of log-probabilities ``log_probs`` (N, K).
 
@@ -282,7 +306,7 @@ def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100, r
     check_reduction(reduction)
     n, k = x.shape
     w = _class_weight(weight, k, x, "nll_loss")
-    y = _target_array(target, x.data)
+    y = _target_array(target, x.data, "nll_loss")
     valid = (y != ignore_index) if y.dtype.kind in "iu" else array_module(y).ones(y.shape, bool)
     y = _labels(array_module(y).where(valid, y, 0) if y.dtype.kind in "iu" else y, n, k, "nll_loss", x.data)
     xp = array_module(x.data)
@@ -291,6 +315,7 @@ def nll_loss(log_probs: Tensor, target, weight=None, ignore_index: int = -100, r
     return _reduce(per, reduction, divisor=float(row_weight.sum()))
 
 
+@_on_input_device
 def multiclass_hinge(scores: Tensor, target, margin: float = 1.0, reduction: str = "mean") -> Tensor:
     """The multiclass SVM loss (Weston–Watkins): L_i = Σ_{j≠y_i} max(0, s_j − s_{y_i} + Δ).
 
@@ -309,7 +334,7 @@ def multiclass_hinge(scores: Tensor, target, margin: float = 1.0, reduction: str
 
 
 def _binary_target(target, scores, allowed, what):
-    t, shape = _target_array(target, scores.data), scores.shape
+    t, shape = _target_array(target, scores.data, what), scores.shape
     if t.shape != shape:
         raise ValueError(f"{what}: target has shape {t.shape} but the scores have shape {shape}")
     bad = ~array_module(t).isin(t, array_module(t).asarray(allowed))
@@ -319,7 +344,7 @@ def _binary_target(target, scores, allowed, what):
 
 
 def _probability_target(target, scores, what):
-    t = _target_array(target, scores.data)
+    t = _target_array(target, scores.data, what)
     if t.shape != scores.shape:
         raise ValueError(f"{what}: target has shape {t.shape} but the scores have shape {scores.shape}")
     if t.dtype.kind not in "fiub":
@@ -333,7 +358,7 @@ def _probability_target(target, scores, what):
 def _elementwise_weight(weight, scores, what, name="weight"):
     if weight is None:
         return None
-    w = _target_array(weight, scores.data).astype(scores.dtype)
+    w = _target_array(weight, scores.data, what, name).astype(scores.dtype)
     try:
         ok = np.broadcast_shapes(w.shape, scores.shape) == scores.shape
     except ValueError:
@@ -343,6 +368,7 @@ def _elementwise_weight(weight, scores, what, name="weight"):
     return w
 
 
+@_on_input_device
 def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None, reduction: str = "mean",
                                      pos_weight=None) -> Tensor:
     """Logistic loss from logits: −w·[pw·t log σ(s) + (1 − t) log(1 − σ(s))], t ∈ [0, 1].
@@ -358,6 +384,7 @@ def binary_cross_entropy_with_logits(logits: Tensor, target, weight=None, reduct
         weight=_elementwise_weight(weight, logits, "binary_cross_entropy_with_logits"))
 
 
+@_on_input_device
 def binary_cross_entropy(probs: Tensor, target, weight=None, reduction: str = "mean") -> Tensor:
     """−w·[t log p + (1 − t) log(1 − p)] on probabilities p ∈ [0, 1] (each log clamped at −100,
     as PyTorch's, so p = 0 or 1 gives a finite loss)."""
@@ -373,6 +400,7 @@ def binary_cross_entropy(probs: Tensor, target, weight=None, reduction: str = "m
     return _reduce(per if w is None else per * lift(w, probs), reduction)
 
 
+@_on_input_device
 def binary_hinge(scores: Tensor, target, margin: float = 1.0, reduction: str = "mean") -> Tensor:
     """The binary SVM loss max(0, Δ − y·s) with labels y ∈ {−1, +1}."""
     t = _binary_target(target, scores, (-1, 1), "binary_hinge").astype(scores.dtype)
@@ -381,12 +409,17 @@ def binary_hinge(scores: Tensor, target, margin: float = 1.0, reduction: str = "
 
 def _difference(pred, target, what):
     pred = _t(pred)
-    t = target if isinstance(target, Tensor) else Tensor(_target_array(target, pred.data), dtype=pred.dtype)
+    if isinstance(target, Tensor):  # a tensor target: its gradient flows (no copy between devices)
+        check_same_device([pred.data, target.data], what, ["prediction", "target"])
+        t = target
+    else:
+        t = Tensor(_target_array(target, pred.data, what), dtype=pred.dtype)
     if t.shape != pred.shape:
         raise ValueError(f"{what}: target has shape {t.shape} but the prediction has shape {pred.shape}")
     return pred - t
 
 
+@_on_input_device
 def mse(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     """Squared error Σ (y − f(x))² (``reduction="sum"``, the lecture's E(w)) or its mean."""
     d = _difference(pred, target, "mse")
@@ -396,11 +429,13 @@ def mse(pred: Tensor, target, reduction: str = "mean") -> Tensor:
 mse_loss = mse
 
 
+@_on_input_device
 def l1_loss(pred: Tensor, target, reduction: str = "mean") -> Tensor:
     """Absolute error |f(x) − y|, averaged (or summed) over the entries."""
     return _reduce(_difference(pred, target, "l1_loss").abs(), check_reduction(reduction))
 
 
+@_on_input_device
 def huber_loss(pred: Tensor, target, reduction: str = "mean", delta: float = 1.0) -> Tensor:
     """½d² where |d| < δ, δ(|d| − ½δ) elsewhere, for d = f(x) − y (PyTorch's HuberLoss)."""
     check.number("huber_loss's delta", delta, 0, low_open=True)
@@ -409,6 +444,7 @@ def huber_loss(pred: Tensor, target, reduction: str = "mean", delta: float = 1.0
     return _reduce(per, check_reduction(reduction))
 
 
+@_on_input_device
 def smooth_l1_loss(pred: Tensor, target, reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """½d²/β where |d| < β, |d| − ½β elsewhere (PyTorch's SmoothL1Loss: Huber divided by β)."""
     check.number("smooth_l1_loss's beta", beta, low=0)
@@ -419,6 +455,7 @@ def smooth_l1_loss(pred: Tensor, target, reduction: str = "mean", beta: float = 
     return _reduce(per, check_reduction(reduction))
 
 
+@_on_input_device
 def one_hot(labels, num_classes: int = -1) -> Tensor:
     """An int64 tensor of shape labels.shape + (num_classes,) with a 1 at each label.
 
@@ -428,7 +465,7 @@ def one_hot(labels, num_classes: int = -1) -> Tensor:
     >>> cr.nn.functional.one_hot([0, 2], 3).tolist()
     [[1, 0, 0], [0, 0, 1]]
     """
-    y = _target_array(labels, np.empty(0))
+    y = labels.data if isinstance(labels, Tensor) else labels if hasattr(labels, "dtype") else np.asarray(labels)
     if y.dtype.kind not in "iu":
         raise TypeError(f"one_hot: labels must be integers; got dtype {y.dtype}")
     k = int(y.max()) + 1 if num_classes == -1 and y.size else (0 if num_classes == -1 else int(num_classes))

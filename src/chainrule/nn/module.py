@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule import validation as check
 from chainrule.engine import Tensor, backend, device, device_of, to_device, to_host
-from chainrule.engine.devices import CPU, check_same_device
+from chainrule.engine.devices import CPU, check_same_device, scope
 
 
 class Parameter(Tensor):
@@ -37,6 +37,17 @@ class Parameter(Tensor):
 class IncompatibleKeys(NamedTuple):
     missing_keys: list
     unexpected_keys: list
+
+
+#: Module attribute assignments so far, any module's (training flags included): the captured step
+#: (chainrule.train.capture) reads the modules' Python settings again only when this has moved.
+_ASSIGNMENTS = [0]
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def assignments() -> int:
+    """How many times a module attribute was assigned or deleted, or a training flag set."""
+    return _ASSIGNMENTS[0]
 
 
 class Module:
@@ -79,6 +90,7 @@ class Module:
                 f"cannot assign {name!r} before Module.__init__() is called; call "
                 f"super().__init__() first in {type(self).__name__}.__init__"
             )
+        _ASSIGNMENTS[0] += 1
         params, modules = self.__dict__["_parameters"], self.__dict__["_modules"]
         buffers = self.__dict__.get("_buffers", {})
         if name in buffers:  # assigning a registered buffer replaces its array
@@ -98,6 +110,7 @@ class Module:
         object.__setattr__(self, name, value)
 
     def __delattr__(self, name):
+        _ASSIGNMENTS[0] += 1
         self._parameters.pop(name, None)
         self._modules.pop(name, None)
         object.__delattr__(self, name)
@@ -209,9 +222,22 @@ class Module:
     def train(self, mode: bool = True) -> "Module":
         """Switch training mode (dropout active) on or off; returns self."""
         mode = check.boolean("train()'s mode", mode)
+        _ASSIGNMENTS[0] += 1
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self
+
+    def python_state(self) -> dict:
+        """The settings a forward pass may branch on in Python: every module's attributes that are
+        plain values (numbers, strings, None, tuples of them; the training flag among them) and
+        every parameter's ``requires_grad``, by dotted name, as text. The captured step compares
+        it with its recording's (a replay takes the branches its recording took)."""
+        state = {f"{name}.requires_grad".lstrip("."): p.requires_grad for name, p in self.named_parameters()}
+        for prefix, module in self.named_modules():
+            for key, value in module.__dict__.items():
+                if type(value) in _PLAIN or type(value) is tuple and all(type(v) in _PLAIN for v in value):
+                    state[f"{prefix}.{key}".lstrip(".")] = repr(value)
+        return state
 
     def eval(self) -> "Module":
         """Switch to evaluation mode (dropout off); returns self."""
@@ -293,17 +319,16 @@ class Module:
             if value.dtype.kind == "f" and not np.isfinite(value).all():
                 bad = value.size - int(np.count_nonzero(np.isfinite(value)))
                 raise ValueError(f"state_dict entry {name!r} has {bad} non-finite value(s) (NaN or infinity), expected none")
-            if value.shape != np.shape(p):
+            if value.shape != p.shape:
                 raise ValueError(
                     f"error loading state_dict into {type(self).__name__}: {name!r} has shape "
-                    f"{value.shape} in the state_dict but {np.shape(p)} in the model"
+                    f"{value.shape} in the state_dict but {p.shape} in the model"
                 )
             updates.append((p, value))
         for p, value in updates:
-            if isinstance(p, Tensor):
-                p.data[...] = to_device(value, device_of(p.data))  # host arrays go to the parameter's device
-            else:  # a buffer: an array on the module's device
-                p[...] = to_device(value, device_of(p))
+            data = p.data if isinstance(p, Tensor) else p  # a parameter, or a buffer (an array)
+            with scope(data):  # host arrays go to the parameter's device
+                data[...] = to_device(value, device_of(data))
         return IncompatibleKeys(missing, unexpected)
 
     # ---------------------------------------------------------------- calling and printing
@@ -311,7 +336,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must implement forward()")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        data = getattr(args[0], "data", None) if args else None
+        if data is None or type(data) is np.ndarray:
+            return self.forward(*args, **kwargs)
+        with scope(data):  # a device input: the layer runs on its device (CuPy's current GPU)
+            return self.forward(*args, **kwargs)
 
     def extra_repr(self) -> str:
         return ""

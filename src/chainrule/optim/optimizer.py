@@ -58,6 +58,7 @@ from collections import defaultdict
 import numpy as np
 
 from chainrule.engine import Tensor, backend, device_of, enable_grad, to_device, to_host
+from chainrule.engine.devices import scope
 
 __all__ = ["Optimizer", "axpy"]
 
@@ -387,14 +388,20 @@ class Optimizer:
         raise NotImplementedError(f"{type(self).__name__} does not implement a gradient step")
 
     # ------------------------------------------------------------------ steps
+    def _on_device(self):
+        """A context in which the parameters' device is the current one (CuPy makes new arrays on
+        its current GPU: :func:`chainrule.engine.devices.scope`); every step runs in it."""
+        return scope(self.param_groups[0]["params"][0].data)
+
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Forget the gradients: ``p.grad = None`` (or a new zero array, never in place)."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none:
-                    p.grad = None
-                elif p.grad is not None:  # a new array: gradients may alias each other
-                    p.grad = backend.array_module(p.grad).zeros_like(p.grad)
+        with self._on_device():
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if set_to_none:
+                        p.grad = None
+                    elif p.grad is not None:  # a new array: gradients may alias each other
+                        p.grad = backend.array_module(p.grad).zeros_like(p.grad)
 
     def grad_views(self) -> dict:
         """Where the next :meth:`step` reads gradients: ``{id(p): array}`` for the parameters of
@@ -427,8 +434,9 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            self._step_group(group, self._plan_for(group))
+        with self._on_device():
+            for group in self.param_groups:
+                self._step_group(group, self._plan_for(group))
         return loss
 
     def _plan_for(self, group) -> _Plan:

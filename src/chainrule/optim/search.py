@@ -181,20 +181,21 @@ class RandomSearch(_Search):
 
     def step(self, closure=None):
         """Evaluate one random parameter set; return the closure's value for it."""
-        self._check_closure(closure)
-        params = self._params()
-        saved = [p.data.copy() for p in params]
-        for group in self.param_groups:
-            scale = float(group["scale"])
-            for p in group["params"]:
-                p.data[...] = self._draw(p, scale)
-        value, loss = self._evaluate(closure)
-        if loss < (math.inf if self.best_loss is None else self.best_loss):
-            self.best_loss = loss
-        else:
-            for p, old in zip(params, saved):
-                p.data[...] = old
-        return value
+        with self._on_device():  # the parameters' device is the current one
+            self._check_closure(closure)
+            params = self._params()
+            saved = [p.data.copy() for p in params]
+            for group in self.param_groups:
+                scale = float(group["scale"])
+                for p in group["params"]:
+                    p.data[...] = self._draw(p, scale)
+            value, loss = self._evaluate(closure)
+            if loss < (math.inf if self.best_loss is None else self.best_loss):
+                self.best_loss = loss
+            else:
+                for p, old in zip(params, saved):
+                    p.data[...] = old
+            return value
 
 
 class RandomLocalSearch(_Search):
@@ -253,21 +254,22 @@ class RandomLocalSearch(_Search):
 
     def step(self, closure=None):
         """Try one random move; return the closure's value at the moved parameters."""
-        self._check_closure(closure)
-        if self.best_loss is None:
-            _, loss = self._evaluate(closure)
-            self.best_loss = loss if loss == loss else math.inf
-        params = self._params()
-        saved = [p.data.copy() for p in params]
-        for group in self.param_groups:
-            step_size = float(group["step_size"])
-            for p in group["params"]:
-                d = p.data
-                d += self._draw(p, step_size)
-        value, loss = self._evaluate(closure)
-        if loss < self.best_loss:
-            self.best_loss = loss
-        else:
-            for p, old in zip(params, saved):
-                p.data[...] = old
-        return value
+        with self._on_device():  # the parameters' device is the current one
+            self._check_closure(closure)
+            if self.best_loss is None:
+                _, loss = self._evaluate(closure)
+                self.best_loss = loss if loss == loss else math.inf
+            params = self._params()
+            saved = [p.data.copy() for p in params]
+            for group in self.param_groups:
+                step_size = float(group["step_size"])
+                for p in group["params"]:
+                    d = p.data
+                    d += self._draw(p, step_size)
+            value, loss = self._evaluate(closure)
+            if loss < self.best_loss:
+                self.best_loss = loss
+            else:
+                for p, old in zip(params, saved):
+                    p.data[...] = old
+            return value

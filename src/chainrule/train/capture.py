@@ -31,9 +31,13 @@ targets, a module's buffer handed to an op that does not declare it as state it 
 (a Function's ``state_kwargs``: BatchNorm's op advances its running statistics and count, so
 those are read afresh at each replay; a buffer its module changes in Python would not be). A new
 batch shape (the smaller last batch of an epoch), or a batch of another dtype, is recorded once
-more. A forward
-pass that branches in Python on its data's *values* is not detected: it would replay the
-branch taken when it was recorded.
+more. A replay takes the branches its recording took, so the model's Python settings
+(``Module.python_state``: each module's plain attributes, training flags, ``requires_grad``) are
+compared whenever a module attribute was assigned or a flag changed: a callback that switches a
+branch, changes a temperature or freezes a layer makes every recording anew, and a forward pass
+that changes them itself (a call counter) trains uncaptured, saying which. A forward pass that
+branches in Python on its data's *values* is not detected: it would replay the branch taken
+when it was recorded.
 
 **On a device that records graphs** (CUDA, through CuPy's stream capture; the backend declares
 ``graphs``), a shape whose whole step was recorded goes one step further at its first replay:
@@ -49,12 +53,16 @@ device cannot record (a synchronizing call inside the step) is said once with a
 """
 from __future__ import annotations
 
+import operator
 import warnings
 
 import numpy as np
 
 from chainrule.engine import Tensor, backend, device_of, recording, to_device, topological_order, unbroadcast
-from chainrule.engine.devices import graphs as device_graphs
+from chainrule.engine.devices import graphs as device_graphs, scope
+from chainrule.nn.module import assignments
+
+_REQUIRES_GRAD = operator.attrgetter("requires_grad")
 
 
 class CapturedForward:
@@ -393,14 +401,40 @@ class CapturedSteps:
 
     def __init__(self):
         self.by_shape, self.reasons, self.graphs = {}, {}, {}
+        self.flattened, self.seen, self.settings, self.params, self.flags = False, None, None, (), None
+        self.unstable = None  # why no step is replayed, when the forward pass changes Python settings
 
     def step(self, trainer, xb: Tensor, yb):
         """One training step of ``trainer`` on ``(xb, yb)``, replayed when captured; returns the loss."""
-        model, opt, data = trainer.model, trainer.optimizer, xb.data
+        opt, data = trainer.optimizer, xb.data
         capture = self.by_shape.get(data.shape)
         if (type(data) is np.ndarray and type(capture) is CapturedForward and capture.whole  # the CPU's usual step
-                and capture.x_dtype == data.dtype and self.graphs.get(data.shape) is False):
+                and capture.x_dtype == data.dtype and self.graphs.get(data.shape) is False
+                and assignments() == self.seen and list(map(_REQUIRES_GRAD, self.params)) == self.flags):
             return Tensor._make(capture.step(opt, data, yb), False, None)
+        with scope(data):  # a device batch: the step runs on its device
+            return self._step(trainer, xb, yb)
+
+    def _settings_held(self, model) -> bool:
+        """Whether the model's Python settings (``Module.python_state``: the attributes a forward
+        may branch on, ``requires_grad``) are still those of the recordings; when they changed (a
+        callback switched a branch, froze a layer), every recording is dropped, to be made anew."""
+        if assignments() == self.seen and list(map(_REQUIRES_GRAD, self.params)) == self.flags:
+            return True
+        settings = model.python_state()
+        held = self.settings is None or settings == self.settings
+        if not held:
+            self.by_shape.clear(), self.graphs.clear(), self.reasons.clear()
+        self.settings, self.seen = settings, assignments()
+        self.params = list(model.parameters())
+        self.flags = [p.requires_grad for p in self.params]
+        return held
+
+    def _step(self, trainer, xb: Tensor, yb):
+        model, opt = trainer.model, trainer.optimizer
+        if self.unstable:
+            return _plain_step(trainer, trainer.loss(model(xb), yb))
+        self._settings_held(model)
         dev = device_of(xb.data)
         if dev.type != "cpu" and hasattr(yb, "dtype"):
             yb = to_device(yb, dev)  # the targets the loss would copy: recorded whole, with the step
@@ -410,10 +444,18 @@ class CapturedSteps:
             self.graphs.pop(xb.shape, None)
         if capture is None or capture == "model":
             whole = capture is None
-            if not self.by_shape:  # one array for the parameters: the optimizer updates them in one pass
+            if not self.flattened:  # one array for the parameters: the optimizer updates them in one pass
                 model.flatten_parameters()
+                self.flattened = True
+            settings = self.settings
             result, capture = (CapturedForward.record(model, xb, trainer.loss, yb) if whole
                                else CapturedForward.record(model, xb))
+            if not self._settings_held(model):  # the forward pass itself changed them: never replayed
+                changed = sorted(k for k in self.settings.keys() | settings.keys()
+                                 if self.settings.get(k) != settings.get(k))
+                self.unstable = f"the forward pass sets {', '.join(changed)} in Python, which a replay would not do"
+                warnings.warn(f"capture: training uncaptured: {self.unstable}", CaptureWarning, stacklevel=4)
+                return _plain_step(trainer, result if whole else trainer.loss(result, yb))
             if capture.reason is None:
                 self.by_shape[xb.shape] = capture
             elif whole:
