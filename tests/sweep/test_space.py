@@ -114,3 +114,30 @@ def test_a_trials_draws_depend_on_the_sweep_seed_and_its_index_only():
     # SeedSequence's own spawn: trial i draws from the sweep's i-th child.
     child = np.random.SeedSequence(7).spawn(3)[2]
     assert space.sample(trial_rng(7, 2)) == space.sample(np.random.default_rng(child))
+
+
+def test_each_distribution_names_the_values_that_bound_its_draws():
+    assert Uniform(-1.0, 0.5).ends() == [("low end", -1.0), ("high end", 0.5)]
+    assert LogUniform(1e-4, 1e-1, 3).ends() == [("low end", 1e-4), ("high end", 1e-1)]
+    assert IntRange(2, 5).ends() == [("low end", 2), ("high end", 5)]
+    assert Choice((64, "full")).ends() == [("choice", 64), ("choice", "full")]
+
+
+@pytest.mark.parametrize("dist, good, bad, words", [
+    (LogUniform(1e-2, 1.0), [1e-2, 0.5, 1.0, 1.0 + 1e-12], [1.5, "x", True], "of loguniform:0.01:1"),
+    (Uniform(0.0, 0.5), [0.0, 0.25, 0.5], [-0.1, None], "of uniform:0:0.5"),
+    (IntRange(2, 5), [2, 5], [1, 6, 2.0, "3"], "of int:2:5"),
+    (Choice((64, "full")), [64, "full"], [64.0, 65, "Full"], "of choice:64,full"),
+])
+def test_a_value_read_back_is_checked_against_its_distribution(dist, good, bad, words):
+    for value in good:
+        dist.check_value("p", value)
+    for value in bad:
+        with pytest.raises((TypeError, ValueError)) as info:
+            dist.check_value("p", value)
+        assert str(info.value).startswith("p must be ") and words in str(info.value), str(info.value)
+
+
+def test_the_size_of_a_huge_int_grid_is_counted_without_making_it():
+    space = parse_params(["epochs=int:1:1000000000", "h=choice:16,32"])
+    assert space.grid_size() == 2_000_000_000

@@ -62,3 +62,13 @@ def test_promotion_keeps_the_best_third_of_a_rung_and_never_a_failed_trial():
     assert [t.index for t in promote(trials, 0, "val_loss", 2)] == [3, 1, 5]
     failing = [_trial(0, 0.5, status="failed"), _trial(1, 0.2, status="failed")]
     assert promote(failing, 0, "val_acc", 3) == []
+
+
+def test_a_grid_larger_than_a_sweep_may_be_is_refused_before_its_points_are_made():
+    space = parse_params(["epochs=int:1:1000000000"])
+    with pytest.raises(ValueError, match="the grid has 1000000000 points; a sweep has at most 100000 trials"):
+        initial_trials(space, "grid", None, 0)
+    with pytest.raises(ValueError, match="the grid has 1000000000 points but --trials is 5"):
+        initial_trials(space, "grid", 5, 0)
+    assert [t.params for t in initial_trials(parse_params(["epochs=int:1:3"]), "grid", None, 0)] == \
+        [{"epochs": 1}, {"epochs": 2}, {"epochs": 3}]

@@ -223,7 +223,8 @@ def test_more_grid_points_than_trials_is_an_error():
     ({"metric": "accuracy"}, "metric must be one of val_acc, val_loss; got 'accuracy'"),
     ({"params": ["lr=uniform:0:1", "width=int:1:3"]}, "the space names 'width', which is not a setting"),
     ({"params": ["epochs=int:1:3"], "strategy": "halving"}, "halving chooses the epochs of each rung"),
-    ({"trials": 0}, "trials must be None or a whole number >= 1; got 0"),
+    ({"trials": 0}, "trials must be None or a whole number in [1, 100000]; got 0"),
+    ({"trials": 10 ** 12}, "trials must be None or a whole number in [1, 100000]; got 1000000000000"),
     ({"strategy": "halving", "eta": 1}, "eta (the halving factor) must be a whole number >= 2"),
 ])
 def test_bad_sweep_settings_say_what_was_expected(kw, words):
@@ -271,3 +272,213 @@ def test_workers_that_see_the_sweep_folder_write_the_trials_there_and_others_sen
         assert (study.out / "lr_reg.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError, match="shared_folder must be None"):
         make_study(trials=1, shared_folder=True)
+
+
+# ---------------------------------------------------------------------- parameters and the run settings' rules
+RUN = {"data": "iris", "model": "softmax", "epochs": 1}
+
+
+@pytest.mark.parametrize("param, settings, line", [
+    ("lr=uniform:-1:-0.5", RUN,
+     "the parameter lr=uniform:-1:-0.5: its low end -1 is not a value lr may take: "
+     "--lr must be a finite number > 0; got -1.0"),
+    ("lr=uniform:0:0.5", RUN,  # the high end is fine, the low one is not
+     "the parameter lr=uniform:0:0.5: its low end 0 is not a value lr may take: "
+     "--lr must be a finite number > 0; got 0.0"),
+    ("reg=uniform:-5:-1", RUN,
+     "the parameter reg=uniform:-5:-1: its low end -5 is not a value reg may take: "
+     "--reg must be a finite number >= 0; got -5.0"),
+    ("batch_size=int:0:0", RUN,
+     "the parameter batch_size=int:0:0: its low end 0 is not a value batch_size may take: "
+     "--batch-size must be 'full' or a whole number >= 1; got 0"),
+    ("test_size=uniform:0.1:1", RUN,
+     "the parameter test_size=uniform:0.1:1: its high end 1 is not a value test_size may take: "
+     "--test-size must be a fraction in [0, 1); got 1.0"),
+    ("hidden=choice:64,a", {"data": "iris", "epochs": 1},
+     "the parameter hidden=choice:64,a: its choice 'a' is not a value hidden may take: "
+     "--hidden must be a whole number >= 1; got 'a'"),
+    ("epochs=int:0:5", RUN,
+     "the parameter epochs=int:0:5: its low end 0 is not a value epochs may take: "
+     "--epochs must be a whole number >= 1; got 0"),
+    ("hidden=choice:16,32", RUN,  # a setting the model does not take
+     "the parameter hidden=choice:16,32: its choice 16 is not a value hidden may take: "
+     "--hidden does not apply to --model softmax"),
+])
+def test_parameter_values_that_break_the_run_settings_rules_are_refused_before_a_cluster_starts(
+        tmp_path, monkeypatch, param, settings, line):
+    import chainrule.sweep.runner as runner
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr(runner, "open_client", no_cluster)
+    with pytest.raises((TypeError, ValueError)) as info:
+        cr.sweep.run_study(params=[param], trials=2, settings=settings, workers=1, out=tmp_path / "s")
+    assert str(info.value) == line
+    assert not (tmp_path / "s").exists()
+
+
+def test_parameter_values_inside_the_rules_make_a_study():
+    from chainrule.sweep.trial import RunsTrial
+
+    trial = RunsTrial()
+    spec = SweepSpec(parse_params(["lr=uniform:1e-3:0.5", "batch_size=choice:8,full", "epochs=int:1:3"]),
+                     trial.base_settings(RUN), trials=3)
+    study = Study.create(spec, trial)
+    assert [sorted(t.params) for t in study.trials] == [["batch_size", "epochs", "lr"]] * 3
+    assert all(1e-3 <= t.params["lr"] <= 0.5 and t.params["epochs"] in (1, 2, 3) for t in study.trials)
+
+
+# ---------------------------------------------------------------------- sweep.json read back
+def saved_runs_sweep(out, **kw):
+    """A sweep of training runs saved before any trial ran (no cluster needed to write it)."""
+    from chainrule.sweep.trial import RunsTrial
+
+    trial = RunsTrial()
+    spec = SweepSpec(parse_params(["lr=loguniform:1e-2:1", "hidden=choice:16,32"]),
+                     trial.base_settings({"data": "iris", "epochs": 2}), trials=3, **kw)
+    study = Study.create(spec, trial, out)
+    study.save()
+    return study, trial
+
+
+OK_RUNG = {"epochs": 2, "status": "ok", "metrics": {"val_acc": 0.5, "val_loss": 1.0}, "seconds": 1.0, "error": None}
+
+
+def _set(*keys, value):
+    def change(d):
+        for key in keys[:-1]:
+            d = d[key]
+        d[keys[-1]] = value
+    return change
+
+
+@pytest.mark.parametrize("change, words", [
+    (_set("trials", 1, "index", value=0),
+     "the field 'trials[1].index' is 0, the index of trials[0] too; each trial is listed once"),
+    (_set("trials", 1, "index", value=-1), "the field 'trials[1].index' must be a whole number in [0, 99999]; got -1"),
+    (_set("trials", 1, "index", value=3),
+     "the field 'trials[1].index' must be a whole number in [0, 2] (the sweep has 3 trials); got 3"),
+    (_set("trials", 1, "params", "lr", value="x"),
+     "the field 'trials[1].params.lr' must be a finite number (of loguniform:0.01:1); got \"x\""),
+    (_set("trials", 1, "params", "lr", value=5.0),
+     "the field 'trials[1].params.lr' must be a number in [0.01, 1] (of loguniform:0.01:1); got 5.0"),
+    (_set("trials", 1, "params", "hidden", value=17),
+     "the field 'trials[1].params.hidden' must be one of the values of choice:16,32; got 17"),
+    (_set("trials", 1, "params", value={"lr": 0.1}),
+     "the field 'trials[1].params' must be an object of the space's parameters lr, hidden; got {\"lr\": 0.1}"),
+    (_set("spec", "settings", "lr", value=-1), "the field 'spec.settings.lr' must be a finite number > 0; got -1"),
+    (_set("spec", "settings", "epochs", value="2"), "the field 'spec.settings.epochs' must be a whole number >= 1; got \"2\""),
+    (_set("spec", "settings", "width", value=3), "the field 'spec.settings': unknown run setting(s) 'width'"),
+    (_set("spec", "trials", value=10 ** 12),
+     "the field 'spec.trials' must be null or a whole number in [1, 100000]; got 1000000000000"),
+    (_set("spec", "space", "lr", value="uniform:-1:1"),
+     "the parameter lr=uniform:-1:1: its low end -1 is not a value lr may take: --lr must be a finite number > 0"),
+    (_set("trials", 1, "status", value="bogus"),
+     "the field 'trials[1].status' must be one of ok, failed, pending; got \"bogus\""),
+    (_set("trials", 1, "rungs", value=[{**OK_RUNG, "status": "bogus"}]),
+     "the field 'trials[1].rungs[0].status' must be one of ok, failed; got \"bogus\""),
+    (_set("trials", 1, "rungs", value=[{**OK_RUNG, "metrics": {"val_acc": "x"}}]),
+     "the field 'trials[1].rungs[0].metrics.val_acc' must be null or a finite number; got \"x\""),
+    (_set("trials", 1, "rungs", value=[{**OK_RUNG, "metrics": {"loss": 1.0}}]),
+     "the field 'trials[1].rungs[0]' is ok but has no val_acc (the sweep's metric)"),
+    (_set("trials", 1, "rungs", value=[OK_RUNG, OK_RUNG]),
+     "the field 'trials[1].rungs' must be a list of at most 1 rungs (the sweep's budgets [2])"),
+    (_set("trials", value="x"), "the field 'trials' must be a list of objects; got \"x\""),
+    (_set("kind", value="model"), "the field 'kind' must be one of chainrule-sweep; got \"model\""),
+    (_set("format", value=2), "the field 'format' must be 1 (the sweep file versions this chainrule reads); got 2"),
+])
+def test_a_bad_sweep_json_is_refused_naming_the_field_and_left_as_it_was(tmp_path, change, words):
+    from chainrule.io import FormatError
+
+    out = tmp_path / "s"
+    _, trial = saved_runs_sweep(out)
+    saved = read_sweep(out)
+    change(saved)
+    (out / "sweep.json").write_text(json.dumps(saved))
+    before = (out / "sweep.json").read_bytes()
+    with pytest.raises(FormatError) as info:
+        Study.load(out, trial)
+    assert str(info.value).startswith(f"{out / 'sweep.json'}: {words}"), str(info.value)
+    assert "\n" not in str(info.value)
+    assert (out / "sweep.json").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["sweep.csv", "sweep.json"]
+
+
+def test_a_sweep_json_read_back_unchanged_is_the_sweep_that_was_saved(tmp_path):
+    study, trial = saved_runs_sweep(tmp_path / "s")
+    again = Study.load(tmp_path / "s", trial)
+    assert again.spec.to_dict() == study.spec.to_dict()
+    assert [(t.index, t.params, t.rungs) for t in again.trials] == [(t.index, t.params, t.rungs) for t in study.trials]
+
+
+def test_a_sweep_json_nested_too_deeply_is_a_format_error(tmp_path):
+    from chainrule.io import FormatError
+
+    out = tmp_path / "s"
+    _, trial = saved_runs_sweep(out)
+    (out / "sweep.json").write_text('{"format": 1, "kind": "chainrule-sweep", "x": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    with pytest.raises(FormatError, match="sweep.json: nested too deeply to be a chainrule sweep file"):
+        Study.load(out, trial)
+
+
+def test_a_halving_sweep_missing_a_trial_after_its_first_rung_is_refused(tmp_path):
+    from chainrule.io import FormatError
+
+    out = tmp_path / "h"
+    make_study(out, trials=3, strategy="halving", settings={"epochs": 9}).save()
+    saved = read_sweep(out)
+    assert saved["budgets"] == [1, 3, 9]
+    saved["trials"][0]["rungs"] = [{**OK_RUNG, "epochs": 1}, {**OK_RUNG, "epochs": 3}]
+    del saved["trials"][2]
+    (out / "sweep.json").write_text(json.dumps(saved))
+    with pytest.raises(FormatError, match=r"sweep.json: the field 'trials' lacks the trial\(s\) 2, but the halving "
+                                          "sweep has gone past its first rung"):
+        Study.load(out, ToyTrial())
+    del saved["trials"][0]["rungs"][1]  # still in its first rung: trial 2 runs again
+    (out / "sweep.json").write_text(json.dumps(saved))
+    loaded = Study.load(out, ToyTrial())
+    assert [(t.index, t.status) for t in loaded.trials] == [(0, "ok"), (1, "pending"), (2, "pending")]
+
+
+def test_a_trial_missing_from_sweep_json_is_run_again(client, tmp_path):
+    out = tmp_path / "s"
+    whole = make_study(out, trials=3).run(client)
+    saved = read_sweep(out)
+    lost = saved["trials"].pop(1)
+    (out / "sweep.json").write_text(json.dumps(saved))
+    resumed = Study.load(out, ToyTrial())
+    assert [t.index for t in resumed.trials] == [0, 1, 2] and resumed.trials[1].status == "pending"
+    assert resumed.trials[1].params == lost["params"]  # the trial that was lost: the seed and its index say which
+    assert not resumed.finished() and resumed.remaining() == 1
+    resumed.run(client)
+    assert resumed.finished()
+    assert [(t.index, t.params, t.rungs[0]["metrics"]) for t in resumed.trials] == \
+        [(t.index, t.params, t.rungs[0]["metrics"]) for t in whole.trials]
+    assert resumed.trials[1].rungs[0]["metrics"] == alone(resumed, resumed.trials[1])
+    assert [t["index"] for t in read_sweep(out)["trials"]] == [0, 1, 2]
+
+
+# ---------------------------------------------------------------------- epochs as a parameter
+def test_a_trial_with_epochs_in_the_space_is_recorded_with_the_epochs_it_trained(client, tmp_path):
+    from chainrule.sweep import format_table
+
+    out = tmp_path / "s"
+    study = make_study(out, params=["lr=loguniform:1e-2:10", "epochs=int:2:3"], trials=6).run(client)
+    assert study.spec.settings["epochs"] == 4 and study.spec.budgets() == [4]
+    drawn = [t.params["epochs"] for t in study.trials]
+    assert set(drawn) == {2, 3}
+    for t in study.trials:
+        # The toy trial reports the epoch it ended at: it trained the trial's epochs, not the budget's 4.
+        assert t.rungs[0]["metrics"]["epoch"] == t.params["epochs"] == t.rungs[0]["epochs"]
+        assert t.rungs[0]["metrics"] == alone(study, t)
+    assert [t["rungs"][0]["epochs"] for t in read_sweep(out)["trials"]] == drawn
+    records = study.records()
+    assert [r["epochs"] for r in records] == [study.trials[r["trial"]].params["epochs"] for r in records]
+    with open(out / "sweep.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(int(r["trial"]), int(r["epochs"])) for r in rows] == [(r["trial"], r["epochs"]) for r in records]
+    table = format_table(records, "val_acc").splitlines()
+    column = table[0].split().index("epochs")
+    assert [int(line.split()[column]) for line in table[2:2 + len(records)]] == [r["epochs"] for r in records]
+    assert "4" not in {line.split()[column] for line in table[2:2 + len(records)]}

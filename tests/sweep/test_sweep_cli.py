@@ -127,7 +127,8 @@ def test_a_folder_holding_another_sweep_is_refused_and_left_alone(tmp_path, caps
     assert f"--out {out} already holds a sweep; continue it with --resume {out}" in line
     assert (out / "sweep.json").read_text() == '{"format": 1}'
     line = error(capsys, "--resume", out)
-    assert "is not a chainrule sweep file" in line
+    assert line == f"chainrule: error: {out / 'sweep.json'}: the field 'kind' is missing"
+    assert (out / "sweep.json").read_text() == '{"format": 1}'
 
 
 def test_without_dask_the_command_says_what_to_install(tmp_path, capsys, monkeypatch):
@@ -178,3 +179,98 @@ def test_a_trial_folder_holds_what_a_train_folder_holds_and_a_finished_sweep_res
         assert json.loads(text)["records"] == first["records"]
     code, text, _ = sweep_cli(capsys, "--resume", out)
     assert code == 0 and f"best: trial {first['best']['trial']} " in text
+
+
+@pytest.mark.parametrize("param, line", [
+    ("lr=uniform:-1:-0.5", "the parameter lr=uniform:-1:-0.5: its low end -1 is not a value lr may take: "
+                           "--lr must be a finite number > 0; got -1.0"),
+    ("reg=uniform:-5:-1", "the parameter reg=uniform:-5:-1: its low end -5 is not a value reg may take: "
+                          "--reg must be a finite number >= 0; got -5.0"),
+    ("batch_size=int:0:0", "the parameter batch_size=int:0:0: its low end 0 is not a value batch_size may take: "
+                           "--batch-size must be 'full' or a whole number >= 1; got 0"),
+    ("epochs=int:0:5", "the parameter epochs=int:0:5: its low end 0 is not a value epochs may take: "
+                       "--epochs must be a whole number >= 1; got 0"),
+])
+def test_parameter_values_the_run_settings_refuse_are_exit_2_and_start_no_cluster(tmp_path, capsys, monkeypatch,
+                                                                                 param, line):
+    import sys
+
+    # Without Dask a cluster cannot start (exit 1): exit 2 says the input was refused before.
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    got = error(capsys, "--out", tmp_path / "s", "--workers", "1", "--trials", "2", "--epochs", "1",
+                "--param", param)
+    assert got == f"chainrule: error: {line}"
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_choice_the_run_settings_refuse_is_exit_2(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    got = error(capsys, "--out", tmp_path / "s", "--trials", "2", "--epochs", "1", "--param", "hidden=choice:a,b")
+    assert got == ("chainrule: error: the parameter hidden=choice:a,b: its choice 'a' is not a value hidden "
+                   "may take: --hidden must be a whole number >= 1; got 'a'")
+    assert not (tmp_path / "s").exists()
+
+
+def _bad_trials(saved):
+    saved["trials"] = "x"
+
+
+def _duplicate_index(saved):
+    saved["trials"][1]["index"] = 0
+
+
+def _bad_setting(saved):
+    saved["spec"]["settings"]["lr"] = -1
+
+
+@pytest.mark.parametrize("change, words", [
+    (_bad_trials, "the field 'trials' must be a list of objects; got \"x\""),
+    (_duplicate_index, "the field 'trials[1].index' is 0, the index of trials[0] too; each trial is listed once"),
+    (_bad_setting, "the field 'spec.settings.lr' must be a finite number > 0; got -1"),
+])
+def test_resuming_a_bad_sweep_json_is_exit_2_and_leaves_it_as_it_was(tmp_path, capsys, monkeypatch, change, words):
+    import sys
+
+    from chainrule.sweep import Study, SweepSpec, parse_params
+    from chainrule.sweep.trial import RunsTrial
+
+    out = tmp_path / "s"
+    trial = RunsTrial()
+    Study.create(SweepSpec(parse_params(["lr=loguniform:1e-2:1"]), trial.base_settings({"data": "iris", "epochs": 1}),
+                           trials=2), trial, out).save()
+    saved = json.loads((out / "sweep.json").read_text())
+    change(saved)
+    (out / "sweep.json").write_text(json.dumps(saved))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    line = error(capsys, "--resume", out)
+    assert line == f"chainrule: error: {out / 'sweep.json'}: {words}"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_resuming_a_sweep_json_that_lost_a_trial_runs_it_again(tmp_path, capsys, monkeypatch):
+    import sys
+
+    from chainrule.sweep import Study, SweepSpec, parse_params
+    from chainrule.sweep.trial import RunsTrial
+
+    out = tmp_path / "s"
+    trial = RunsTrial()
+    Study.create(SweepSpec(parse_params(["lr=loguniform:1e-2:1"]), trial.base_settings({"data": "iris", "epochs": 1}),
+                           trials=2), trial, out).save()
+    saved = json.loads((out / "sweep.json").read_text())
+    saved["trials"][0]["rungs"] = [{"epochs": 1, "status": "ok", "metrics": {"val_acc": 0.5}, "seconds": 1.0,
+                                    "error": None}]
+    del saved["trials"][1]
+    (out / "sweep.json").write_text(json.dumps(saved))
+    before = (out / "sweep.json").read_bytes()
+    # Trial 1 is not finished work: it is run again, so the sweep needs a cluster (none here:
+    # exit 1 saying what to install), where reading the list as the whole sweep reported "1 of 1".
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    line = error(capsys, "--resume", out, code=1)
+    assert 'pip install "chainrule[sweep]"' in line
+    assert (out / "sweep.json").read_bytes() == before
+    study = Study.load(out, trial)
+    assert [(t.index, t.status) for t in study.trials] == [(0, "ok"), (1, "pending")] and not study.finished()

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule import validation as check
+
 __all__ = ["Uniform", "LogUniform", "IntRange", "Choice", "Space", "parse_param", "parse_params",
            "load_space", "trial_rng", "DISTRIBUTIONS"]
 
@@ -76,6 +78,21 @@ class Uniform:
 
     def sample(self, rng: np.random.Generator):
         return float(rng.uniform(self.low, self.high))
+
+    def ends(self) -> list:
+        """``(what, value)`` of the values that bound every draw: the settings' rules are checked
+        on these (both ends of a range; each value of a choice)."""
+        return [("low end", self.low), ("high end", self.high)]
+
+    def check_value(self, name: str, value) -> None:
+        """TypeError / ValueError (:mod:`chainrule.validation`'s, naming ``name``) unless ``value``
+        is one this distribution can give (a drawn value read back from a file).
+
+        A float range allows the last-digit rounding of a draw (``exp(log(high))``)."""
+        slack = 1e-9 * max(abs(self.low), abs(self.high))
+        value = check.number(name, value, what=f"a finite number (of {self})")
+        if not self.low - slack <= value <= self.high + slack:
+            raise ValueError(check.message(name, f"a number in [{self.low:g}, {self.high:g}] (of {self})", value))
 
     def grid(self, name: str) -> list:
         if self.points is None:
@@ -132,8 +149,17 @@ class IntRange:
     def sample(self, rng: np.random.Generator):
         return int(rng.integers(self.low, self.high, endpoint=True))
 
+    def ends(self) -> list:
+        return [("low end", self.low), ("high end", self.high)]
+
+    def check_value(self, name: str, value) -> None:
+        check.integer(name, value, self.low, self.high, what=f"a whole number (of {self})")
+
     def grid(self, name: str) -> list:
         return list(range(self.low, self.high + 1))
+
+    def grid_size(self, name: str) -> int:
+        return self.high - self.low + 1
 
     def __str__(self):
         return f"int:{self.low}:{self.high}"
@@ -158,6 +184,14 @@ class Choice:
 
     def sample(self, rng: np.random.Generator):
         return self.values[int(rng.integers(len(self.values)))]
+
+    def ends(self) -> list:
+        return [("choice", v) for v in self.values]
+
+    def check_value(self, name: str, value) -> None:
+        # By repr, as check() tells the values apart: 1, 1.0 and True are three values.
+        if repr(value) not in map(repr, self.values):
+            raise ValueError(check.message(name, f"one of the values of {self}", value))
 
     def grid(self, name: str) -> list:
         return list(self.values)
@@ -289,7 +323,8 @@ class Space:
         return [dict(zip(names, combo)) for combo in itertools.product(*axes)]
 
     def grid_size(self) -> int:
-        return math.prod(len(self.params[n].grid(n)) for n in self.params)
+        """How many points ``grid()`` has, without making them (an int range's are counted)."""
+        return math.prod(d.grid_size(n) if hasattr(d, "grid_size") else len(d.grid(n)) for n, d in self.params.items())
 
     def numeric(self) -> list:
         """Names whose values are numbers (what can be drawn on an axis)."""

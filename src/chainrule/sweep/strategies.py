@@ -26,11 +26,14 @@ from dataclasses import dataclass, field
 from chainrule import validation as check
 from chainrule.sweep.space import Space, trial_rng
 
-__all__ = ["STRATEGIES", "METRICS", "Trial", "rungs", "rung_sizes", "initial_trials", "ranked", "promote"]
+__all__ = ["STRATEGIES", "METRICS", "MAX_TRIALS", "Trial", "rungs", "rung_sizes", "initial_trials", "ranked", "promote"]
 
 STRATEGIES = ("random", "grid", "halving")
 # What each metric means by better: the direction is declared here once.
 METRICS = {"val_acc": "max", "val_loss": "min"}
+#: The most trials one sweep has (sweep.json is rewritten as each one ends): ``--trials``, a
+#: grid's points and the trials a sweep.json lists are held to it.
+MAX_TRIALS = 100_000
 
 
 @dataclass
@@ -98,11 +101,14 @@ def initial_trials(space: Space, strategy: str, n: int | None, seed: int) -> lis
     """The trials of a sweep before any has run; ValueError for an unknown strategy or too many points."""
     check.choice("strategy", strategy, tuple(STRATEGIES))
     if strategy == "grid":
-        points = space.grid()
-        if n is not None and len(points) > n:
-            raise ValueError(f"the grid has {len(points)} points but --trials is {n}; raise --trials "
+        size = space.grid_size()  # counted before the points are made: a grid can be huge
+        if n is not None and size > n:
+            raise ValueError(f"the grid has {size} points but --trials is {n}; raise --trials "
                              "to at least that, use fewer grid points, or --strategy random")
-        return [Trial(i, params) for i, params in enumerate(points)]
+        if size > MAX_TRIALS:
+            raise ValueError(f"the grid has {size} points; a sweep has at most {MAX_TRIALS} trials: "
+                             "use fewer grid points, or --strategy random")
+        return [Trial(i, params) for i, params in enumerate(space.grid())]
     if n is None:
         raise ValueError(f"--strategy {strategy} needs --trials N")
     return [Trial(i, space.sample(trial_rng(seed, i))) for i in range(n)]

@@ -18,21 +18,60 @@ from __future__ import annotations
 
 import csv
 import io as _stdio
-import json
 import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from chainrule import io
 from chainrule import validation as check
 from chainrule.sweep.space import Space
-from chainrule.sweep.strategies import METRICS, STRATEGIES, Trial, initial_trials, promote, ranked, rung_sizes, rungs
+from chainrule.sweep.strategies import (
+    MAX_TRIALS, METRICS, STRATEGIES, Trial, initial_trials, promote, ranked, rung_sizes, rungs,
+)
 
-__all__ = ["Study", "SweepSpec", "SWEEP_FORMAT", "SWEEP_FILE"]
+__all__ = ["Study", "SweepSpec", "SWEEP_FORMAT", "SWEEP_FILE", "SWEEP_SCHEMA"]
 
 SWEEP_FORMAT = 1
 SWEEP_FILE = "sweep.json"
 TRIALS_DIR = "trials"
+
+
+class _Numbers:
+    """An :mod:`chainrule.io` schema rule: a JSON object whose every value is a number or null
+    (a rung's metrics, named by whatever the trial reports)."""
+
+    def check(self, value, path):
+        io.Obj().check(value, path)
+        for key, item in value.items():
+            io.Number(null=True).check(item, f"{path}.{key}")
+
+
+_RUNG = io.Obj({"epochs": io.Int(1), "status": io.Str(("ok", "failed"))},
+               {"metrics": _Numbers(), "seconds": io.Number(0, null=True), "error": io.Str(null=True)})
+
+#: What sweep.json holds, checked field by field when a sweep is resumed (:meth:`Study.load`);
+#: what a schema cannot say (the settings by the trial's rules, the parameters inside the space,
+#: each index once) :meth:`Study.load` checks next. ``budgets`` and ``best`` are written for a
+#: reader's sake and worked out anew.
+SWEEP_SCHEMA = io.Schema("sweep", {SWEEP_FORMAT: io.Obj(
+    {
+        "kind": io.Str(("chainrule-sweep",)),
+        "spec": io.Obj({
+            "space": io.Obj(), "settings": io.Obj(), "strategy": io.Str(STRATEGIES),
+            "metric": io.Str(tuple(METRICS)), "seed": io.Value(check.seed, optional=False),
+            "trials": io.Int(1, MAX_TRIALS, null=True), "eta": io.Int(2), "min_epochs": io.Int(1, null=True),
+        }),
+        "trials": io.List(io.Obj({"index": io.Int(0, MAX_TRIALS - 1), "params": io.Obj(),
+                                  "rungs": io.List(_RUNG, "objects")},
+                                 {"status": io.Str(("ok", "failed", "pending"))}),
+                          "objects", max_len=MAX_TRIALS),
+    },
+    {
+        "chainrule_version": io.Str(), "session": io.Str(null=True),
+        "budgets": io.List(io.Int(1), "whole numbers >= 1"), "best": io.Obj(null=True),
+    },
+)}, version_key="format")
 
 
 @dataclass
@@ -48,21 +87,46 @@ class SweepSpec:
     eta: int = 3
     min_epochs: int | None = None
 
-    def check(self) -> None:
+    def check(self, settings_rule=None) -> None:
+        """TypeError / ValueError saying what is wrong with the spec, before anything runs.
+
+        ``settings_rule(settings)`` is the trial's check of a run's settings
+        (:func:`trial_settings_rule`: :class:`chainrule.runs.RunSettings`' rules for a training
+        run): every value a parameter can take must pass it with the sweep's settings, which is
+        checked at the values that bound them (both ends of a range, each value of a choice).
+        """
         check.choice("strategy", self.strategy, tuple(STRATEGIES))
         check.choice("metric", self.metric, tuple(METRICS))
-        check.integer("trials", self.trials, low=1, optional=True)
+        check.integer("trials", self.trials, low=1, high=MAX_TRIALS, optional=True)
         check.seed("seed", self.seed, optional=False)
         unknown = [n for n in self.space if n not in self.settings]
         if unknown:
             raise ValueError(f"the space names {', '.join(map(repr, unknown))}, which "
                              f"{'is not a setting' if len(unknown) == 1 else 'are not settings'} of a "
                              f"training run; expected some of {sorted(self.settings)}")
+        if settings_rule is not None:
+            self.check_values(settings_rule)
         if self.strategy == "halving":
             if "epochs" in self.space:
                 raise ValueError("--strategy halving chooses the epochs of each rung itself; "
                                  "do not put epochs in the space")
             self.budgets()  # checks eta and min_epochs
+
+    def check_values(self, settings_rule) -> None:
+        """The error of ``settings_rule`` (the run settings' rules) for the first value that bounds
+        a parameter's draws (:meth:`Space` distributions' ``ends``) and breaks it, naming the
+        parameter, that value and the rule."""
+        for name, dist in self.space.items():
+            for what, value in dist.ends():
+                try:
+                    settings_rule(apply_params(self.settings, {name: value}))
+                except (TypeError, ValueError) as exc:
+                    shown = f"{value:g}" if isinstance(value, float) else check.show(value)
+                    param = f"{name}={dist}"
+                    if len(param) > check.SHOW_MAX:  # a choice of many (or deeply nested) values
+                        param = param[:check.SHOW_MAX - 3] + "..."
+                    raise type(exc)(f"the parameter {param}: its {what} {shown} is not a value "
+                                    f"{name} may take: {' '.join(str(exc).split())}") from None
 
     def budgets(self) -> list:
         """Epochs of each rung: one rung of the settings' epochs, or the halving rungs."""
@@ -82,6 +146,17 @@ class SweepSpec:
     def from_dict(cls, d: dict) -> "SweepSpec":
         return cls(Space.from_dict(d["space"]), dict(d["settings"]), d["strategy"], d["metric"], int(d["seed"]),
                    d.get("trials"), int(d.get("eta", 3)), d.get("min_epochs"))
+
+
+def trial_settings_rule(trial, name=None):
+    """The check of a run's settings that ``trial`` makes (a function of the settings, returning
+    them completed): ``trial.check_settings(settings, name)`` where it has one (:class:`RunsTrial
+    <chainrule.sweep.trial.RunsTrial>`: :class:`chainrule.runs.RunSettings`' rules, a message naming
+    a setting ``name(key)``), else ``trial.base_settings(settings)``."""
+    named = getattr(trial, "check_settings", None)
+    if named is not None:
+        return lambda settings: named(settings, name)
+    return trial.base_settings
 
 
 def apply_params(settings: dict, params: dict) -> dict:
@@ -117,7 +192,7 @@ class Study:
     # ---------------------------------------------------------------- creation
     @classmethod
     def create(cls, spec: SweepSpec, trial, out=None, shared_folder: bool | None = None) -> "Study":
-        spec.check()
+        spec.check(trial_settings_rule(trial))
         trials = initial_trials(spec.space, spec.strategy, spec.trials, spec.seed)
         if out is not None:
             check_new_sweep_dir(Path(out))
@@ -125,7 +200,21 @@ class Study:
 
     @classmethod
     def load(cls, out, trial, shared_folder: bool | None = None) -> "Study":
-        """The study saved in ``out/sweep.json``; ValueError when it is not a sweep folder."""
+        """The study saved in ``out/sweep.json``; ValueError when it is not a sweep folder, and
+        :class:`chainrule.io.FormatError` naming sweep.json and the field when the file is not a
+        valid one. Nothing is started or written before the whole file has been checked.
+
+        The checks: :data:`SWEEP_SCHEMA`, field by field; then the settings by ``trial``'s rules
+        (:func:`trial_settings_rule`: :class:`chainrule.runs.RunSettings`' for a training run),
+        the spec as :meth:`SweepSpec.check` checks a new one, each trial's index in ``0..n-1``
+        (``n`` the sweep's trials, or its grid's points) and listed once, its parameters those of
+        the space and values it can give, and no more rungs than the sweep has.
+
+        A trial the file does not list (an index of ``0..n-1`` that no entry has) is run again:
+        its parameters come from the sweep's seed and its index (a grid's: its point), so it is
+        the very trial that was lost. Not in a halving sweep whose trials have gone past the first
+        rung, though: who went on was chosen with the missing trial's result, so that is an error.
+        """
         out = Path(out)
         path = out / SWEEP_FILE
         if not out.is_dir():
@@ -133,14 +222,15 @@ class Study:
         if not path.is_file():
             raise ValueError(f"--resume {out}: it holds no {SWEEP_FILE}; it is not a sweep folder")
         try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-            if saved.get("format") != SWEEP_FORMAT or saved.get("kind") != "chainrule-sweep":
-                raise ValueError(f"format {saved.get('format')!r}, kind {saved.get('kind')!r}")
-            spec = SweepSpec.from_dict(saved["spec"])
-            trials = [Trial.from_dict(t) for t in saved["trials"]]
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{path} is not a chainrule sweep file ({exc})") from None
-        spec.check()
+            saved = io.load_json(path, SWEEP_SCHEMA)
+            with check.json_values():  # a message shows a value as the file holds it
+                spec, trials = _read_sweep(saved, trial)
+        except RecursionError:  # JSON nested thousands deep: Python's parser gives up
+            raise io.FormatError(f"{path}: nested too deeply to be a chainrule sweep file") from None
+        except io.FormatError:
+            raise
+        except (TypeError, ValueError) as exc:
+            raise io.FormatError(f"{path}: {' '.join(str(exc).split())}") from None
         return cls(spec, trial, trials, out, shared_folder)
 
     # ---------------------------------------------------------------- running
@@ -179,10 +269,12 @@ class Study:
             for r, epochs in enumerate(budgets):
                 todo = [t for t in alive if len(t.rungs) == r]
                 by_index = {t.index: t for t in todo}
-                jobs = [(t.index, self.settings_for(t, epochs), self._resume_state(t, r), self._destination(t))
+                settings = {t.index: self.settings_for(t, epochs) for t in todo}
+                jobs = [(t.index, settings[t.index], self._resume_state(t, r), self._destination(t))
                         for t in todo]
                 for index, outcome in submit_all(client, self.trial, jobs, blas_threads=blas_threads):
-                    self._record(by_index[index], epochs, outcome)
+                    # the epochs it trained: the rung's budget, or its own where epochs is a parameter
+                    self._record(by_index[index], settings[index]["epochs"], outcome)
                     if r == len(budgets) - 1:
                         self.checkpoints.pop(index, None)  # nothing continues from the last rung
                     bar.update(1)
@@ -216,9 +308,13 @@ class Study:
         return self.trial.read_checkpoint(self.trial_dir(t))
 
     def _record(self, t: Trial, epochs: int, outcome: dict) -> None:
-        entry = {"epochs": epochs, "status": outcome.get("status", "failed"),
-                 "metrics": _numbers(outcome.get("metrics") or {}), "seconds": outcome.get("seconds"),
-                 "error": outcome.get("error")}
+        """Add the rung trial ``t`` ran for ``epochs`` (its settings' epochs) to it, and save."""
+        # What sweep.json can hold and read back (SWEEP_SCHEMA): ok or failed, numbers, text.
+        status, error = outcome.get("status", "failed"), outcome.get("error")
+        entry = {"epochs": epochs, "status": "ok" if status == "ok" else "failed",
+                 "metrics": _numbers(outcome.get("metrics") or {}), "seconds": _seconds(outcome.get("seconds")),
+                 "error": (None if error is None else str(error)) if status in ("ok", "failed") else
+                 f"the trial reported the status {status!r}; expected 'ok' or 'failed'"}
         if entry["status"] == "ok" and _finite(entry["metrics"].get(self.spec.metric)) is None:
             entry.update(status="failed", error=f"the run reported no {self.spec.metric} "
                                                 f"(got {sorted(entry['metrics'])}); it needs a validation part")
@@ -307,6 +403,51 @@ class Study:
                 write_plots(self.out, self.records(), self.spec.space, self.spec.metric)
 
 
+def _read_sweep(saved: dict, trial) -> tuple:
+    """``(spec, trials)`` of a sweep.json that passed :data:`SWEEP_SCHEMA`, checked further
+    (see :meth:`Study.load`); TypeError / ValueError naming the field."""
+    d = saved["spec"]
+    try:
+        settings = trial_settings_rule(trial, lambda key: f"the field 'spec.settings.{key}'")(dict(d["settings"]))
+    except (TypeError, ValueError) as exc:
+        if "the field 'spec.settings" in str(exc):
+            raise
+        raise type(exc)(f"the field 'spec.settings': {exc}") from None  # a message of the whole settings
+    space = Space.from_dict(d["space"], where="the field 'spec.space'")
+    spec = SweepSpec(space, settings, d["strategy"], d["metric"], d["seed"], d["trials"], d["eta"], d["min_epochs"])
+    spec.check(trial_settings_rule(trial))
+    expected = initial_trials(spec.space, spec.strategy, spec.trials, spec.seed)
+    n_rungs = len(spec.budgets())
+    listed: dict = {}
+    for i, entry in enumerate(saved["trials"]):
+        at = f"the field 'trials[{i}]"
+        index = entry["index"]
+        if index >= len(expected):
+            raise ValueError(check.message(f"{at}.index'", f"a whole number in [0, {len(expected) - 1}] "
+                                                            f"(the sweep has {len(expected)} trials)", index))
+        if index in listed:
+            raise ValueError(f"{at}.index' is {index}, the index of trials[{listed[index][0]}] too; "
+                             "each trial is listed once")
+        params = entry["params"]
+        if set(params) != set(spec.space):
+            raise ValueError(check.message(f"{at}.params'", f"an object of the space's parameters "
+                                                             f"{', '.join(spec.space)}", params))
+        for name, dist in spec.space.items():
+            dist.check_value(f"{at}.params.{name}'", params[name])
+        if len(entry["rungs"]) > n_rungs:
+            raise ValueError(check.message(f"{at}.rungs'", f"a list of at most {n_rungs} rungs (the sweep's "
+                                                            f"budgets {spec.budgets()})", entry["rungs"]))
+        for r, rung in enumerate(entry["rungs"]):
+            if rung["status"] == "ok" and _finite((rung.get("metrics") or {}).get(spec.metric)) is None:
+                raise ValueError(f"{at}.rungs[{r}]' is ok but has no {spec.metric} (the sweep's metric)")
+        listed[index] = (i, Trial.from_dict(entry))
+    missing = [t.index for t in expected if t.index not in listed]
+    if missing and spec.strategy == "halving" and any(len(t.rungs) > 1 for _, t in listed.values()):
+        raise ValueError(f"the field 'trials' lacks the trial(s) {', '.join(map(str, missing[:10]))}, but the "
+                         "halving sweep has gone past its first rung, which chose who went on with their results")
+    return spec, [listed[t.index][1] if t.index in listed else t for t in expected]
+
+
 def check_new_sweep_dir(out: Path) -> None:
     """ValueError unless ``out`` is new or an empty folder (a sweep's folder says how to resume)."""
     if out.exists() and not out.is_dir():
@@ -322,8 +463,16 @@ def _finite(v):
     return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
+def _seconds(v):
+    """A trial's seconds as sweep.json keeps them: a finite number >= 0, else None."""
+    v = _finite(v)
+    return v if v is not None and v >= 0 else None
+
+
 def _numbers(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float, str, type(None)))}
+    """The metrics sweep.json keeps: numbers (a NaN is saved as null) and nulls, by name."""
+    return {k: v for k, v in metrics.items()
+            if isinstance(k, str) and (v is None or isinstance(v, (int, float)) and not isinstance(v, bool))}
 
 
 def records_csv(records: list) -> str:

@@ -79,6 +79,10 @@ class RunsTrial:
     - ``write(folder, outcome)``: write the trial's run folder (on the worker, into the sweep
       folder or into a temporary folder whose files the client copies);
     - ``read_checkpoint(folder)``: the checkpoint state back from a run folder (halving's next rung).
+
+    And, optionally, ``check_settings(settings, name)``: ``base_settings`` whose messages name a
+    setting ``name(key)`` (the field of a sweep.json that holds it); without it a sweep checks
+    the settings it reads back with ``base_settings``.
     """
 
     def __init__(self, plots: bool = True):
@@ -88,9 +92,14 @@ class RunsTrial:
 
     def base_settings(self, given: dict) -> dict:
         """``RunSettings(**given)`` checked, as a dict (every field present)."""
+        return self.check_settings(given)
+
+    def check_settings(self, settings: dict, name=None) -> dict:
+        """``settings`` checked by :class:`chainrule.runs.RunSettings`' rules, as a complete dict;
+        a message names a setting ``name(key)`` (default: its ``chainrule train`` option)."""
         from chainrule.runs import RunSettings
 
-        return RunSettings.from_dict(dict(given)).to_dict()
+        return RunSettings.from_dict(dict(settings), **({} if name is None else {"name": name})).to_dict()
 
     def __call__(self, settings: dict, resume=None) -> dict:
         from chainrule.runs import RunSettings, prepare_run, train_run
