@@ -907,17 +907,27 @@ def test_the_untampered_model_loads_with_its_metadata(mlp_file):
     assert model.num_parameters() == 2 * 4 + 4 + 4 * 3 + 3 and meta["classes"] == ["a", "b", "c"]
 
 
+def valid_checkpoint_meta() -> dict:
+    """The metadata of a checkpoint that passes the schema: one finished epoch of SGD."""
+    config = {"loss": "cross-entropy", "optimizer": "sgd", "lr": 0.1, "epochs": 3, "batch_size": 32, "reg": 0.0,
+              "schedule": "none", "seed": 0, "shuffle": True, "optimizer_options": {}}
+    return {"epoch": 1, "evaluations": 3, "config": config, "step": "autodiff",
+            "history": [{"epoch": 1, "loss": 0.5, "lr": 0.1, "train_acc": 0.75, "seconds": 0.01, "evaluations": 3}],
+            "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "momentum": 0.0, "params": [0, 1]}]},
+            "schedule": None, "rng": np.random.default_rng(0).bit_generator.state, "callbacks": {},
+            "stopped": False}
+
+
 @pytest.mark.parametrize(("change", "message"), [
     ({"epoch": "3"}, "the field 'epoch' must be a whole number >= 0; got \"3\""),
     ({"history": "abc"}, "the field 'history' must be a list of objects"),
-    ({"history": [{"epoch": "one"}]}, "the field 'history[0].epoch' must be a whole number >= 1"),
+    ({"history": [{"epoch": "one", "loss": 0.5}]}, "the field 'history[0].epoch' must be a whole number >= 1"),
     ({"rng": {"bit_generator": "PCG64"}}, "the field 'rng.state' is missing"),
     ({"evaluations": -4}, "the field 'evaluations' must be a whole number >= 0; got -4"),
     ({"schedule": 7}, "the field 'schedule' must be null or an object; got 7"),
 ])
 def test_tampered_checkpoint_metadata_is_refused(tmp_path, change, message):
-    meta = {"epoch": 1, "evaluations": 3, "history": [{"epoch": 1, "loss": 0.5}], "config": {},
-            "optimizer": {}, "schedule": None, "rng": {"bit_generator": "PCG64", "state": {}}}
+    meta = valid_checkpoint_meta()
     path = save_archive(tmp_path / "c.npz", {"w": np.ones(2, np.float32)}, meta | change, kind="checkpoint")
     with pytest.raises(FormatError, match="c.npz is not a valid chainrule archive: ") as info:
         load_archive(path, kind="checkpoint")
@@ -1026,3 +1036,82 @@ def test_a_lock_held_by_another_process_is_refused_and_a_dead_owners_lock_is_tak
     lock = cio.FolderLock(tmp_path).acquire()
     assert (tmp_path / ".lock").read_text() == f"{os.getpid()}\n"
     lock.release()
+
+
+# --------------------------------------------------------------------------------------------
+# write_atomic through links, not onto devices; deeply nested JSON; a model's dropout
+# --------------------------------------------------------------------------------------------
+
+
+def test_write_atomic_writes_through_a_symlink_and_keeps_the_link(tmp_path):
+    target = tmp_path / "data" / "real.csv"
+    target.parent.mkdir()
+    target.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(target)
+    assert write_text_atomic(link, "new\n") == link
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert target.read_text() == "new\n"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["real.csv"]  # the temporary went beside it
+    dangling = tmp_path / "dangling.csv"
+    dangling.symlink_to(tmp_path / "data" / "later.csv")
+    write_text_atomic(dangling, "made\n")
+    assert dangling.is_symlink() and (tmp_path / "data" / "later.csv").read_text() == "made\n"
+
+
+def test_write_atomic_refuses_a_target_that_is_not_a_regular_file(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    link = tmp_path / "full"
+    link.symlink_to("/dev/full")  # the device is never opened, let alone replaced
+    for path in (fifo, link):
+        with pytest.raises(ValueError, match=f"cannot write {path}: it is not a regular file"):
+            write_text_atomic(path, "x\n")
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full", "pipe"]
+
+
+def test_deeply_nested_json_is_a_format_error_naming_the_file(tmp_path):
+    deep = "[" * 100_000 + "]" * 100_000
+    path = tmp_path / "config.json"
+    path.write_text(deep)
+    with pytest.raises(FormatError, match=f"^{path}: nested too deeply to be a chainrule file$"):
+        load_json(path)
+    with pytest.raises(FormatError, match=f"^{path}: nested too deeply to be a chainrule run configuration file$"):
+        load_json(path, cio.Schema("run configuration", {1: cio.Obj()}))
+    archive = tmp_path / "a.npz"
+    with zipfile.ZipFile(archive, "w") as z:
+        with z.open("__meta__.npy", "w") as member:
+            np.lib.format.write_array(member, np.frombuffer(deep.encode(), np.uint8))
+    with pytest.raises(FormatError, match="a.npz is not a valid chainrule archive: __meta__ is nested too deeply "
+                                          "to be chainrule metadata$"):
+        load_archive(archive)
+
+
+@pytest.mark.parametrize("dropout", [5.0, -0.1, "half"])
+def test_a_model_files_bad_dropout_is_named_before_the_model_is_sized(mlp_file, dropout):
+    rewrite_meta(mlp_file, lambda m: m["model"]["config"].update(dropout=dropout))
+    with pytest.raises(FormatError) as info:
+        load_model(mlp_file)
+    assert str(info.value) == (f"{mlp_file} is not a valid chainrule archive: the field 'model.config.dropout' "
+                               f"must be a finite number in [0, 1); got {json.dumps(dropout)}")
+
+
+def test_checkpoint_schema_checks_what_its_fields_say_together(tmp_path):
+    meta = valid_checkpoint_meta()
+    SCHEMAS["checkpoint"].check({"format_version": 1, "arrays": {}, **meta}, "c")
+    bad = [({"epoch": 2}, "the field 'epoch' is 2 but the field 'history' holds 1 record(s)"),
+           ({"evaluations": 4}, "the field 'evaluations' is 4 but the last record of the field 'history' has 3"),
+           ({"history": [dict(meta["history"][0], epoch=2)]}, "the field 'history[0].epoch' is 2"),
+           ({"history": [dict(meta["history"][0], extra="x")]}, "the field 'history[0].extra' must be null or a "
+                                                                  "finite number"),
+           ({"epoch": 4, "history": [dict(meta["history"][0], epoch=i, evaluations=3) for i in range(1, 5)]},
+            "the field 'epoch' is 4, more than the 3 epochs of the field 'config.epochs'"),
+           ({"callbacks": {"EarlyStopping": {"best": None, "wait": "2"}}},
+            "the field 'callbacks.EarlyStopping.wait' must be a whole number >= 0"),
+           ({"optimizer": {"state": {"7": {}}, "param_groups": [{"params": [0, 1]}]}},
+            "the field 'optimizer.state.7' is the state of no parameter (there are 2, numbered 0 to 1)")]
+    for change, message in bad:
+        with pytest.raises(FormatError) as info:
+            SCHEMAS["checkpoint"].check({"format_version": 1, "arrays": {}, **meta, **change}, "c")
+        assert str(info.value).startswith(f"c: {message}"), (change, info.value)

@@ -168,3 +168,58 @@ def test_a_diverging_run_raises_and_keeps_the_initial_weights():
                                                r"became (nan|inf).*start of epoch 1.*smaller learning rate"):
         train_run(settings, prepared=prepared)
     assert np.array_equal(weights(prepared.model), initial)
+
+
+def test_a_plot_that_fails_leaves_the_run_folder_as_it_was(tmp_path, monkeypatch):
+    from chainrule import runs
+
+    settings = RunSettings(data="moons", n_samples=100, epochs=2)
+    folder = tmp_path / "run"
+    write_run(folder, train_run(settings))
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    longer = train_run(settings.replace(epochs=3))
+
+    def broken(*args, **kwargs):
+        raise ValueError("the 'loss' entries of the records must be numbers")
+
+    monkeypatch.setattr(runs, "_plots", broken)
+    with pytest.raises(ValueError, match="entries of the records"):
+        write_run(folder, longer)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+    monkeypatch.undo()
+    write_run(folder, longer)
+    assert json.loads((folder / "metrics.json").read_text())["epochs"] == 3
+
+
+def test_n_samples_is_bounded_where_the_settings_are_checked():
+    from chainrule.runs import MAX_SAMPLES
+
+    assert RunSettings(data="spiral", n_samples=MAX_SAMPLES).n_samples == 10_000_000
+    with pytest.raises(ValueError, match=r"^--n-samples must be a whole number in \[1, 10000000\]; got 10000001$"):
+        RunSettings(data="spiral", n_samples=MAX_SAMPLES + 1)
+    with pytest.raises(ValueError, match=r"the field 'settings.n_samples' must be a whole number in \[1, 10000000\]"):
+        RunSettings.from_dict({"data": "spiral", "n_samples": 10**9}, name=lambda k: f"the field 'settings.{k}'")
+
+
+def test_read_checkpoint_names_a_checkpoint_that_is_a_folder(tmp_path):
+    from chainrule.runs import read_checkpoint
+
+    (tmp_path / "checkpoint.npz").mkdir()
+    for given in (tmp_path, tmp_path / "checkpoint.npz"):
+        with pytest.raises(ValueError) as info:
+            read_checkpoint(given)
+        assert str(info.value).startswith(f"{tmp_path / 'checkpoint.npz'} is a folder, not a checkpoint file")
+
+
+def test_start_run_refuses_a_checkpoint_of_another_model_before_training(tmp_path):
+    from chainrule.runs import start_run
+
+    settings = RunSettings(data="moons", n_samples=100, epochs=2)
+    arrays, meta = train_run(settings).checkpoint
+    wider = RunSettings(data="moons", n_samples=100, epochs=2, hidden=[16])
+    with pytest.raises(ValueError, match=r"^the checkpoint cannot continue this run: the array 'model/0.weight' "
+                                         r"has shape \(128, 2\); the model's is \(16, 2\)$"):
+        start_run(wider, resume=(arrays, meta))
+    started = start_run(settings.replace(epochs=3), resume=(arrays, meta))
+    assert started.trainer.epoch == 2
+    assert len(started.finish().history) == 3

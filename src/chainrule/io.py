@@ -116,21 +116,31 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
     give it. An OSError while writing (a full disk) names ``path``. ``make_parents`` creates
     missing folders first.
 
+    A symbolic link is written through: its target (``os.path.realpath``) gets the new file,
+    made beside it, and the link stays a link. A ``path`` that exists and is not a regular file
+    (a device such as ``/dev/full``, a pipe, a socket) is refused with a ValueError naming it:
+    replacing it would turn it into a regular file.
+
     >>> import tempfile, pathlib
     >>> p = write_atomic(pathlib.Path(tempfile.mkdtemp()) / "new" / "a.bin", lambda f: f.write(b"hi"),
     ...                  make_parents=True)
     >>> p.read_bytes()
     b'hi'
     """
-    path = Path(path)
+    path = given = Path(path)
+    if path.is_symlink():  # write through the link: the target changes, the link stays
+        path = Path(os.path.realpath(path))
     folder = path.parent
     if make_parents:
         folder.mkdir(parents=True, exist_ok=True)
     if not folder.is_dir():
         what = "is not a folder" if folder.exists() else "does not exist"
-        raise FileNotFoundError(f"cannot write {path}: the folder {folder} {what}")
+        raise FileNotFoundError(f"cannot write {given}: the folder {folder} {what}")
     if path.is_dir():
-        raise IsADirectoryError(f"cannot write {path}: it is a folder")
+        raise IsADirectoryError(f"cannot write {given}: it is a folder")
+    if path.exists() and not path.is_file():
+        raise ValueError(f"cannot write {given}: it is not a regular file (a device, pipe or socket); "
+                         "give the path of a regular file")
     try:
         fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     except PermissionError as exc:
@@ -153,14 +163,14 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None], *,
         with contextlib.suppress(OSError):
             tmp.unlink()
         if exc.filename is None:  # a write() on the open file: say which file it was for
-            raise OSError(exc.errno, f"cannot write it: {exc.strerror or exc}", str(path)) from exc
+            raise OSError(exc.errno, f"cannot write it: {exc.strerror or exc}", str(given)) from exc
         raise
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
     _fsync_folder(folder)
-    return path
+    return given
 
 
 def write_text_atomic(path: str | os.PathLike, text: str, *, encoding: str = "utf-8") -> Path:
@@ -687,6 +697,8 @@ def _read_meta(path: Path, archive: zipfile.ZipFile, members: dict) -> dict[str,
         meta = json.loads(raw.tobytes().decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError, ValueError) as exc:
         raise _invalid(path, f"{META_MEMBER} is not UTF-8 JSON ({exc})") from exc
+    except RecursionError:
+        raise _invalid(path, f"{META_MEMBER} is nested too deeply to be chainrule metadata") from None
     if not isinstance(meta, dict):
         raise _invalid(path, f"{META_MEMBER} must be a JSON object, found {type(meta).__name__}")
     return meta
@@ -855,11 +867,15 @@ class List(_Check):
 
 class Obj(_Check):
     """A JSON object: ``required`` and ``optional`` keys, each with its rule; others allowed
-    unless ``closed``; null too with ``null``."""
+    unless ``closed``, each checked by ``others`` when given; null too with ``null``. ``then``,
+    a function ``then(value, path)``, checks what the fields say together once each is checked
+    (raising ValueError naming the fields)."""
 
     def __init__(self, required: dict | None = None, optional: dict | None = None, *,
-                 closed: bool = False, null: bool = False):
+                 closed: bool = False, null: bool = False, others: _Check | None = None,
+                 then: Callable[[dict, str], None] | None = None):
         self.required, self.optional, self.closed, self.null = required or {}, optional or {}, closed, null
+        self.others, self.then = others, then
 
     def check(self, value, path):
         if value is None and self.null:
@@ -875,8 +891,12 @@ class Obj(_Check):
             if rule is None:
                 if self.closed:
                     raise ValueError(f"{_field(prefix + key)} is not one this file may have")
-                continue
+                rule = self.others
+                if rule is None:
+                    continue
             rule.check(item, prefix + key)
+        if self.then is not None:
+            self.then(value, path)
 
 
 class Schema:
@@ -936,6 +956,75 @@ def _preprocessing_kinds() -> tuple[str, ...]:
     return PREPROCESSING
 
 
+class RngState(_Check):
+    """The state of a NumPy bit generator (``Generator.bit_generator.state``): one NumPy restores."""
+
+    GENERATORS = ("MT19937", "PCG64", "PCG64DXSM", "Philox", "SFC64")
+    FRAME = Obj({"bit_generator": Str(GENERATORS), "state": Obj()})
+
+    def check(self, value, path):
+        self.FRAME.check(value, path)
+        try:  # restored on a fresh generator of its kind: the one test of every field it holds
+            getattr(np.random, value["bit_generator"])().state = value
+        except (TypeError, ValueError, KeyError, OverflowError) as exc:
+            raise ValueError(f"{_field(path)} is not the state of a {value['bit_generator']} generator "
+                             f"({' '.join(str(exc).split())})") from None
+
+
+def _optimizer_fits(value: dict, path: str) -> None:
+    """The parameter indices of an optimizer's state: 0 to n-1, once each, in order over its
+    groups; its per-parameter state only for those."""
+    indices = [i for group in value["param_groups"] for i in group["params"]]
+    if indices != list(range(len(indices))):
+        raise ValueError(f"{_field(path + '.param_groups')} must number its parameters 0 to "
+                         f"{len(indices) - 1}, once each and in order; it lists {check.show(indices)}")
+    for key in value["state"]:
+        if not (key.isdigit() and int(key) < len(indices)):
+            raise ValueError(f"{_field(path + '.state.' + key)} is the state of no parameter "
+                             f"(there are {len(indices)}, numbered 0 to {len(indices) - 1})")
+
+
+def _checkpoint_fits(meta: dict, path: str) -> None:
+    """What a checkpoint's fields say together: one history record per finished epoch, numbered
+    1, 2, ...; the evaluations of the last one; no more epochs than its config's; every array it
+    refers to (``{"__array__": name}``) one it declares."""
+    epoch, history = meta["epoch"], meta["history"]
+    if epoch != len(history):
+        raise ValueError(f"{_field('epoch')} is {epoch} but {_field('history')} holds {len(history)} "
+                         "record(s); a checkpoint holds one record per finished epoch")
+    for i, record in enumerate(history):
+        if record["epoch"] != i + 1:
+            raise ValueError(f"{_field(f'history[{i}].epoch')} is {record['epoch']}; the records number "
+                             f"the epochs 1 to {len(history)} in order")
+    last = history[-1].get("evaluations") if history else None
+    if last is not None and "evaluations" in meta and meta["evaluations"] != last:
+        raise ValueError(f"{_field('evaluations')} is {meta['evaluations']} but the last record of "
+                         f"{_field('history')} has {last}")
+    epochs = (meta.get("config") or {}).get("epochs")
+    if epochs is not None and epoch > epochs:
+        raise ValueError(f"{_field('epoch')} is {epoch}, more than the {epochs} epochs of "
+                         f"{_field('config.epochs')}")
+    declared = meta.get("arrays") or {}
+    todo = [(meta.get(key), key) for key in ("optimizer", "callbacks")]
+    while todo:  # not recursive: a deeply nested document fails as a FormatError, not a crash
+        node, where = todo.pop()
+        if isinstance(node, dict):
+            if set(node) == {"__array__"}:
+                if node["__array__"] not in declared:
+                    raise ValueError(f"{_field(where)} refers to the array {check.show(node['__array__'])}, "
+                                     "which the file does not hold")
+                continue
+            todo.extend((v, f"{where}.{k}") for k, v in node.items())
+        elif isinstance(node, list):
+            todo.extend((v, f"{where}[{i}]") for i, v in enumerate(node))
+
+
+#: One epoch's record (``Trainer.train_epoch``): every value a number.
+_RECORD = Obj({"epoch": Int(1), "loss": Number()},
+              {"lr": Number(0), "train_acc": Number(0, 1), "val_loss": Number(), "val_acc": Number(0, 1),
+               "seconds": Number(0), "evaluations": Int(0), "mistakes": Int(0)},
+              others=Number(null=True))
+
 _NUMBERS = List(Number(), "numbers")
 _SIZE = Int(1)
 _SIZES = "whole numbers >= 1"
@@ -945,7 +1034,10 @@ _SIZES = "whole numbers >= 1"
 #: :func:`chainrule.validation.seed`, a split's share by ``fraction``).
 SCHEMAS: dict[str, Schema] = {
     "model": Schema("model", {1: Obj(
-        {"model": Obj({"class": Str(nonempty=True), "config": Obj()})},
+        # A config's dropout is checked before the model is sized: its value decides the layers'
+        # names (MLP.parameter_shapes), so a bad one would read as missing arrays.
+        {"model": Obj({"class": Str(nonempty=True),
+                       "config": Obj(optional={"dropout": Number(0, 1, high_open=True)})})},
         {
             "chainrule_version": Str(),
             "task": Str(("classification", "regression")),
@@ -966,12 +1058,27 @@ SCHEMAS: dict[str, Schema] = {
         },
     )}),
     "checkpoint": Schema("checkpoint", {1: Obj(
-        {"epoch": Int(0), "history": List(Obj(optional={"epoch": Int(1)}), "objects")},
+        {"epoch": Int(0), "history": List(_RECORD, "objects")},
         {
-            "evaluations": Int(0), "config": Obj(), "optimizer": Obj(null=True),
+            "evaluations": Int(0),
+            "config": Obj({"loss": Str(nonempty=True), "optimizer": Str(nonempty=True), "lr": Number(0, low_open=True),
+                           "epochs": Int(1), "batch_size": Int(1, null=True), "reg": Number(0),
+                           "schedule": Str(nonempty=True), "seed": Value(check.seed), "shuffle": Bool()},
+                          {"optimizer_options": Obj()}),
+            "step": Str(nonempty=True, max_len=100),  # the trainer checks it is its own
+            "optimizer": Obj({"state": Obj(others=Obj(optional={"step": Int(0)})),
+                              "param_groups": List(Obj({"params": List(Int(0), "parameter indices")}),
+                                                   "parameter groups (objects)", min_len=1)},
+                             null=True, then=_optimizer_fits),
             "schedule": Obj(null=True), "trainer": Str(), "settings": Obj(),
-            "rng": Obj({"bit_generator": Str(nonempty=True), "state": Obj()}),
+            "rng": RngState(),
+            "callbacks": Obj({}, {"AugmentEachEpoch": Obj({"rng": RngState()}),
+                                  "EarlyStopping": Obj({"best": Number(null=True), "wait": Int(0)},
+                                                       {"best_state": Obj(null=True)})},
+                             others=Obj()),
+            "stopped": Bool(),
         },
+        then=_checkpoint_fits,
     )}),
 }
 
@@ -994,6 +1101,9 @@ def load_json(path: str | os.PathLike, schema: Schema | None = None, *,
         document = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise FormatError(f"{path}: not valid UTF-8 JSON ({' '.join(str(exc).split())})") from None
+    except RecursionError:
+        what = f"a chainrule {schema.kind} file" if schema is not None else "a chainrule file"
+        raise FormatError(f"{path}: nested too deeply to be {what}") from None
     if schema is not None:
         schema.check(document, str(path))
     return document

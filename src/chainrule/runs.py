@@ -37,7 +37,7 @@ from chainrule import validation as check
 __all__ = [
     "BINARY_MODELS", "MODELS", "MODEL_LOSS", "RUN_ONLY", "Head", "RunResult", "RunSettings",
     "PreparedRun", "DATA_SETTINGS", "build_model", "implied_loss", "make_trainer", "prepare_data", "prepare_run", "network_losses", "in_features", "load_run_data", "model_meta", "read_checkpoint", "train_run",
-    "write_run", "CNN_LOSSES", "NETWORKS", "check_example", "cnn_input_shape", "conv_plots", "make_augment",
+    "write_run", "start_run", "StartedRun", "CNN_LOSSES", "NETWORKS", "check_example", "cnn_input_shape", "conv_plots", "make_augment",
 ]
 
 MODELS = ("mlp", "softmax", "svm", "perceptron", "logistic", "binary-svm", "cnn")
@@ -70,6 +70,9 @@ DEFAULT_PREPROCESS = {"cnn": "global-standardize"}
 DEFAULT_LR = {"perceptron": 1.0}
 DEFAULT_LR_OTHER = 1e-3
 SEED_MAX = check.SEED_MAX
+#: The most examples a run may ask for (``--n-samples``): a synthetic set of ten million 2-D
+#: rows is 160 MB; more is a typo, not a data set, and is refused before anything is allocated.
+MAX_SAMPLES = 10_000_000
 #: Settings that change where and how fast a run trains, never its result: a resumed run may
 #: change them (a run trained on a GPU continues on the CPU), every other setting is the run's.
 RUN_ONLY = ("device", "capture")
@@ -186,7 +189,7 @@ class RunSettings:
         self.test_size = check.fraction(name("test_size"), self.test_size)
         self.val_size = check.fraction(name("val_size"), self.val_size)
         if self.n_samples is not None:
-            self.n_samples = check.integer(name("n_samples"), self.n_samples, low=1)
+            self.n_samples = check.integer(name("n_samples"), self.n_samples, low=1, high=MAX_SAMPLES)
         if self.noise is not None:
             self.noise = check.number(name("noise"), self.noise, low=0)
         if self.patience is not None:
@@ -350,6 +353,9 @@ def build_model(settings: RunSettings, ds):
     reg = settings.reg or 0.0
     if model_name == "cnn":
         shape = cnn_input_shape(settings, ds)
+        # A crop's padding beyond the image would pad (and allocate) for nothing but zeros.
+        check.integer(f"--crop (the padding of a random crop of the {shape[1]}x{shape[2]} images of {ds.name})",
+                      settings.crop, low=0, high=min(shape[1:]))
         spec = settings.conv or nn.cnn.default_spec(shape)
         try:  # sized before anything is allocated
             shapes = nn.CNN.parameter_shapes({"input_shape": list(shape), "n_classes": K, "spec": spec})
@@ -590,8 +596,11 @@ def read_checkpoint(resume) -> tuple:
     if isinstance(resume, tuple) and len(resume) == 2:
         return resume
     path = Path(resume)
-    if path.is_dir():
+    if path.is_dir() and path.name != "checkpoint.npz":
         path = path / "checkpoint.npz"
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder, not a checkpoint file; remove it (the run then starts "
+                         "again from its first epoch) or restore the file")
     return io.load_archive(path, kind="checkpoint")
 
 
@@ -647,16 +656,80 @@ def train_run(settings: RunSettings, *, callbacks=(), resume=None, prepared: Pre
     :func:`prepare_run`'s result for these settings, when the caller made it already.
     A loss that diverges raises :class:`chainrule.train.TrainingDiverged` (a FloatingPointError).
     """
-    from chainrule.metrics import classification_metrics, regression_metrics
+    return start_run(settings, callbacks=callbacks, resume=resume, prepared=prepared).finish()
 
+
+@dataclass
+class StartedRun:
+    """A run ready to train (:func:`start_run`): its trainer built, a checkpoint's state loaded."""
+
+    settings: RunSettings
+    prepared: PreparedRun
+    trainer: object
+    capture: object
+    began: float
+
+    def finish(self) -> RunResult:
+        """Train the remaining epochs and return the :class:`RunResult` (no files written)."""
+        return _finish_run(self)
+
+
+def start_run(settings: RunSettings, *, callbacks=(), resume=None, prepared: PreparedRun | None = None,
+              source=None) -> StartedRun:
+    """:func:`train_run` up to its first epoch: the data prepared, the trainer built and the
+    checkpoint ``resume`` (as :func:`train_run` takes it) loaded into it, every part of it
+    checked against this run. A checkpoint that does not fit is a ValueError naming ``source``
+    (the file; by default ``resume`` when it is a path) and the field. ``chainrule train`` calls it
+    before it prints anything; :meth:`StartedRun.finish` trains."""
     state = read_checkpoint(resume) if resume is not None else None
+    if source is None:
+        source = "the checkpoint" if resume is None or isinstance(resume, tuple) else \
+            Path(resume) / "checkpoint.npz" if Path(resume).is_dir() else Path(resume)
     p = prepared if prepared is not None else prepare_run(settings)
-    ds, model, loss, split, raw, spec = p.dataset, p.model, p.loss, p.split, p.raw_split, p.preprocess
     began = time.perf_counter()
     capture = _LastState()
-    trainer = make_trainer(model, loss, split, settings, [*callbacks, capture])
+    trainer = make_trainer(p.model, p.loss, p.split, settings, [*callbacks, capture])
     if state is not None:
-        trainer.load_state(*state)
+        _load_checkpoint(trainer, *state, source=source)
+    return StartedRun(settings, p, trainer, capture, began)
+
+
+def _load_checkpoint(trainer, arrays: dict, meta: dict, *, source) -> None:
+    """``trainer.load_state``, after checking what the file's schema cannot: that its weights,
+    step and optimizer are this run's. ValueError naming ``source`` and the field or array."""
+    def refuse(reason: str):
+        return ValueError(f"{source} cannot continue this run: {reason}")
+
+    wanted = {f"model/{k}": tuple(v.shape) for k, v in trainer.model.state_dict().items()}
+    held = {k: tuple(np.shape(v)) for k, v in arrays.items() if k.startswith("model/")}
+    for name in wanted:
+        if name not in held:
+            raise refuse(f"it holds no array {name!r} (the model's {name[len('model/'):]})")
+        if held[name] != wanted[name]:
+            raise refuse(f"the array {name!r} has shape {held[name]}; the model's is {wanted[name]}")
+    extra = sorted(set(held) - set(wanted))
+    if extra:
+        raise refuse(f"the array(s) {', '.join(map(repr, extra[:5]))} are no part of the model")
+    has = meta.get("optimizer") is not None
+    if (trainer.optimizer is not None) != has:
+        raise refuse(f"the field 'optimizer' is {'missing or null' if not has else 'set'}; this run "
+                     + (f"trains with {type(trainer.optimizer).__name__}, whose state it must hold" if not has
+                        else "trains by its own rule and has no optimizer"))
+    try:
+        trainer.load_state(arrays, meta, source=source)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError) as exc:
+        reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        if str(source) in reason:  # load_state's own messages name the file already
+            raise ValueError(reason) from None
+        raise refuse(reason) from None
+
+
+def _finish_run(started: StartedRun) -> RunResult:
+    from chainrule.metrics import classification_metrics, regression_metrics
+
+    settings, p, trainer, capture, began = (started.settings, started.prepared, started.trainer,
+                                            started.capture, started.began)
+    ds, model, loss, split, raw, spec = p.dataset, p.model, p.loss, p.split, p.raw_split, p.preprocess
     trainer.run()
     records = trainer.history.records
     checkpoint = capture.state(trainer)
@@ -851,16 +924,20 @@ def write_run(folder, result: RunResult, *, plots: bool = True, example: int = 0
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    # What can fail on the result's values fails before a file changes: the metrics are made in
+    # memory and the plots (which check the records) are drawn first; then the files written
+    # from the same result, the checkpoint last (the file --resume trusts).
+    metrics_text = io.dumps_strict({**result.metrics, "history": result.history}, indent=2) + "\n"
+    csv_text = records_csv(result.history)
+    drawn = _plots(result, folder, example) if plots else {}
     files = {}
     if not (folder / "config.json").exists():
         files["config"] = write_config(folder, result.settings)
     files["model"] = io.save_model(folder / "model.npz", result.model, result.meta)
-    metrics = {**result.metrics, "history": result.history}
-    files["metrics"] = io.write_json_atomic(folder / "metrics.json", metrics)
-    files["metrics_csv"] = io.write_text_atomic(folder / "metrics.csv", records_csv(result.history))
+    files["metrics"] = io.write_text_atomic(folder / "metrics.json", metrics_text)
+    files["metrics_csv"] = io.write_text_atomic(folder / "metrics.csv", csv_text)
     files["checkpoint"] = io.save_archive(folder / "checkpoint.npz", *result.checkpoint, kind="checkpoint")
-    if plots:
-        files.update(_plots(result, folder, example))
+    files.update(drawn)
     return files
 
 

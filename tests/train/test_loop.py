@@ -275,3 +275,26 @@ def test_predict_scores_refuses_a_batch_size_that_is_not_a_whole_number_from_1(b
 
     with pytest.raises(error, match=f"predict_scores' batch_size must be a whole number >= 1; got {bad}"):
         predict_scores(cr.nn.Linear(3, 2, rng=0), np.ones((4, 3), np.float32), batch_size=bad)
+
+
+def test_a_checkpoint_of_another_step_or_a_bad_optimizer_state_leaves_the_model_as_it_was(tmp_path, spiral):
+    from chainrule import io
+    from chainrule.train import TrainConfig, Trainer
+
+    X, y = spiral
+    ckpt = tmp_path / "run.npz"
+    fit(cr.nn.MLP(2, [8], 3, rng=0), X, y, optimizer="adam", lr=0.01, epochs=2, batch_size=64, checkpoint=ckpt)
+    arrays, meta = io.load_archive(ckpt, kind="checkpoint")
+    net = cr.nn.MLP(2, [8], 3, rng=5)
+    before = [p.data.copy() for p in net.parameters()]
+    trainer = Trainer(net, X, y, TrainConfig(optimizer="adam", lr=0.01, epochs=2, batch_size=64))
+    with pytest.raises(ValueError, match="the field 'step' is 'analytic'; this run trains with the autodiff step"):
+        trainer.load_state(arrays, {**meta, "step": "analytic"}, source="run.npz")
+    groups = [{**g, "betas": [2.0, 0.999]} for g in meta["optimizer"]["param_groups"]]
+    bad = {**meta, "optimizer": {**meta["optimizer"], "param_groups": groups}}
+    with pytest.raises(ValueError, match=r"run.npz cannot continue this run: the field 'optimizer' is not the "
+                                         r"state of its Adam: .*betas"):
+        trainer.load_state(arrays, bad, source="run.npz")
+    assert all(np.array_equal(p.data, b) for p, b in zip(net.parameters(), before))
+    trainer.load_state(arrays, meta, source="run.npz")
+    assert not all(np.array_equal(p.data, b) for p, b in zip(net.parameters(), before))

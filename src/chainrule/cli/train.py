@@ -203,7 +203,7 @@ def run(args) -> int:
     dirs = MadeDirs()
     try:
         try:
-            if resuming and checkpoint.exists():
+            if resuming and (checkpoint.exists() or checkpoint.is_symlink()):
                 state = runs.read_checkpoint(checkpoint)
             prepared = runs.prepare_run(settings)
             example = _feature_map_example(args, settings, prepared)
@@ -221,16 +221,14 @@ def run(args) -> int:
                 runs.check_new_folder(run_dir)  # again, now that no other run can start here
                 runs.remove_stale_temporaries(run_dir)
                 dirs.wrote(runs.write_config(run_dir, settings, data_sha256=fingerprint))
+            # The checkpoint is loaded into the trainer, and checked whole, before anything is printed.
+            callbacks = progress + [Checkpoint(checkpoint, every=1.0)]
+            started = runs.start_run(settings, callbacks=callbacks, resume=state, prepared=prepared,
+                                     source=checkpoint)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         say(_banner(settings, prepared, run_dir, state is not None), quiet=quiet)
-        callbacks = progress + [Checkpoint(checkpoint, every=1.0)]
-        try:
-            result = runs.train_run(settings, callbacks=callbacks, resume=state, prepared=prepared)
-        except ValueError as exc:
-            if state is not None:
-                raise UsageError(f"{checkpoint} cannot continue this run ({exc}); delete it to start again") from None
-            raise
+        result = started.finish()
         # Inside the try: Ctrl-C while the model and plots are written still names the checkpoint.
         files = runs.write_run(run_dir, result, example=example)
         return _report(result, run_dir, files, quiet)

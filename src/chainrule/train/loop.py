@@ -280,9 +280,17 @@ class Trainer:
                              f"schedule depends on the number of epochs; continue with epochs={saved.get('epochs')}")
         if int(meta["epoch"]) > self.config.epochs:
             raise ValueError(f"{source} has already run {meta['epoch']} epochs, more than epochs={self.config.epochs}")
+        step = meta.get("step")
+        if step is not None and step != self.step.name:
+            raise ValueError(f"{source} cannot continue this run: the field 'step' is {step!r}; this run "
+                             f"trains with the {self.step.name} step")
+        if self.optimizer is not None:  # first, so that a bad state leaves the model as it was
+            try:
+                self.optimizer.load_state_dict(_join_arrays(meta["optimizer"], arrays, "optimizer"))
+            except (KeyError, IndexError, TypeError, ValueError) as exc:
+                raise ValueError(f"{source} cannot continue this run: the field 'optimizer' is not the state "
+                                 f"of its {type(self.optimizer).__name__}: {exc}") from None
         self.model.load_state_dict({k[len("model/"):]: v for k, v in arrays.items() if k.startswith("model/")})
-        if self.optimizer is not None:
-            self.optimizer.load_state_dict(_join_arrays(meta["optimizer"], arrays, "optimizer"))
         if self.schedule is not None and meta.get("schedule") is not None:
             self.schedule.load_state_dict(meta["schedule"])
         for cb in self.callbacks:
