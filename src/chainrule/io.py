@@ -54,6 +54,7 @@ __all__ = [
     "SCHEMAS",
     "Schema",
     "dumps_strict",
+    "parse_json",
     "format_bytes",
     "write_atomic",
     "load_archive",
@@ -1098,15 +1099,38 @@ def load_json(path: str | os.PathLike, schema: Schema | None = None, *,
     if len(data) > max_bytes:
         raise FormatError(f"{path}: larger than {format_bytes(max_bytes)}; not a chainrule file")
     try:
-        document = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
-    except (UnicodeDecodeError, ValueError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise FormatError(f"{path}: not valid UTF-8 JSON ({' '.join(str(exc).split())})") from None
-    except RecursionError:
-        what = f"a chainrule {schema.kind} file" if schema is not None else "a chainrule file"
-        raise FormatError(f"{path}: nested too deeply to be {what}") from None
+    what = f"a chainrule {schema.kind} file" if schema is not None else "a chainrule file"
+    document = parse_json(text, str(path), what=what)
     if schema is not None:
         schema.check(document, str(path))
     return document
+
+
+def parse_json(text: str | bytes, where: str, *, what: str = "a chainrule document") -> Any:
+    """``json.loads`` for what a user or a file sends: strict JSON (no NaN / Infinity), and
+    FormatError naming ``where`` for anything that is not, JSON nested too deeply for Python's
+    parser (a RecursionError) included.
+
+    >>> parse_json('{"n": 2}', "request")
+    {'n': 2}
+    >>> parse_json("[NaN]", "request")
+    Traceback (most recent call last):
+    ...
+    chainrule.io.FormatError: request: not valid UTF-8 JSON (NaN is not a JSON value)
+    >>> parse_json("[" * 100_000, "request")
+    Traceback (most recent call last):
+    ...
+    chainrule.io.FormatError: request: nested too deeply to be a chainrule document
+    """
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise FormatError(f"{where}: not valid UTF-8 JSON ({' '.join(str(exc).split())})") from None
+    except RecursionError:
+        raise FormatError(f"{where}: nested too deeply to be {what}") from None
 
 
 def dumps_strict(obj: Any, **kwargs: Any) -> str:

@@ -57,6 +57,8 @@ CATALOGUE = [
     ("a folder named like a CSV", ["train", "--data", "{F}/folder.csv"], "no such file", 2),
     ("binary model on three classes", ["train", "--data", "{F}/flowers.csv", "--model", "logistic"],
      "--model logistic is a binary classifier but flowers has 3 classes", 2),
+    ("one example to split", ["train", "--data", "{F}/one_row.csv"],
+     "1 example(s) are too few to split: the test part (test_size=0.25) takes 1", 2),
     ("squared error on classes", ["train", "--data", "{F}/flowers.csv", "--loss", "mse"], "--loss mse is for numeric", 2),
     # ------------------------------------------------------------------ NPZ data files
     ("NPZ without X", ["train", "--data", "{F}/no_x.npz"], "the archive needs arrays 'X' and 'y', missing ['X']", 2),
@@ -110,6 +112,9 @@ CATALOGUE = [
      "--input {F}/huge_input.csv: the value 1e+39 at row 0, column 1 does not fit in float32", 2),
     ("input with text", ["predict", "{F}/run", "--input", "{F}/text.csv"],
      "line 2, field 2: expected a finite number, got 'abc'", 2),
+    ("headerless input with text in its first row", ["predict", "{F}/run", "--input", "{F}/bare_text.csv"],
+     "line 1, field 2: expected a finite number, got 'abc' (a header row names every column, or the model's "
+     "features, or its label column 'label'; this first row is read as data)", 2),
     ("input of the wrong width", ["predict", "{F}/run", "--input", "{F}/wide.csv"],
      "3 feature column(s), but the model expects 2", 2),
     ("missing input", ["predict", "{F}/run", "--input", "{F}/missing.csv"], "no such file", 2),
@@ -167,6 +172,16 @@ CATALOGUE = [
     ("summary of nothing", ["summary"], "give the layer sizes (--layers 3 4 2) or a saved model", 2),
     ("summary of one layer", ["summary", "--layers", "3"], "at least two sizes", 2),
     ("summary of both", ["summary", "--layers", "3", "2", "--model", "{F}/run"], "give --layers or --model, not both", 2),
+    ("summary classes of an MLP", ["summary", "--layers", "3", "2", "--classes", "5"],
+     "--classes applies to --conv, not --layers", 2),
+    ("summary activation of a saved model", ["summary", "--model", "{F}/run", "--activation", "tanh"],
+     "--activation applies to --layers, not --model", 2),
+    ("compare hidden sizes of a linear model", ["compare", "--hidden", "5"],
+     "--hidden applies to --model mlp, not --model softmax", 2),
+    ("compare a step for a strategy it does not run", ["compare", "--strategies", "sgd", "--lr", "adam=1"],
+     "--lr adam=1 is for a strategy this comparison does not run (--strategies sgd)", 2),
+    ("compare one step twice", ["compare", "--lr", "sgd=0.1", "--lr", "sgd=0.2"],
+     "--lr names sgd twice (sgd=0.1 and sgd=0.2)", 2),
     ("unknown strategy", ["compare", "--strategies", "newton"],
      "--strategies must be one of random-search, random-local-search, full-batch-gd, mini-batch-gd, sgd, momentum, "
      "adam; got 'newton'", 2),
@@ -248,6 +263,8 @@ def _make_fixtures(F: Path) -> None:
     text("two_features.csv", "x1,x2\n1,2\n")
     text("huge_input.csv", "x1,x2\n1,1e39\n")
     text("text.csv", "x1,x2\n1,abc\n")
+    text("bare_text.csv", "1,abc\n2,3\n")
+    text("one_row.csv", "x1,x2,label\n1,2,0\n")
     text("wide.csv", "1,2,3\n")
     text("passwd", "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/usr/sbin:/usr/sbin/nologin\n")
     (F / "empty.npz").write_bytes(b"")

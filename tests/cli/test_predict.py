@@ -33,3 +33,21 @@ def test_predict_gives_classes_and_softmax_probabilities(default_run, tmp_path):
     assert [int(p["class"]) for p in out["predictions"]] == predicted
 
 
+
+
+def test_a_first_row_of_numbers_and_text_is_a_header_only_when_it_names_the_label(default_run, tmp_path):
+    from sklearn.datasets import load_digits
+
+    run_dir, _, _ = default_run
+    data = load_digits().data[:5].astype(int).tolist()
+    # pandas' default column names are numbers: "0", ..., "63", then the label column.
+    write_csv(tmp_path / "numbered.csv", [str(i) for i in range(64)] + ["label"], [r + [0] for r in data])
+    write_csv(tmp_path / "bare.csv", None, data)
+    numbered = ok(run_cli("predict", run_dir, "--input", tmp_path / "numbered.csv", cwd=tmp_path)).stdout
+    assert numbered == ok(run_cli("predict", run_dir, "--input", tmp_path / "bare.csv", cwd=tmp_path)).stdout
+    assert len(numbered.splitlines()) == 6
+    # A headerless file whose first row has a typo is data with a bad field, never a header dropped unread.
+    write_csv(tmp_path / "typo.csv", None, [data[0][:10] + ["O"] + data[0][11:]] + data[1:])
+    result = run_cli("predict", run_dir, "--input", tmp_path / "typo.csv", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == "" and len(result.stderr.splitlines()) == 1
+    assert "typo.csv, line 1, field 11: expected a finite number, got 'O' (a header row names" in result.stderr

@@ -674,6 +674,18 @@ def test_split_without_validation_and_for_regression():
         train_val_test_split(X, y[:9])
 
 
+@pytest.mark.parametrize("n, test_size, val_size, least", [(1, 0.25, 0.0, 2), (2, 0.25, 0.1, 3), (3, 0.5, 0.25, 4)])
+def test_too_few_examples_to_split_are_counted_before_scikit_learn_sees_them(n, test_size, val_size, least):
+    X, y = np.arange(2.0 * n).reshape(n, 2), np.arange(n) % 2
+    with pytest.raises(ValueError) as info:
+        train_val_test_split(X, y, test_size=test_size, val_size=val_size)
+    assert str(info.value).startswith(f"{n} example(s) are too few to split: the test part (test_size={test_size:g})")
+    assert str(info.value).endswith(f"leaving none to train on; give at least {least} examples")
+    X, y = np.arange(2.0 * least).reshape(least, 2), np.arange(least) % 2
+    parts = train_val_test_split(X, y, test_size=test_size, val_size=val_size, stratify=False)
+    assert len(parts.y_train) == 1 and len(parts.y_train) + len(parts.y_val) + len(parts.y_test) == least
+
+
 def test_standardizer_values_and_round_trip(tmp_path):
     rng = np.random.default_rng(6)
     X = np.column_stack([rng.normal(3, 2, 50), np.full(50, 7.0), rng.normal(-1, 0.5, 50)]).astype(np.float32)

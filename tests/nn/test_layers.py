@@ -132,6 +132,8 @@ def test_loss_modules_match_functional():
         (lambda: nn.Linear(0, 3), "Linear in_features must be a whole number >= 1; got 0"),
         (lambda: nn.Linear(3, 2.0), r"Linear out_features must be a whole number >= 1; got 2\.0"),
         (lambda: nn.MLP(3, [4, -2], 1), r"each hidden layer size \(of \[4, -2\]\) must be a whole number >= 1; got -2"),
+        (lambda: nn.MLP(3, None, 1), r"MLP hidden_sizes must be a whole number or a list of them \(\[\] for none\); got None"),
+        (lambda: nn.MLP(3, "44", 1), r"MLP hidden_sizes must be .*; got '44'"),
         (lambda: nn.MLP(3, [4], 1, activation="swish"), "activation must be one of elu, gelu, identity, leaky-relu, relu, "
                                                             "sigmoid, silu, softplus, tanh; got 'swish'"),
         (lambda: nn.Linear(3, 2, init="zeros"), "init must be one of glorot, he, kaiming, small, xavier; got 'zeros'"),

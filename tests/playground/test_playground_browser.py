@@ -206,6 +206,10 @@ def test_bad_requests_over_http_are_refused_and_change_nothing(server):
     assert r.status_code == 400 and r.json()["error"].startswith("expression:")
     r = httpx.post(server.url + "api/circuit", content=b"x" * 70000)
     assert r.status_code == 400 and "larger than 65536 bytes" in r.json()["error"]
+    r = httpx.post(server.url + "api/circuit", content=b"[" * 60000)
+    assert r.status_code == 400 and r.json()["error"] == "request body: nested too deeply to be a playground request"
+    r = httpx.post(server.url + "api/code", content=b"{")
+    assert r.status_code == 400 and r.json()["error"].startswith("request body: not valid UTF-8 JSON (Expecting")
     r = httpx.post(server.url + "api/code", json={"settings": {"hidden": [100]}})
     assert r.status_code == 400 and r.json()["error"] == "neurons per layer must be a whole number in [1, 8]; got 100"
     for path in ("static/../server.py", "static/%2e%2e/server.py", "static/..%2fserver.py", "../pyproject.toml"):
@@ -241,7 +245,11 @@ def test_bad_settings_over_the_websocket_are_refused_and_change_nothing(server):
             err = await ask({"type": "exec", "code": "1"}, "error")
             assert err["message"] == "unknown message type 'exec'"
             await ws.send("not json")
-            assert json.loads(await ws.recv())["message"] == "message is not JSON"
+            assert json.loads(await ws.recv())["message"].startswith("message: not valid UTF-8 JSON (Expecting value")
+            await ws.send("[" * 50_000)  # Python's parser gives up long before the size limit
+            assert json.loads(await ws.recv())["message"] == "message: nested too deeply to be a playground message"
+            await ws.send('{"type": "settings", "x": NaN}')
+            assert json.loads(await ws.recv())["message"] == "message: not valid UTF-8 JSON (NaN is not a JSON value)"
 
     # Playwright's sync API holds this thread's event loop: the client gets a thread of its own.
     failure = []

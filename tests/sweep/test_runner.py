@@ -22,6 +22,8 @@ def test_a_worker_sees_the_sweep_folder_only_when_its_sweep_json_names_the_sessi
     assert sees_sweep(str(marker), later)
     (tmp_path / "bad.json").write_text("[1, 2]")
     assert not sees_sweep(str(tmp_path / "bad.json"), later)
+    (tmp_path / "deep.json").write_text("[" * 100_000)  # nested past Python's parser: not this sweep
+    assert not sees_sweep(str(tmp_path / "deep.json"), later)
 
 
 def test_execute_writes_in_place_or_sends_the_files_back(tmp_path):

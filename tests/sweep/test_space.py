@@ -91,7 +91,9 @@ def test_the_same_space_from_toml_json_and_the_command_line(tmp_path):
 
 @pytest.mark.parametrize("content, suffix, words", [
     ("lr = ", ".toml", "is not valid TOML"),
-    ("{", ".json", "is not valid JSON"),
+    ("{", ".json", "not valid UTF-8 JSON"),
+    ("[" * 100_000, ".json", "nested too deeply to be a search space"),
+    ("a = " + "[" * 100_000, ".toml", "nested too deeply to be a search space"),
     ('{"lr": 3}', ".json", "expected a string such as 'loguniform:1e-4:1e-1'"),
     ('{"lr": {"dist": "uniform", "low": 0}}', ".json", "uniform needs high"),
     ('{"lr": {"dist": "uniform", "low": 0, "high": 1, "mean": 2}}', ".json", "unknown key(s) ['mean']"),

@@ -53,7 +53,7 @@ def add_parser(sub) -> None:
     p.add_argument("--data-dir", metavar="DIR", help="where downloaded datasets are kept")
     p.add_argument("--model", choices=("softmax", "svm", "mlp", "cnn"), default="softmax",
                    help="the model every strategy trains (default: softmax; cnn: on image data)")
-    p.add_argument("--hidden", type=positive_int, nargs="+", default=[100], metavar="N",
+    p.add_argument("--hidden", type=positive_int, nargs="+", metavar="N",
                    help="mlp: hidden layer sizes (default: 100)")
     p.add_argument("--conv", metavar="SPEC", help="cnn: its layers, as for train (default: per image size)")
     p.add_argument("--image-shape", type=image_shape_arg, metavar="CxHxW",
@@ -81,6 +81,21 @@ def run(args) -> int:
         check.choice("--strategies", name, tuple(BY_NAME))
     if len(set(names)) != len(names):
         raise UsageError("--strategies names a strategy twice")
+    from chainrule import runs
+
+    for option in ("hidden", "conv", "image_shape"):  # an option of another model is an error, not a no-op
+        if getattr(args, option) is not None and args.model not in runs.ONLY_FOR[option]:
+            raise UsageError(f"{runs.option_name(option)} applies to --model {' or '.join(runs.ONLY_FOR[option])}, "
+                             f"not --model {args.model}")
+    steps = {}
+    for name, value in args.lr or []:
+        check.choice(f"the strategy of --lr {name}={value:g}", name, tuple(BY_NAME))
+        if name in steps:
+            raise UsageError(f"--lr names {name} twice ({name}={steps[name]:g} and {name}={value:g})")
+        if name not in names:
+            raise UsageError(f"--lr {name}={value:g} is for a strategy this comparison does not run "
+                             f"(--strategies {' '.join(names)})")
+        steps[name] = value
     out = Path(args.out) if args.out else _default_dir(args)
     check_output_dir(out)
     ds = load_data(args.data, seed=args.seed, n_samples=args.n_samples, data_dir=args.data_dir,
@@ -100,12 +115,9 @@ def run(args) -> int:
         if cnn is not None:  # the same network `chainrule train --model cnn` builds, from the same seed
             return runs.build_model(cnn, ds)[0]
         if args.model == "mlp":
-            return nn.MLP(ds.n_features, args.hidden, ds.n_classes, rng=args.seed)
+            return nn.MLP(ds.n_features, args.hidden or [100], ds.n_classes, rng=args.seed)
         return models.LinearClassifier(ds.n_features, ds.n_classes, loss=args.model, reg=args.reg, seed=args.seed)
 
-    steps = {}
-    for name, value in args.lr or []:
-        steps[check.choice(f"the strategy of --lr {name}={value:g}", name, tuple(BY_NAME))] = value
     results = []
     for name in names:
         strategy = BY_NAME[name]
@@ -143,9 +155,6 @@ def _cnn_settings(args, ds):
     from chainrule import runs
 
     if args.model != "cnn":
-        for option in ("conv", "image_shape"):
-            if getattr(args, option) is not None:
-                raise UsageError(f"{runs.option_name(option)} applies to --model cnn, not --model {args.model}")
         return None
     try:
         settings = runs.RunSettings(data=args.data, model="cnn", conv=args.conv, image_shape=args.image_shape,

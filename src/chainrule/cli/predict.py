@@ -93,6 +93,8 @@ def read_feature_csv(path, saved: SavedModel) -> np.ndarray:
     A header row is optional. With one, columns are matched to the model's feature names when
     they are all present (extra columns, such as a label, are ignored); otherwise a column named
     ``label`` (or the training run's label column) is dropped and the rest must be the features.
+    A first row that mixes numbers and text is a header only when it names the model's features
+    or the label column; otherwise it is data, and its text is an error (see :func:`_is_header`).
     """
     try:
         if str(path) == "-":
@@ -109,15 +111,15 @@ def read_feature_csv(path, saved: SavedModel) -> np.ndarray:
         raise UsageError(f"{path}: the file is empty")
     D = saved.n_features
     first = [c.strip() for c in rows[0][1]]
-    columns = list(range(len(first)))
-    if any(_number(c) is None for c in first):
+    columns, header = list(range(len(first))), None
+    wanted = saved.feature_names or []
+    label = saved.data.get("label_column") or "label"
+    if _is_header(first, wanted, label):
         header, rows = first, rows[1:]
-        wanted = saved.feature_names or []
         if wanted and all(name in header for name in wanted):
             columns = [header.index(name) for name in wanted]
         else:
-            drop = {saved.data.get("label_column") or "label"}
-            columns = [j for j, name in enumerate(header) if name not in drop]
+            columns = [j for j, name in enumerate(header) if name != label]
         if not rows:
             raise UsageError(f"{path}: a header but no data rows")
     width = len(first)
@@ -130,9 +132,23 @@ def read_feature_csv(path, saved: SavedModel) -> np.ndarray:
         for c, j in enumerate(columns):
             value = _number(row[j])
             if value is None or not math.isfinite(value):
-                raise UsageError(f"{path}, line {line}, field {j + 1}: expected a finite number, got {row[j]!r}")
+                hint = ""
+                if header is None and i == 0 and value is None:
+                    hint = (" (a header row names every column, or the model's features, or its label "
+                            f"column {label!r}; this first row is read as data)")
+                raise UsageError(f"{path}, line {line}, field {j + 1}: expected a finite number, got {row[j]!r}{hint}")
             X[i, c] = value
     return X
+
+
+def _is_header(first: list, features: list, label: str) -> bool:
+    """Whether a CSV's first row names its columns. A row of names only is a header; a row that
+    mixes numbers and text is one only when it names the model's features or its label column,
+    and otherwise a row of data with a bad field, reported as such (never dropped unread)."""
+    names = [c for c in first if _number(c) is None]
+    if not names:
+        return False
+    return len(names) == len(first) or (bool(features) and set(features) <= set(first)) or label in first
 
 
 def one(exc) -> str:

@@ -19,13 +19,13 @@ def add_parser(sub) -> None:
                "  chainrule summary --conv c16k5-m2-c32k5-m2 --image-shape 1x28x28")
     p.add_argument("--layers", type=positive_int, nargs="+", metavar="N",
                    help="layer sizes from the inputs to the outputs")
-    p.add_argument("--activation", choices=registry_names("chainrule.nn", "ACTIVATIONS"), default="relu",
-                   help="the hidden layers' activation (default: relu; it has no parameters)")
+    p.add_argument("--activation", choices=registry_names("chainrule.nn", "ACTIVATIONS"), metavar="NAME",
+                   help="--layers: the hidden layers' activation (default: relu; it has no parameters)")
     p.add_argument("--model", metavar="FILE|RUN_DIR", help="count a saved model instead")
     p.add_argument("--conv", metavar="SPEC", help="count a convolutional network: its layers as for train --conv")
     p.add_argument("--image-shape", type=image_shape_arg, metavar="CxHxW",
                    help="--conv: the input images (e.g. 1x28x28 or 3x32x32; HxW is one channel)")
-    p.add_argument("--classes", type=int_at_least(2), default=10, metavar="K",
+    p.add_argument("--classes", type=int_at_least(2), metavar="K",
                    help="--conv: the output layer's neurons (default: 10)")
     p.add_argument("--json", action="store_true", help="print the counts as one JSON object")
     p.set_defaults(func=run)
@@ -42,8 +42,13 @@ def run(args) -> int:
                          "convolutional network (--conv c16-m2 --image-shape 1x8x8)")
     if len(given) > 1:
         raise UsageError(f"give {' or '.join(given)}, not both")
-    if args.conv is None and args.image_shape is not None:
-        raise UsageError("--image-shape applies to --conv")
+    # An option of another kind of network is an error, not a no-op.
+    for option, value, owner in (("--image-shape", args.image_shape, "--conv"), ("--classes", args.classes, "--conv"),
+                                 ("--activation", args.activation, "--layers")):
+        if value is not None and owner not in given:
+            raise UsageError(f"{option} applies to {owner}, not {given[0]}")
+    args.classes = 10 if args.classes is None else args.classes
+    args.activation = args.activation or "relu"
     if args.model is not None or args.conv is not None:
         if args.model is not None:
             from chainrule import io

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -67,6 +69,14 @@ def train_val_test_split(
             f"test_size + val_size must leave examples to train on, got "
             f"{test_size} + {val_size} = {test_size + val_size}"
         )
+    if _part_sizes(len(X), test_size, val_size)[0] < 1:
+        n_val, n_test = _part_sizes(len(X), test_size, val_size)[1:]
+        least = next(n for n in itertools.count(len(X) + 1) if _part_sizes(n, test_size, val_size)[0] >= 1)
+        raise ValueError(
+            f"{len(X)} example(s) are too few to split: the test part (test_size={test_size:g}) takes {n_test} "
+            f"and the validation part (val_size={val_size:g}) {n_val}, leaving none to train on; "
+            f"give at least {least} examples"
+        )
     by_class = stratify and (np.issubdtype(y.dtype, np.integer) or y.dtype == bool)
 
     def cut(X, y, size):
@@ -79,6 +89,15 @@ def train_val_test_split(
     X_rest, X_test, y_rest, y_test = cut(X, y, test_size)
     X_train, X_val, y_train, y_val = cut(X_rest, y_rest, val_size / (1.0 - test_size))
     return Split(X_train, y_train, X_val, y_val, X_test, y_test)
+
+
+def _part_sizes(n: int, test_size: float, val_size: float) -> tuple[int, int, int]:
+    """``(train, validation, test)`` example counts of :func:`train_val_test_split` for ``n``
+    examples, by scikit-learn's rounding (a part of fraction f of m examples takes ceil(f·m))."""
+    n_test = math.ceil(test_size * n) if test_size else 0
+    rest = n - n_test
+    n_val = math.ceil(val_size / (1.0 - test_size) * rest) if val_size else 0
+    return rest - n_val, n_val, n_test
 
 
 def _as_features(X, fitted_width: int | None, who: str) -> np.ndarray:

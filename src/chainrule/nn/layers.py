@@ -363,6 +363,9 @@ class MLP(Sequential):
         act = get_activation(activation)
         if isinstance(hidden_sizes, (int, np.integer)):
             hidden_sizes = [hidden_sizes]
+        if isinstance(hidden_sizes, (str, bytes, dict)) or not hasattr(hidden_sizes, "__iter__"):
+            raise TypeError("MLP hidden_sizes must be a whole number or a list of them ([] for none); "
+                            f"got {check.show(hidden_sizes)}")
         hidden_sizes = list(hidden_sizes)
         for h in hidden_sizes:
             check.integer(f"each hidden layer size (of {hidden_sizes})", h, low=1)

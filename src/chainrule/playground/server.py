@@ -17,6 +17,7 @@ import sys
 import threading
 from pathlib import Path
 
+from chainrule import io
 from chainrule.optim.strategies import STRATEGIES
 from chainrule.playground import circuits, networks
 from chainrule.playground.settings import (
@@ -162,9 +163,9 @@ def create_app(max_pages: int = MAX_PAGES):
             if len(body) > MAX_MESSAGE:
                 raise SettingsError(f"request body larger than {MAX_MESSAGE} bytes")
         try:
-            return json.loads(body or b"null")
-        except ValueError:
-            raise SettingsError("request body is not JSON") from None
+            return io.parse_json(body or b"null", "request body", what="a playground request")
+        except io.FormatError as exc:
+            raise SettingsError(str(exc)) from None
 
     async def index(request):
         return FileResponse(STATIC / "index.html")
@@ -209,9 +210,9 @@ def create_app(max_pages: int = MAX_PAGES):
                     if len(text) > MAX_MESSAGE:
                         raise SettingsError(f"message larger than {MAX_MESSAGE} bytes")
                     try:
-                        message = json.loads(text)
-                    except ValueError:
-                        raise SettingsError("message is not JSON") from None
+                        message = io.parse_json(text, "message", what="a playground message")
+                    except io.FormatError as exc:
+                        raise SettingsError(str(exc)) from None
                     reply = page.handle(message)
                 except SettingsError as exc:
                     reply = {"type": "error", "message": str(exc),

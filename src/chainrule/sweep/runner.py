@@ -24,7 +24,6 @@ Nothing here imports Dask until a sweep runs, so ``import chainrule.sweep`` work
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import os
@@ -157,10 +156,12 @@ _SEEN: dict = {}
 
 def sees_sweep(marker: str, session: str) -> bool:
     """Whether the sweep.json at ``marker`` names ``session``: this process sees the client's folder."""
+    from chainrule import io
+
     key = (marker, session)
     if key not in _SEEN:
         try:
-            _SEEN[key] = json.loads(Path(marker).read_text(encoding="utf-8")).get("session") == session
+            _SEEN[key] = io.parse_json(Path(marker).read_text(encoding="utf-8"), marker).get("session") == session
         except (OSError, ValueError, AttributeError):
             _SEEN[key] = False
     return _SEEN[key]

@@ -26,13 +26,13 @@ Space(lr=loguniform:0.0001:0.1, hidden=choice:64,128)
 from __future__ import annotations
 
 import itertools
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from chainrule import io
 from chainrule import validation as check
 
 __all__ = ["Uniform", "LogUniform", "IntRange", "Choice", "Space", "parse_param", "parse_params",
@@ -402,11 +402,13 @@ def load_space(path) -> Space:
                                  "write the space as JSON") from None
             spec = tomllib.loads(path.read_text(encoding="utf-8"))
         elif suffix == ".json":
-            spec = json.loads(path.read_text(encoding="utf-8"))
+            spec = io.parse_json(path.read_text(encoding="utf-8"), f"--space {path}", what="a search space")
         else:
             raise ValueError(f"--space {path}: expected a .toml or .json file")
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         raise ValueError(f"--space {path} is not valid {suffix[1:].upper()}: {exc}") from None
+    except RecursionError:  # TOML arrays nested thousands deep: tomllib's parser gives up
+        raise ValueError(f"--space {path}: nested too deeply to be a search space") from None
     except Exception as exc:  # tomllib.TOMLDecodeError, without importing tomllib on 3.10
         if type(exc).__name__ == "TOMLDecodeError":
             raise ValueError(f"--space {path} is not valid TOML: {exc}") from None
