@@ -142,17 +142,14 @@ def test_a_checkpoint_that_is_a_folder_is_named_once(finished_run, tmp_path):
                                      "the file")
 
 
-def test_n_samples_has_an_upper_bound_before_anything_is_allocated(tmp_path):
-    result = run_cli("train", "--data", "spiral", "--n-samples", "1000000000000", "-o", "D", cwd=tmp_path)
+@pytest.mark.parametrize(("args", "message"), [
+    (["--data", "spiral", "--n-samples", "1000000000000"],
+     "--n-samples must be a whole number in [1, 10000000]; got 1000000000000"),
+    (["--model", "cnn", "--crop", "1000000"],
+     "--crop (the padding of a random crop of the 8x8 images of digits) must be a whole number in [0, 8]; got 1000000"),
+], ids=["n-samples", "crop"])
+def test_sizes_have_an_upper_bound_before_anything_is_allocated_or_printed(tmp_path, args, message):
+    result = run_cli("train", *args, "--out", "D", cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip() == ("chainrule: error: --n-samples must be a whole number in [1, 10000000]; "
-                                     "got 1000000000000")
-    assert not (tmp_path / "D").exists()
-
-
-def test_crop_is_bounded_by_the_image_size_before_the_banner(tmp_path):
-    result = run_cli("train", "--model", "cnn", "--crop", "1000000", "--out", "D", cwd=tmp_path)
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip() == ("chainrule: error: --crop (the padding of a random crop of the 8x8 images "
-                                     "of digits) must be a whole number in [0, 8]; got 1000000")
+    assert result.stderr.strip() == f"chainrule: error: {message}"
     assert not (tmp_path / "D").exists()

@@ -457,6 +457,12 @@ def test_mnist_loader_from_cached_files(tmp_path, monkeypatch):
     np.testing.assert_array_equal(ds.X[:5].reshape(5, 28, 28), train_images)
     train, test = ds.official_split()
     assert len(train) == 5 and test.y.tolist() == test_labels.tolist()
+    # The same files as Fashion-MNIST's: the class names are its spec's.
+    files = write_tiny_mnist(tmp_path / "fashion-mnist", np.random.default_rng(2))
+    patch_digests(monkeypatch, "fashion-mnist", files)
+    fashion = load_dataset("fashion-mnist", data_dir=tmp_path)
+    assert fashion.classes[0] == "T-shirt/top" and fashion.classes[9] == "Ankle boot" and len(fashion.classes) == 10
+    np.testing.assert_array_equal(fashion.X, ds.X)
 
 
 def test_mnist_loader_downloads_from_the_first_mirror(tmp_path, monkeypatch):

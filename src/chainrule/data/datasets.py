@@ -64,6 +64,10 @@ class DatasetSpec:
         For downloads: file name -> expected SHA-256.
     mirrors : tuple of str
         For downloads: base URLs tried in order; a file's URL is ``mirror + file name``.
+    classes : tuple of str, optional
+        The class names, where the loader's source does not give them (default: ``"0"``, ``"1"``, ...).
+    image_shape : tuple of int, optional
+        The shape of one example as an image, where the source gives flat rows of pixels.
     """
 
     name: str
@@ -72,6 +76,8 @@ class DatasetSpec:
     description: str
     files: dict[str, str] = field(default_factory=dict)
     mirrors: tuple[str, ...] = ()
+    classes: tuple[str, ...] | None = None
+    image_shape: tuple[int, ...] | None = None
 
 
 # --- bundled with scikit-learn -------------------------------------------------------------
@@ -92,7 +98,7 @@ def _load_sklearn(spec: DatasetSpec, *, seed, n_samples, noise, data_dir) -> Dat
         bunch.target,
         name=spec.name,
         classes=[str(c) for c in bunch.target_names],
-        image_shape=(8, 8) if spec.name == "digits" else None,
+        image_shape=spec.image_shape,
         feature_names=list(names) if names is not None else None,
     )
     return _subsample(ds, n_samples, seed)
@@ -155,7 +161,7 @@ def _load_idx_set(spec: DatasetSpec, *, seed, n_samples, noise, data_dir) -> Dat
         np.concatenate(X),
         np.concatenate(y),
         name=spec.name,
-        classes=FASHION_CLASSES if spec.name == "fashion-mnist" else [str(k) for k in range(10)],
+        classes=list(spec.classes) if spec.classes else [str(k) for k in range(10)],
         image_shape=images.shape[1:],
         split=np.concatenate(split),
     )
@@ -227,7 +233,8 @@ _CIFAR10_FILES = {
 DATASETS: dict[str, DatasetSpec] = {
     spec.name: spec
     for spec in [
-        DatasetSpec("digits", "bundled", _load_sklearn, "8x8 digit images, 1797 x 64, 10 classes"),
+        DatasetSpec("digits", "bundled", _load_sklearn, "8x8 digit images, 1797 x 64, 10 classes",
+                    image_shape=(8, 8)),
         DatasetSpec("iris", "bundled", _load_sklearn, "iris flowers, 150 x 4, 3 classes"),
         DatasetSpec("breast-cancer", "bundled", _load_sklearn, "breast cancer, 569 x 30, 2 classes"),
         DatasetSpec("wine", "bundled", _load_sklearn, "wine cultivars, 178 x 13, 3 classes"),
@@ -250,6 +257,7 @@ DATASETS: dict[str, DatasetSpec] = {
             "fashion-mnist", "download", _load_idx_set,
             "28x28 clothing images, 60000 train + 10000 test (download, 30 MB)",
             files=dict(_FASHION_FILES),
+            classes=tuple(FASHION_CLASSES),
             mirrors=(
                 "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
                 "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/"
